@@ -1,0 +1,70 @@
+"""Who may use the bot: the Slack user ids in BULKAUTH_ADMINS, or else workspace admins and owners.
+
+`users.info` answers are cached briefly so that the check fits easily in Slack's 3-second ack.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import AccessDenied
+
+CACHE_SECONDS = 300.0
+REFUSAL = (
+    "Sorry, you are not allowed to use bulkauth. Ask a workspace admin to add your Slack user id "
+    "to BULKAUTH_ADMINS."
+)
+
+
+@dataclass(frozen=True)
+class SlackActor:
+    """A Slack user as seen at the moment they acted (the name is kept for the audit log)."""
+
+    user_id: str
+    display_name: str
+    is_workspace_admin: bool = False
+    tz: str = "UTC"
+
+
+class AccessPolicy:
+    def __init__(self, *, slack: AsyncWebClient, admins: list[str]) -> None:
+        self._slack = slack
+        self._admins = frozenset(admins)
+        self._cache: dict[str, tuple[float, SlackActor]] = {}
+
+    async def actor(self, user_id: str) -> SlackActor:
+        """The user's display name, admin flag and time zone (cached)."""
+        cached = self._cache.get(user_id)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            answer = await self._slack.users_info(user=user_id)
+        except SlackApiError:
+            return SlackActor(user_id=user_id, display_name=user_id)
+        user = answer.get("user") or {}
+        profile = user.get("profile") or {}
+        actor = SlackActor(
+            user_id=user_id,
+            display_name=profile.get("display_name") or user.get("real_name") or user_id,
+            is_workspace_admin=bool(user.get("is_admin") or user.get("is_owner")),
+            tz=user.get("tz") or "UTC",
+        )
+        self._cache[user_id] = (time.monotonic() + CACHE_SECONDS, actor)
+        return actor
+
+    def is_listed(self, user_id: str) -> bool:
+        return user_id in self._admins
+
+    async def require(self, user_id: str | None) -> SlackActor:
+        """The acting user when allowed; raises AccessDenied otherwise."""
+        if not user_id:
+            raise AccessDenied(REFUSAL)
+        actor = await self.actor(user_id)
+        allowed = self.is_listed(user_id) if self._admins else actor.is_workspace_admin
+        if not allowed:
+            raise AccessDenied(REFUSAL)
+        return actor

@@ -1,0 +1,103 @@
+"""build_app(deps): the Bolt AsyncApp with injected deps, the access check and one error path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.blocks import plain_message
+from bot.deps import Deps
+from bot.errors import AccessDenied, BotError
+from bot.notify import tell_user
+
+log = logging.getLogger(__name__)
+
+Next = Callable[[], Awaitable[BoltResponse]]
+_CHECKED_PAYLOADS = {"block_actions", "view_submission", "block_suggestion"}
+
+
+def needs_access_check(body: dict[str, Any]) -> bool:
+    """Commands and interactions are checked; events (App Home) decide for themselves."""
+    return "command" in body or body.get("type") in _CHECKED_PAYLOADS
+
+
+def _json_response(payload: dict[str, Any]) -> BoltResponse:
+    return BoltResponse(
+        status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+    )
+
+
+async def refusal_response(
+    *, body: dict[str, Any], client: AsyncWebClient, user_id: str | None, message: str
+) -> BoltResponse:
+    """The ack that refuses: shown where the user acted, nothing else happens."""
+    if "command" in body:
+        return _json_response({"response_type": "ephemeral", "text": message})
+    if body.get("type") == "block_suggestion":
+        return _json_response({"options": []})
+    if body.get("type") == "view_submission":
+        view = {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "bulkauth"},
+            "blocks": [plain_message(message).blocks[0].to_dict()],
+        }
+        return _json_response({"response_action": "update", "view": view})
+    if user_id:
+        await tell_user(client, body=body, user_id=user_id, message=plain_message(message))
+    return BoltResponse(status=200, body="")
+
+
+def build_app(deps: Deps) -> AsyncApp:
+    settings = deps.settings
+    signing_secret = settings.slack_signing_secret
+    app = AsyncApp(
+        client=deps.slack,
+        signing_secret=signing_secret.get_secret_value() if signing_secret else "unused",
+        # Socket Mode requests come over the authenticated websocket and carry no signature.
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+
+    async def inject_deps(context: AsyncBoltContext, next: Next) -> BoltResponse:
+        context["deps"] = deps
+        return await next()
+
+    async def require_allowed_user(
+        context: AsyncBoltContext, body: dict[str, Any], next: Next
+    ) -> BoltResponse:
+        if not needs_access_check(body):
+            return await next()
+        try:
+            context["actor"] = await deps.access.require(context.user_id)
+        except AccessDenied as denied:
+            log.info("access denied to %s", context.user_id)
+            return await refusal_response(
+                body=body, client=deps.slack, user_id=context.user_id, message=denied.user_message
+            )
+        return await next()
+
+    async def handle_error(error: Exception, body: dict[str, Any]) -> None:
+        user_id = (body.get("user") or {}).get("id") or body.get("user_id")
+        if isinstance(error, BotError):
+            text = error.user_message
+        else:
+            reference = uuid.uuid4().hex[:10]
+            log.error("unhandled error (ref %s)", reference, exc_info=error)
+            text = f"Something went wrong on our side (ref `{reference}`). It has been logged."
+        if user_id:
+            await tell_user(deps.slack, body=body, user_id=user_id, message=plain_message(text))
+
+    app.use(inject_deps)
+    app.use(require_allowed_user)
+    app.error(handle_error)
+    handlers.register(app)
+    return app

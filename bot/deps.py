@@ -1,0 +1,25 @@
+"""The typed bundle of long-lived resources that handlers receive as `deps`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.access import AccessPolicy
+from bot.logs import Redactor
+from bot.settings import Settings
+from bot.tasks import BackgroundTasks
+from storage.db import Sessions
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    redactor: Redactor
+    slack: AsyncWebClient
+    access: AccessPolicy
+    engine: AsyncEngine
+    sessions: Sessions
+    tasks: BackgroundTasks

@@ -1,0 +1,53 @@
+"""Opens every long-lived resource once, yields them as Deps, and closes them in reverse order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from bot.access import AccessPolicy
+from bot.deps import Deps
+from bot.logs import Redactor, secrets_of
+from bot.settings import Settings
+from bot.slack_client import build_slack_client
+from bot.tasks import BackgroundTasks
+from storage.db import create_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    return secrets_of(
+        [
+            settings.slack_bot_token,
+            settings.slack_app_token,
+            settings.slack_signing_secret,
+            settings.nylas_api_key,
+        ]
+    )
+
+
+@asynccontextmanager
+async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> AsyncIterator[Deps]:
+    redactor = redactor or Redactor()
+    redactor.add(*settings_secrets(settings))
+    engine = create_engine(settings.database_url)
+    http_session = aiohttp.ClientSession()
+    slack = build_slack_client(settings, http_session)
+    try:
+        yield Deps(
+            settings=settings,
+            redactor=redactor,
+            slack=slack,
+            access=AccessPolicy(slack=slack, admins=settings.bulkauth_admins),
+            engine=engine,
+            sessions=session_factory(engine),
+            tasks=BackgroundTasks(),
+        )
+    finally:
+        await http_session.close()
+        await engine.dispose()
+        log.info("resources closed")

@@ -1,0 +1,41 @@
+"""Telling the acting user something privately, from whatever surface they acted on."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks import Message
+
+log = logging.getLogger(__name__)
+
+
+def response_url_of(body: dict[str, Any]) -> str | None:
+    if body.get("response_url"):
+        return str(body["response_url"])
+    urls = body.get("response_urls") or []
+    return str(urls[0]["response_url"]) if urls else None
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    container = body.get("container") or {}
+    return channel or container.get("channel_id")
+
+
+async def tell_user(
+    client: AsyncWebClient, *, body: dict[str, Any], user_id: str, message: Message
+) -> None:
+    """Ephemeral in the channel where they acted, else a DM (views have no channel)."""
+    channel = channel_of(body)
+    try:
+        if channel:
+            await client.chat_postEphemeral(channel=channel, user=user_id, **message.as_kwargs())
+            return
+    except SlackApiError as error:
+        # not_in_channel / channel_not_found: the bot cannot post there, so fall back to a DM
+        log.info("ephemeral to %s failed (%s); sending a DM", user_id, error.response.get("error"))
+    await client.chat_postMessage(channel=user_id, **message.as_kwargs())

@@ -1,0 +1,21 @@
+"""Slack listeners, one module per surface, each with a `register(app)`.
+
+`register(app)` below wires them all in a fixed order.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.ids import ActionId
+from handlers import commands
+
+
+async def ack_link_button(ack: AsyncAck) -> None:
+    """Link buttons (consent URLs) still send block_actions, which must be acked."""
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
+    commands.register(app, routes={})
+    app.action(ActionId.OPEN_URL)(ack_link_button)

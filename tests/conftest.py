@@ -1,0 +1,120 @@
+"""Shared fixtures: fake Slack (and fake Nylas), settings without the environment, a running bot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from slack_bolt.async_app import AsyncApp
+
+from bot.deps import Deps
+from bot.logs import Redactor
+from bot.runner import started_bot
+from bot.settings import Settings
+from tests.fakes.slack import FakeSlack
+from tests.slack_requests import SIGNING_SECRET, form_body, payload_body, signed_headers
+
+ADMIN = "U0ADMIN"
+OUTSIDER = "U0OUTSIDER"
+BOT_TOKEN = "xoxb-test-0000-bot-token"
+NYLAS_API_KEY = "nylas-test-api-key-0123456789"
+_OWNED_PREFIXES = (
+    "SLACK_",
+    "NYLAS_",
+    "BULKAUTH_",
+    "DATABASE_URL",
+    "PUBLIC_BASE_URL",
+    "PORT",
+    "LOG_",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's environment or .env file."""
+    for name in list(os.environ):
+        if name.upper().startswith(_OWNED_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    fake.add_user(ADMIN, "Ada Admin")
+    fake.add_user(OUTSIDER, "Oscar Outsider")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(slack: FakeSlack, tmp_path: Path) -> SettingsFactory:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": f"{slack.url}/api/",
+            "nylas_api_key": NYLAS_API_KEY,
+            "nylas_client_id": "nylas-client-id",
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bulkauth.db'}",
+            "bulkauth_admins": [ADMIN],
+            "port": 0,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return build
+
+
+@dataclass
+class RunningBot:
+    """The bot's real HTTP server on a local port, plus what tests need to talk to it."""
+
+    url: str
+    deps: Deps
+    app: AsyncApp
+    http: aiohttp.ClientSession
+
+    async def post_signed(
+        self, body: str, *, headers: dict[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
+        response = await self.http.post(
+            f"{self.url}/slack/events", data=body.encode(), headers=headers or signed_headers(body)
+        )
+        await response.read()
+        return response
+
+    async def command(self, fields: dict[str, str]) -> aiohttp.ClientResponse:
+        return await self.post_signed(form_body(fields))
+
+    async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+        return await self.post_signed(payload_body(payload))
+
+
+@asynccontextmanager
+async def run_bot(
+    settings: Settings, redactor: Redactor | None = None
+) -> AsyncIterator[RunningBot]:
+    """The same composition `bulkauth serve` runs, on a free local port."""
+    started = started_bot(settings, redactor=redactor or Redactor(), host="127.0.0.1")
+    async with started as running, aiohttp.ClientSession() as http:
+        yield RunningBot(
+            url=f"http://127.0.0.1:{running.port}", deps=running.deps, app=running.app, http=http
+        )
+
+
+@pytest.fixture
+async def bot(make_settings: SettingsFactory) -> AsyncIterator[RunningBot]:
+    async with run_bot(make_settings()) as running:
+        yield running

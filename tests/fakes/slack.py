@@ -1,0 +1,323 @@
+"""A fake Slack Web API: a real local HTTP server that records every call and answers like Slack.
+
+Tests assert on `calls` (method, params, token) and await calls with `wait_for`, never sleeping.
+Faults are scripted with `fail_next` (for example a 429 with Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.http import LocalServer
+
+TEAM_ID = "T0TEAM"
+BOT_USER_ID = "U0BOT"
+
+
+@dataclass
+class SlackCall:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+
+    def text_blob(self) -> str:
+        return json.dumps(self.params, default=str)
+
+
+@dataclass
+class Fault:
+    status: int
+    error: str
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class SlackUser:
+    id: str
+    name: str
+    is_admin: bool = False
+    is_owner: bool = False
+    tz: str = "Europe/London"
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "team_id": TEAM_ID,
+            "name": self.name.lower(),
+            "real_name": self.name,
+            "is_admin": self.is_admin,
+            "is_owner": self.is_owner,
+            "tz": self.tz,
+            "profile": {"display_name": self.name, "real_name": self.name},
+        }
+
+
+@dataclass
+class UploadedFile:
+    id: str
+    filename: str
+    content: bytes = b""
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    title: str | None = None
+
+
+@dataclass
+class FakeSlack:
+    users: dict[str, SlackUser] = field(default_factory=dict)
+    calls: list[SlackCall] = field(default_factory=list)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    hosted_files: dict[str, bytes] = field(default_factory=dict)
+    uploads: dict[str, UploadedFile] = field(default_factory=dict)
+    response_url_posts: list[dict[str, Any]] = field(default_factory=list)
+    deleted_files: list[str] = field(default_factory=list)
+    url: str = ""
+    _faults: dict[str, list[Fault]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _server: LocalServer | None = None
+
+    # --- test controls -------------------------------------------------------------------
+    def add_user(self, user_id: str, name: str, *, admin: bool = False) -> SlackUser:
+        self.users[user_id] = SlackUser(id=user_id, name=name, is_admin=admin)
+        return self.users[user_id]
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        error: str = "ratelimited",
+        retry_after: int | None = 1,
+        times: int = 1,
+    ) -> None:
+        self._faults.setdefault(method, []).append(Fault(status, error, retry_after, times))
+
+    def host_file(self, content: bytes, *, filename: str = "key.json") -> dict[str, Any]:
+        """A file as Slack describes it in a file_input submission; the bytes are served here."""
+        file_id = f"F{next(self._ids):06d}"
+        self.hosted_files[file_id] = content
+        return {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "filetype": filename.rsplit(".", 1)[-1],
+            "mimetype": "application/json" if filename.endswith(".json") else "text/plain",
+            "size": len(content),
+            "url_private": f"{self.url}/files/{file_id}/{filename}",
+            "url_private_download": f"{self.url}/files/{file_id}/download/{filename}",
+        }
+
+    def response_url(self) -> str:
+        return f"{self.url}/response/{next(self._ids)}"
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[SlackCall], bool] = lambda _call: True,
+        *,
+        count: int = 1,
+        timeout: float = 10.0,
+    ) -> list[SlackCall]:
+        """Wait until `count` calls to `method` match `predicate`; returns them."""
+
+        def matching() -> list[SlackCall]:
+            return [call for call in self.calls_to(method) if predicate(call)]
+
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: len(matching()) >= count)
+        return matching()
+
+    # --- server ----------------------------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application(client_max_size=20 * 1024**2)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/files/{file_id}/{rest:.*}", self._download)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/response/{id}", self._response_url)
+        self._server = LocalServer(app)
+        self.url = await self._server.start()
+        return self.url
+
+    async def stop(self) -> None:
+        if self._server:
+            await self._server.stop()
+
+    async def _record(self, call: SlackCall) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            params.update(dict(await request.post()))
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth else params.get("token")
+        await self._record(SlackCall(method=method, params=params, token=token))
+        fault = self._take_fault(method)
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            return web.json_response(
+                {"ok": False, "error": fault.error}, status=fault.status, headers=headers
+            )
+        if not token or not token.startswith("xoxb-"):
+            return web.json_response({"ok": False, "error": "not_authed"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(handler(params))
+
+    def _take_fault(self, method: str) -> Fault | None:
+        queue = self._faults.get(method) or []
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            queue.pop(0)
+        return fault
+
+    def _ts(self) -> str:
+        return f"{time.time():.6f}".replace(".", "")[:10] + f".{next(self._ids):06d}"
+
+    # --- Web API methods ----------------------------------------------------------------------
+    def _m_auth_test(self, _p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake.slack.test/",
+            "team": "Fake",
+            "user": "bulkauth",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": "B0BOT",
+        }
+
+    def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(p.get("user")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user.as_api()}
+
+    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p["channel"])
+        if channel.startswith("U"):  # a DM to a user id opens the IM channel
+            channel = "D" + channel[1:]
+        ts = self._ts()
+        message = {**p, "channel": channel, "ts": ts}
+        self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_chat_postEphemeral(self, _p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self._ts()}
+
+    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = (str(p["channel"]), str(p["ts"]))
+        if key not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        self.messages[key] = {**self.messages[key], **p}
+        return {"ok": True, "channel": key[0], "ts": key[1]}
+
+    def _view(self, p: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
+        view = p["view"] if isinstance(p["view"], dict) else json.loads(p["view"])
+        view_id = view_id or f"V{next(self._ids):06d}"
+        stored = {
+            **view,
+            "id": view_id,
+            "hash": f"h{next(self._ids)}",
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+        }
+        self.views[view_id] = stored
+        return {"ok": True, "view": stored}
+
+    def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        return self._view(p)
+
+    def _m_views_push(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._view(p)
+
+    def _m_views_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        view_id = str(p.get("view_id") or "")
+        if view_id not in self.views:
+            return {"ok": False, "error": "not_found"}
+        return self._view(p, view_id)
+
+    def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._view(p)
+
+    def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = str(p.get("users", "")).split(",")[0]
+        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+
+    def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):06d}"
+        self.uploads[file_id] = UploadedFile(id=file_id, filename=str(p.get("filename")))
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        files = p["files"] if isinstance(p["files"], list) else json.loads(p["files"])
+        for entry in files:
+            upload = self.uploads[entry["id"]]
+            upload.title = entry.get("title")
+            upload.channel_id = p.get("channel_id")
+            upload.thread_ts = p.get("thread_ts")
+        return {"ok": True, "files": [{"id": entry["id"]} for entry in files]}
+
+    def _m_files_delete(self, p: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(p.get("file"))
+        if file_id not in self.hosted_files:
+            return {"ok": False, "error": "file_not_found"}
+        self.deleted_files.append(file_id)
+        return {"ok": True}
+
+    # --- non-API endpoints ----------------------------------------------------------------
+    async def _download(self, request: web.Request) -> web.Response:
+        if not request.headers.get("Authorization", "").startswith("Bearer xoxb-"):
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        content = self.hosted_files.get(request.match_info["file_id"])
+        if content is None:
+            return web.Response(status=404)
+        await self._record(
+            SlackCall(
+                "files.download",
+                {"file": request.match_info["file_id"]},
+                request.headers["Authorization"].removeprefix("Bearer "),
+            )
+        )
+        return web.Response(body=content, content_type="application/octet-stream")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads[request.match_info["file_id"]]
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            part = await reader.next()
+            upload.content = await part.read() if part is not None else b""  # type: ignore[union-attr]
+        else:
+            upload.content = await request.read()
+        await self._record(SlackCall("files.upload_bytes", {"file": upload.id}, None))
+        return web.Response(text="OK - uploaded")
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        self.response_url_posts.append(payload)
+        await self._record(SlackCall("response_url", payload, None))
+        return web.Response(text="ok")
