@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
 from bot.logs import Redactor
+from bot.nylas.client import NylasClient
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from storage.db import Sessions
@@ -20,6 +21,7 @@ class Deps:
     redactor: Redactor
     slack: AsyncWebClient
     access: AccessPolicy
+    nylas: NylasClient
     engine: AsyncEngine
     sessions: Sessions
     tasks: BackgroundTasks

@@ -11,6 +11,8 @@ import aiohttp
 from bot.access import AccessPolicy
 from bot.deps import Deps
 from bot.logs import Redactor, secrets_of
+from bot.nylas.client import NylasClient, RetryPolicy
+from bot.nylas.throttle import Throttle
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
 from bot.tasks import BackgroundTasks
@@ -30,6 +32,23 @@ def settings_secrets(settings: Settings) -> list[str]:
     )
 
 
+def build_nylas_client(settings: Settings) -> NylasClient:
+    assert settings.nylas_api_uri is not None  # filled from the region by Settings
+    return NylasClient(
+        api_uri=settings.nylas_api_uri,
+        api_key=settings.nylas_api_key.get_secret_value(),
+        throttle=Throttle(
+            rate_per_second=settings.bulkauth_nylas_rps,
+            concurrency=settings.bulkauth_nylas_concurrency,
+        ),
+        retry=RetryPolicy(
+            max_attempts=settings.bulkauth_nylas_max_attempts,
+            max_backoff_seconds=settings.bulkauth_nylas_max_backoff_seconds,
+        ),
+        timeout_seconds=settings.bulkauth_nylas_timeout_seconds,
+    )
+
+
 @asynccontextmanager
 async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> AsyncIterator[Deps]:
     redactor = redactor or Redactor()
@@ -37,17 +56,20 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
     engine = create_engine(settings.database_url)
     http_session = aiohttp.ClientSession()
     slack = build_slack_client(settings, http_session)
+    nylas = build_nylas_client(settings)
     try:
         yield Deps(
             settings=settings,
             redactor=redactor,
             slack=slack,
             access=AccessPolicy(slack=slack, admins=settings.bulkauth_admins),
+            nylas=nylas,
             engine=engine,
             sessions=session_factory(engine),
             tasks=BackgroundTasks(),
         )
     finally:
+        await nylas.aclose()
         await http_session.close()
         await engine.dispose()
         log.info("resources closed")

@@ -1,0 +1,258 @@
+"""NylasClient: every Nylas call the bulk-auth flows need, over one long-lived httpx.AsyncClient.
+
+Calls are paced by a process-wide Throttle and retried by tenacity on 429, 500, 502, 503, 504,
+timeouts and connection errors, honouring Retry-After up to a cap. Other 4xx are never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from bot import package_version
+from bot.nylas.errors import NylasError, NylasTransportError, error_from_response
+from bot.nylas.models import (
+    BulkAuthRequest,
+    Connector,
+    Credential,
+    CredentialData,
+    Envelope,
+    Grant,
+    GrantFilters,
+    Provider,
+    credential_type_of,
+)
+from bot.nylas.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+_SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "password", "api_key"})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    max_backoff_seconds: float = 30.0
+    initial_backoff_seconds: float = 0.5
+
+
+def redact_body(body: Any) -> Any:
+    """A copy of a JSON body with secret fields masked, for debug logs."""
+    if isinstance(body, dict):
+        return {
+            key: "[REDACTED]" if key in _SECRET_KEYS else redact_body(value)
+            for key, value in body.items()
+        }
+    if isinstance(body, list):
+        return [redact_body(item) for item in body]
+    return body
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return isinstance(error, NylasError) and error.retryable
+
+
+class NylasClient:
+    def __init__(
+        self,
+        *,
+        api_uri: str,
+        api_key: str,
+        throttle: Throttle,
+        retry: RetryPolicy | None = None,
+        timeout_seconds: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._throttle = throttle
+        self._retry = retry or RetryPolicy()
+        self._backoff = wait_exponential_jitter(
+            multiplier=self._retry.initial_backoff_seconds,
+            jitter=self._retry.initial_backoff_seconds,
+            max=self._retry.max_backoff_seconds,
+        )
+        self._http = httpx.AsyncClient(
+            base_url=api_uri,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Accept": "application/json",
+                "User-Agent": f"bulkauth/{package_version()}",
+            },
+            timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            transport=transport,
+        )
+
+    @property
+    def rate_per_second(self) -> float:
+        return self._throttle.rate_per_second
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport ---------------------------------------------------------------------
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return float(min(retry_after, self._retry.max_backoff_seconds))
+        return float(self._backoff(state))
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_is_retryable),
+            stop=stop_after_attempt(self._retry.max_attempts),
+            wait=self._wait,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send_once(method, path, params=params, body=body)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        async with self._throttle.slot():
+            started = time.monotonic()
+            try:
+                response = await self._http.request(method, path, params=params, json=body)
+            except httpx.TimeoutException:
+                raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None
+            except httpx.TransportError as error:
+                raise NylasTransportError(
+                    f"Could not reach Nylas for {method} {path}: {type(error).__name__}"
+                ) from None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "nylas %s %s -> %s in %.0f ms body=%s",
+                method,
+                path,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+                json.dumps(redact_body(body)),
+            )
+        if response.is_success:
+            payload = response.json()
+            return payload if isinstance(payload, dict) else {"data": payload}
+        failure = error_from_response(response)
+        if failure.status == 429:
+            self._throttle.throttled()
+        raise failure
+
+    async def _pages(
+        self, path: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of an offset-paged list, following pages to the end."""
+        offset = 0
+        while True:
+            page = await self._request(
+                "GET", path, params={**(params or {}), "limit": PAGE_SIZE, "offset": offset}
+            )
+            items = page.get("data") or []
+            for item in items:
+                yield item
+            if len(items) < int(page.get("limit") or PAGE_SIZE) or not items:
+                return
+            offset += len(items)
+
+    # --- connectors ---------------------------------------------------------------------
+    async def get_connector(self, provider: Provider) -> Connector:
+        payload = await self._request("GET", f"/v3/connectors/{provider}")
+        return Connector.model_validate(payload.get("data") or {})
+
+    async def list_connectors(self) -> list[Connector]:
+        return [Connector.model_validate(item) async for item in self._pages("/v3/connectors")]
+
+    # --- credentials --------------------------------------------------------------------
+    async def create_credential(
+        self, provider: Provider, *, name: str, data: CredentialData
+    ) -> Envelope[Credential]:
+        body = {
+            "name": name,
+            "credential_type": credential_type_of(data),
+            "credential_data": data.wire_body(),
+        }
+        payload = await self._request("POST", f"/v3/connectors/{provider}/creds", body=body)
+        return Envelope[Credential](
+            data=Credential.model_validate(payload.get("data") or {}),
+            request_id=payload.get("request_id"),
+        )
+
+    async def list_credentials(self, provider: Provider) -> list[Credential]:
+        path = f"/v3/connectors/{provider}/creds"
+        return [Credential.model_validate(item) async for item in self._pages(path)]
+
+    async def get_credential(self, provider: Provider, credential_id: str) -> Credential:
+        payload = await self._request("GET", f"/v3/connectors/{provider}/creds/{credential_id}")
+        return Credential.model_validate(payload.get("data") or {})
+
+    async def update_credential(
+        self,
+        provider: Provider,
+        credential_id: str,
+        *,
+        name: str | None = None,
+        data: CredentialData | None = None,
+    ) -> Credential:
+        """PATCH; `data` is sent whole because Nylas replaces nested objects entirely."""
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = name
+        if data is not None:
+            body["credential_data"] = data.wire_body()
+        path = f"/v3/connectors/{provider}/creds/{credential_id}"
+        payload = await self._request("PATCH", path, body=body)
+        return Credential.model_validate(payload.get("data") or {})
+
+    async def delete_credential(self, provider: Provider, credential_id: str) -> None:
+        await self._request("DELETE", f"/v3/connectors/{provider}/creds/{credential_id}")
+
+    # --- custom authentication and grants -----------------------------------------------
+    async def create_bulk_grant(self, request: BulkAuthRequest) -> Envelope[Grant]:
+        """POST /v3/connect/custom; for an email that has a grant, Nylas re-authenticates it."""
+        payload = await self._request("POST", "/v3/connect/custom", body=request.wire_body())
+        return Envelope[Grant](
+            data=Grant.model_validate(payload.get("data") or {}),
+            request_id=payload.get("request_id"),
+        )
+
+    async def iter_grants(self, filters: GrantFilters | None = None) -> AsyncIterator[Grant]:
+        query = (filters or GrantFilters()).query()
+        async for item in self._pages("/v3/grants", query):
+            yield Grant.model_validate(item)
+
+    async def list_grants(self, filters: GrantFilters | None = None) -> list[Grant]:
+        return [grant async for grant in self.iter_grants(filters)]
+
+    async def get_grant(self, grant_id: str) -> Grant:
+        payload = await self._request("GET", f"/v3/grants/{grant_id}")
+        return Grant.model_validate(payload.get("data") or {})
+
+    async def delete_grant(self, grant_id: str) -> None:
+        await self._request("DELETE", f"/v3/grants/{grant_id}")

@@ -1,0 +1,344 @@
+"""The Nylas client against the fake Nylas (httpx.MockTransport), with every exchange checked
+against Nylas's official OpenAPI spec."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from pydantic import SecretStr
+
+from bot.nylas.client import NylasClient, RetryPolicy, redact_body
+from bot.nylas.errors import (
+    NylasApiError,
+    NylasAuthError,
+    NylasNotFound,
+    NylasServerError,
+    NylasTransportError,
+    parse_retry_after,
+)
+from bot.nylas.models import (
+    BulkAuthRequest,
+    GoogleServiceAccountKey,
+    GrantFilters,
+    MicrosoftAdminConsentData,
+)
+from bot.nylas.throttle import Throttle
+from tests.contracts.nylas_spec import check_exchange
+from tests.fakes.nylas import API_KEY, FakeNylas
+
+FAST_RETRY = RetryPolicy(max_attempts=4, max_backoff_seconds=2.0, initial_backoff_seconds=0.001)
+
+
+@pytest.fixture
+def nylas() -> FakeNylas:
+    return FakeNylas()
+
+
+@pytest.fixture
+async def client(nylas: FakeNylas) -> AsyncIterator[NylasClient]:
+    client = NylasClient(
+        api_uri="https://api.us.nylas.com",
+        api_key=API_KEY,
+        throttle=Throttle(rate_per_second=1000, concurrency=16),
+        retry=FAST_RETRY,
+        timeout_seconds=5,
+        transport=nylas.transport(),
+    )
+    yield client
+    await client.aclose()
+    for record in nylas.requests:  # contract: every body the spec describes must conform
+        check_exchange(record.method, record.path, record.body, record.status, record.response)
+
+
+def google_key(marker: str = "canary") -> GoogleServiceAccountKey:
+    return GoogleServiceAccountKey(
+        project_id="acme-sa",
+        private_key_id="abc123",
+        private_key=SecretStr(
+            f"-----BEGIN PRIVATE KEY-----\n{marker}\n-----END PRIVATE KEY-----\n"
+        ),
+        client_email="bulk@acme-sa.iam.gserviceaccount.com",
+        client_id="1234",
+        token_uri="https://oauth2.googleapis.com/token",
+    )
+
+
+async def test_create_google_credential_sends_the_key_and_returns_the_id(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    created = await client.create_credential("google", name="Acme", data=google_key())
+    assert created.data.id in nylas.credentials
+    assert created.request_id
+    sent = nylas.calls("POST", "/v3/connectors/google/creds")[0].body
+    assert sent["credential_type"] == "serviceaccount"
+    assert sent["credential_data"]["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert sent["credential_data"]["client_email"] == "bulk@acme-sa.iam.gserviceaccount.com"
+    assert sent["credential_data"]["type"] == "service_account"
+
+
+async def test_microsoft_credential_may_omit_client_id_and_secret(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    await client.create_credential(
+        "microsoft", name="Contoso", data=MicrosoftAdminConsentData(tenant="contoso.com")
+    )
+    sent = nylas.calls("POST", "/v3/connectors/microsoft/creds")[0].body
+    assert sent == {
+        "name": "Contoso",
+        "credential_type": "adminconsent",
+        "credential_data": {"tenant": "contoso.com"},
+    }
+
+
+async def test_secrets_never_show_in_reprs_or_redacted_bodies() -> None:
+    key = google_key("reprcanary")
+    data = MicrosoftAdminConsentData(tenant="t", client_id="c", client_secret=SecretStr("mscanary"))
+    assert "reprcanary" not in repr(key) and "reprcanary" not in str(key.model_dump())
+    assert "mscanary" not in repr(data)
+    assert "reprcanary" not in str(redact_body({"credential_data": key.wire_body()}))
+
+
+async def test_list_credentials_follows_every_page(client: NylasClient, nylas: FakeNylas) -> None:
+    for index in range(450):
+        await client.create_credential(
+            "microsoft",
+            name=f"tenant {index}",
+            data=MicrosoftAdminConsentData(tenant=f"t{index}.com"),
+        )
+    listed = await client.list_credentials("microsoft")
+    assert len({credential.id for credential in listed}) == 450
+    pages = nylas.calls("GET", "/v3/connectors/microsoft/creds")
+    assert [(p.query["limit"], p.query["offset"]) for p in pages] == [
+        ("200", "0"),
+        ("200", "200"),
+        ("200", "400"),
+    ]
+
+
+async def test_update_credential_sends_the_complete_data(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    created = await client.create_credential("google", name="Acme", data=google_key("old"))
+    await client.update_credential("google", created.data.id, data=google_key("new"))
+    assert "new" in nylas.credentials[created.data.id].data["private_key"]
+    assert nylas.credentials[created.data.id].data["project_id"] == "acme-sa"
+    assert (await client.get_credential("google", created.data.id)).name == "Acme"
+    await client.delete_credential("google", created.data.id)
+    with pytest.raises(NylasNotFound):
+        await client.get_credential("google", created.data.id)
+
+
+async def test_custom_auth_creates_then_reauthenticates_the_same_grant(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    credential = await client.create_credential("google", name="Acme", data=google_key())
+    request = BulkAuthRequest(
+        provider="google",
+        credential_id=credential.data.id,
+        email_address="leyah@acme.com",
+        scopes=["https://www.googleapis.com/auth/gmail.readonly"],
+    )
+    first = await client.create_bulk_grant(request)
+    second = await client.create_bulk_grant(request)
+    assert first.data.id == second.data.id
+    assert first.data.grant_status == "valid" and first.request_id
+    body = nylas.calls("POST", "/v3/connect/custom")[0].body
+    assert body["settings"]["scopes"] == ["https://www.googleapis.com/auth/gmail.readonly"]
+
+
+async def test_microsoft_custom_auth_sends_no_scopes(client: NylasClient, nylas: FakeNylas) -> None:
+    credential = await client.create_credential(
+        "microsoft", name="Contoso", data=MicrosoftAdminConsentData(tenant="contoso.com")
+    )
+    await client.create_bulk_grant(
+        BulkAuthRequest(
+            provider="microsoft", credential_id=credential.data.id, email_address="nyla@contoso.com"
+        )
+    )
+    body = nylas.calls("POST", "/v3/connect/custom")[0].body
+    assert body == {
+        "provider": "microsoft",
+        "settings": {"credential_id": credential.data.id, "email_address": "nyla@contoso.com"},
+    }
+
+
+async def test_list_grants_pages_to_the_end_with_filters(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    for index in range(401):
+        nylas.add_grant(f"user{index}@acme.com", status="invalid" if index % 2 else "valid")
+    valid = await client.list_grants(GrantFilters(grant_status="valid", provider="google"))
+    assert len(valid) == 201
+    pages = nylas.calls("GET", "/v3/grants")
+    assert [p.query["offset"] for p in pages] == ["0", "200"]
+    assert pages[0].query["grant_status"] == "valid" and pages[0].query["provider"] == "google"
+    one = await client.list_grants(GrantFilters(email="user3@acme.com"))
+    assert [grant.email for grant in one] == ["user3@acme.com"]
+    assert (await client.get_grant(one[0].id)).grant_status == "invalid"
+    await client.delete_grant(one[0].id)
+    assert "user3@acme.com" not in nylas.grants
+
+
+async def test_get_connector_and_list_connectors(client: NylasClient, nylas: FakeNylas) -> None:
+    assert (await client.get_connector("google")).provider == "google"
+    assert {c.provider for c in await client.list_connectors()} == {"google", "microsoft"}
+    del nylas.connectors["microsoft"]
+    with pytest.raises(NylasNotFound) as missing:
+        await client.get_connector("microsoft")
+    assert missing.value.status == 404 and missing.value.request_id
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+async def test_transient_statuses_are_retried(
+    client: NylasClient, nylas: FakeNylas, status: int
+) -> None:
+    nylas.fail("GET", "/v3/connectors/google", status=status, times=2)
+    assert (await client.get_connector("google")).provider == "google"
+    assert len(nylas.calls("GET", "/v3/connectors/google")) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+async def test_other_client_errors_are_never_retried(
+    client: NylasClient, nylas: FakeNylas, status: int
+) -> None:
+    nylas.fail("GET", "/v3/connectors/google", status=status, times=5)
+    with pytest.raises(NylasApiError) as caught:
+        await client.get_connector("google")
+    assert caught.value.status == status
+    assert len(nylas.calls("GET", "/v3/connectors/google")) == 1
+
+
+async def test_retries_stop_after_the_configured_attempts(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    nylas.fail("GET", "/v3/connectors/google", status=503, times=10)
+    with pytest.raises(NylasServerError):
+        await client.get_connector("google")
+    assert len(nylas.calls("GET", "/v3/connectors/google")) == FAST_RETRY.max_attempts
+
+
+async def test_retry_after_is_honoured(client: NylasClient, nylas: FakeNylas) -> None:
+    nylas.fail("GET", "/v3/connectors/google", status=429, retry_after="0.3")
+    await client.get_connector("google")
+    first, second = nylas.calls("GET", "/v3/connectors/google")
+    assert second.at - first.at >= 0.3
+
+
+async def test_retry_after_is_capped(nylas: FakeNylas) -> None:
+    capped = NylasClient(
+        api_uri="https://x",
+        api_key=API_KEY,
+        throttle=Throttle(rate_per_second=1000, concurrency=4),
+        retry=RetryPolicy(max_attempts=2, max_backoff_seconds=0.05),
+        transport=nylas.transport(),
+    )
+    nylas.fail("GET", "/v3/connectors/google", status=429, retry_after="3600")
+    started = time.monotonic()
+    await capped.get_connector("google")
+    await capped.aclose()
+    assert time.monotonic() - started < 5
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("7") == 7
+    assert (
+        parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
+    )
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+async def test_html_502_body_still_gives_a_nylas_error(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    nylas.fail("GET", "/v3/connectors/google", status=502, html=True, times=10)
+    with pytest.raises(NylasServerError) as caught:
+        await client.get_connector("google")
+    assert "502 Bad Gateway" in caught.value.message and "<" not in caught.value.message
+
+
+async def test_string_error_body_still_gives_a_nylas_error(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    nylas.fail("GET", "/v3/connectors/google", status=400, error_as_string=True)
+    with pytest.raises(NylasApiError) as caught:
+        await client.get_connector("google")
+    assert caught.value.message == "bad things" and caught.value.error_type == "invalid_request"
+
+
+async def test_401_points_at_region_or_api_key(nylas: FakeNylas) -> None:
+    wrong = NylasClient(
+        api_uri="https://api.eu.nylas.com",
+        api_key="wrong-key-0123456789",
+        throttle=Throttle(rate_per_second=100, concurrency=4),
+        transport=nylas.transport(),
+    )
+    with pytest.raises(NylasAuthError) as caught:
+        await wrong.list_connectors()
+    await wrong.aclose()
+    assert "region" in caught.value.user_message and "NYLAS_API_KEY" in caught.value.user_message
+    assert "wrong-key" not in caught.value.user_message
+
+
+async def test_provider_error_and_request_id_are_carried(
+    client: NylasClient, nylas: FakeNylas
+) -> None:
+    credential = await client.create_credential("google", name="Acme", data=google_key())
+    nylas.permanent_failures["bad@acme.com"] = (400, "Client is unauthorized for these scopes")
+    with pytest.raises(NylasApiError) as caught:
+        await client.create_bulk_grant(
+            BulkAuthRequest(
+                provider="google",
+                credential_id=credential.data.id,
+                email_address="bad@acme.com",
+                scopes=["s"],
+            )
+        )
+    assert caught.value.provider_error == {"error": "unauthorized_client"}
+    assert caught.value.request_id in caught.value.user_message
+
+
+async def test_timeouts_are_retried_then_reported(client: NylasClient, nylas: FakeNylas) -> None:
+    nylas.fail("GET", "/v3/connectors/google", status=504, hang=True, times=1)
+    assert (await client.get_connector("google")).provider == "google"
+    nylas.fail("GET", "/v3/connectors/google", status=504, hang=True, times=10)
+    with pytest.raises(NylasTransportError) as caught:
+        await client.get_connector("google")
+    assert "in time" in caught.value.user_message
+
+
+async def test_a_429_slows_every_caller_then_recovers(nylas: FakeNylas) -> None:
+    throttle = Throttle(rate_per_second=40, concurrency=8)
+    client = NylasClient(
+        api_uri="https://x",
+        api_key=API_KEY,
+        throttle=throttle,
+        retry=FAST_RETRY,
+        transport=nylas.transport(),
+    )
+    nylas.fail("GET", "/v3/connectors/google", status=429, retry_after="0")
+    await client.get_connector("google")
+    await client.aclose()
+    assert throttle.effective_rate < 40
+    assert throttle.effective_rate > 40 / 1.2
+
+
+async def test_the_limiter_holds_the_configured_rate(nylas: FakeNylas) -> None:
+    client = NylasClient(
+        api_uri="https://x",
+        api_key=API_KEY,
+        throttle=Throttle(rate_per_second=50, concurrency=32),
+        transport=nylas.transport(),
+    )
+    import asyncio
+
+    started = time.monotonic()
+    await asyncio.gather(*(client.get_connector("google") for _ in range(100)))
+    elapsed = time.monotonic() - started
+    await client.aclose()
+    achieved = 100 / elapsed
+    assert achieved <= 50 * 1.15  # never meaningfully faster than configured
