@@ -13,10 +13,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.auditing import actor_of, audit
 from bot.blocks import plain_message
 from bot.deps import Deps
 from bot.errors import AccessDenied, BotError
 from bot.notify import tell_user
+from storage.audit import AuditAction
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,14 @@ def build_app(deps: Deps) -> AsyncApp:
             context["actor"] = await deps.access.require(context.user_id)
         except AccessDenied as denied:
             log.info("access denied to %s", context.user_id)
+            actor = await deps.access.actor(context.user_id or "unknown")
+            await audit(
+                deps.sessions,
+                actor=actor_of(actor),
+                action=AuditAction.ACCESS_DENIED,
+                outcome="refused",
+                details={"surface": body.get("command") or body.get("type")},
+            )
             return await refusal_response(
                 body=body, client=deps.slack, user_id=context.user_id, message=denied.user_message
             )

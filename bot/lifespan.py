@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
 from bot.deps import Deps
@@ -17,19 +19,24 @@ from bot.settings import Settings
 from bot.slack_client import build_slack_client
 from bot.tasks import BackgroundTasks
 from storage.db import create_engine, session_factory
+from storage.migrate import pending_revisions, upgrade
 
 log = logging.getLogger(__name__)
 
 
 def settings_secrets(settings: Settings) -> list[str]:
-    return secrets_of(
-        [
-            settings.slack_bot_token,
-            settings.slack_app_token,
-            settings.slack_signing_secret,
-            settings.nylas_api_key,
-        ]
-    )
+    database_password = make_url(settings.database_url).password
+    return [
+        *secrets_of(
+            [
+                settings.slack_bot_token,
+                settings.slack_app_token,
+                settings.slack_signing_secret,
+                settings.nylas_api_key,
+            ]
+        ),
+        *([str(database_password)] if database_password else []),
+    ]
 
 
 def build_nylas_client(settings: Settings) -> NylasClient:
@@ -49,11 +56,29 @@ def build_nylas_client(settings: Settings) -> NylasClient:
     )
 
 
+class SchemaNotCurrent(RuntimeError):
+    pass
+
+
+async def prepare_schema(engine: AsyncEngine, *, migrate: bool) -> None:
+    """Apply pending migrations, or refuse to start on an old schema when that is turned off."""
+    if migrate:
+        await upgrade(engine)
+        return
+    pending = await pending_revisions(engine)
+    if pending:
+        raise SchemaNotCurrent(
+            f"the database lacks migrations {', '.join(pending)}; run `bulkauth db upgrade` "
+            "(BULKAUTH_AUTO_MIGRATE is off)"
+        )
+
+
 @asynccontextmanager
 async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> AsyncIterator[Deps]:
     redactor = redactor or Redactor()
     redactor.add(*settings_secrets(settings))
     engine = create_engine(settings.database_url)
+    await prepare_schema(engine, migrate=settings.bulkauth_auto_migrate)
     http_session = aiohttp.ClientSession()
     slack = build_slack_client(settings, http_session)
     nylas = build_nylas_client(settings)

@@ -29,11 +29,17 @@ def _split_ids(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """What the database commands of the CLI need (no Slack or Nylas secrets)."""
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
+    database_url: str = DEFAULT_DATABASE_URL
+
+
+class Settings(DatabaseSettings):
     slack_bot_token: SecretStr
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = Field(default=None, validate_default=True)
@@ -44,7 +50,6 @@ class Settings(BaseSettings):
     nylas_api_uri: str | None = Field(default=None, validate_default=True)
     nylas_client_id: str | None = None
 
-    database_url: str = DEFAULT_DATABASE_URL
     public_base_url: str | None = None
     port: int = Field(default=3000, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"

@@ -25,21 +25,35 @@ def async_url(database_url: str) -> URL:
     return url.set(drivername=_ASYNC_DRIVERS[backend])
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across app crashes, fewer fsyncs
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # SQLAlchemy emits BEGIN itself (below) instead of the driver's implicit, deferred one.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
+    # failing to upgrade a read snapshot (which SQLite reports as "database is locked").
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, **options)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **options)
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
 
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -12,11 +12,15 @@ from typing import Any
 import aiohttp
 import pytest
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.deps import Deps
 from bot.logs import Redactor
 from bot.runner import started_bot
 from bot.settings import Settings
+from storage.db import Sessions, create_engine, session_factory
+from storage.migrate import upgrade
+from tests.databases import PostgresServer
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import SIGNING_SECRET, form_body, payload_body, signed_headers
 
@@ -24,6 +28,7 @@ ADMIN = "U0ADMIN"
 OUTSIDER = "U0OUTSIDER"
 BOT_TOKEN = "xoxb-test-0000-bot-token"
 NYLAS_API_KEY = "nylas-test-api-key-0123456789"
+SettingsFactory = Callable[..., Settings]
 _OWNED_PREFIXES = (
     "SLACK_",
     "NYLAS_",
@@ -53,9 +58,6 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.start()
     yield fake
     await fake.stop()
-
-
-SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture
@@ -118,3 +120,33 @@ async def run_bot(
 async def bot(make_settings: SettingsFactory) -> AsyncIterator[RunningBot]:
     async with run_bot(make_settings()) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    server = PostgresServer(tmp_path_factory.mktemp("postgres") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind (the storage tests run on both)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'storage.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return await server.new_database()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on each kind of database."""
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> Sessions:
+    return session_factory(engine)

@@ -126,3 +126,28 @@ async def _read_until(stream: asyncio.StreamReader, marker: str) -> str:
                 raise AssertionError(f"process ended before {marker!r}:\n{seen}")
             seen += line.decode()
     return seen
+
+
+async def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {
+        **clean_env(),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "NYLAS_API_KEY": NYLAS_API_KEY,
+        "PORT": str(free_port()),
+        "DATABASE_URL": "postgresql://bulkauth:dbcanarypw@127.0.0.1:1/bulkauth",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1
+    assert "bulkauth: cannot start:" in err.decode()
+    assert "Traceback" not in err.decode() and "dbcanarypw" not in err.decode()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import RunningBot, run_bot
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from tests.conftest import RunningBot, SettingsFactory, run_bot
+from tests.databases import PostgresServer
 
 
 async def test_healthz_reports_mode_database_and_version(bot: RunningBot) -> None:
@@ -14,9 +18,25 @@ async def test_healthz_reports_mode_database_and_version(bot: RunningBot) -> Non
     assert body["version"]
 
 
-async def test_healthz_is_503_when_the_database_is_unreachable(make_settings) -> None:
-    settings = make_settings(database_url="postgresql://nobody@127.0.0.1:1/none")
-    async with run_bot(settings) as running:
-        response = await running.http.get(f"{running.url}/healthz")
-        assert response.status == 503
-        assert (await response.json())["database"] == "unreachable"
+async def test_healthz_is_503_when_the_database_goes_away(
+    make_settings: SettingsFactory, postgres_server: PostgresServer
+) -> None:
+    database_url = await postgres_server.new_database()
+    name = make_url(database_url).database
+    async with run_bot(make_settings(database_url=database_url)) as running:
+        assert (await running.http.get(f"{running.url}/healthz")).status == 200
+        admin = await asyncpg.connect(
+            user="postgres", host=postgres_server.socket_dir, database="postgres"
+        )
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            response = await running.http.get(f"{running.url}/healthz")
+            assert response.status == 503
+            assert (await response.json())["database"] == "unreachable"
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await admin.close()
+        assert (await running.http.get(f"{running.url}/healthz")).status == 200

@@ -7,7 +7,8 @@ import time
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from tests.conftest import ADMIN, OUTSIDER, RunningBot
+from storage.audit import latest_events
+from tests.conftest import ADMIN, OUTSIDER, RunningBot, run_bot
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import form_body, signed_headers, slash_command
 
@@ -53,6 +54,14 @@ async def test_outsider_is_refused_and_nothing_else_happens(
     assert "/bulkauth grants" not in answer["text"]
     new_methods = {call.method for call in slack.calls} - before
     assert new_methods <= {"auth.test", "users.info"}
+    async with bot.deps.sessions() as session:
+        [event] = await latest_events(session=session)
+    assert (event.action, event.actor_id, event.actor_name, event.outcome) == (
+        "access.denied",
+        OUTSIDER,
+        "Oscar Outsider",
+        "refused",
+    )
 
 
 async def test_bad_signature_is_rejected_with_401(bot: RunningBot, slack: FakeSlack) -> None:
@@ -74,8 +83,6 @@ async def test_missing_or_stale_signature_is_rejected(bot: RunningBot) -> None:
 async def test_workspace_admin_is_allowed_when_no_admin_list_is_set(
     make_settings, slack: FakeSlack
 ) -> None:
-    from tests.conftest import run_bot
-
     slack.add_user("U0WSADMIN", "Wanda Workspace", admin=True)
     async with run_bot(make_settings(bulkauth_admins=[])) as running:
         allowed = await running.command(slash_command("help", user_id="U0WSADMIN"))

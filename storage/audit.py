@@ -1,0 +1,205 @@
+"""The append-only, hash-chained audit log. There is deliberately no update or delete here.
+
+Each event's hash covers its canonical content and its predecessor's hash. Appending locks the
+single chain-head row first, so concurrent writers (several processes on PostgreSQL) append one
+after another and the chain stays linear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from storage.models import AuditChainHead, AuditEvent, as_utc, utcnow
+
+GENESIS_HASH = "0" * 64
+_FORBIDDEN_DETAIL_KEYS = ("secret", "private_key", "password", "token", "api_key")
+
+
+class AuditAction(StrEnum):
+    CREDENTIAL_REGISTERED = "credential.registered"
+    CREDENTIAL_REGISTRATION_FAILED = "credential.registration_failed"
+    CONSENT_LINK_ISSUED = "consent.link_issued"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_FAILED = "consent.failed"
+    CONSENT_CALLBACK_REJECTED = "consent.callback_rejected"
+    CONSENT_REMINDER_SENT = "consent.reminder_sent"
+    RUN_REQUESTED = "run.requested"
+    RUN_APPROVED = "run.approved"
+    RUN_REJECTED = "run.rejected"
+    RUN_STARTED = "run.started"
+    RUN_FINISHED = "run.finished"
+    RUN_CANCELLED = "run.cancelled"
+    GRANT_CREATED = "grant.created"
+    GRANT_REAUTHENTICATED = "grant.reauthenticated"
+    GRANT_FAILED = "grant.failed"
+    ACCESS_DENIED = "access.denied"
+    INPUT_REJECTED = "input.rejected"
+    AUDIT_QUERIED = "audit.queried"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: a Slack user id and their display name at that moment, or `cli:<os user>`."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an event is about; every field is optional."""
+
+    credential_id: str | None = None
+    email: str | None = None
+    grant_id: str | None = None
+    run_id: int | None = None
+
+
+def canonical_details(details: dict[str, Any] | None) -> str:
+    for key in details or {}:
+        if any(word in key.lower() for word in _FORBIDDEN_DETAIL_KEYS):
+            raise ValueError(f"audit details must not carry secrets (key {key!r})")
+    return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def event_hash(event: AuditEvent) -> str:
+    content = {
+        "seq": event.seq,
+        "occurred_at": as_utc(event.occurred_at).isoformat(timespec="microseconds"),
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "outcome": event.outcome,
+        "credential_id": event.credential_id,
+        "email": event.email,
+        "grant_id": event.grant_id,
+        "run_id": event.run_id,
+        "request_id": event.request_id,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def record_event(
+    *,
+    session: AsyncSession,
+    actor: Actor,
+    action: AuditAction,
+    subject: Subject = Subject(),
+    outcome: str = "ok",
+    request_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction (the caller commits)."""
+    details_json = canonical_details(details)
+    claimed = await session.exec(
+        update(AuditChainHead)
+        .where(col(AuditChainHead.id) == 1)
+        .values(seq=AuditChainHead.seq + 1)
+        .returning(col(AuditChainHead.seq), col(AuditChainHead.last_hash))
+    )
+    seq, prev_hash = claimed.one()
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=utcnow(),
+        actor_id=actor.id,
+        actor_name=actor.name,
+        action=action,
+        outcome=outcome,
+        credential_id=subject.credential_id,
+        email=subject.email.lower() if subject.email else None,
+        grant_id=subject.grant_id,
+        run_id=subject.run_id,
+        request_id=request_id,
+        details=details_json,
+        prev_hash=prev_hash,
+        hash="",
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    await session.exec(
+        update(AuditChainHead).where(col(AuditChainHead.id) == 1).values(last_hash=event.hash)
+    )
+    return event
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    since: datetime | None = None
+    actor_id: str | None = None
+    email: str | None = None
+    credential_id: str | None = None
+    run_id: int | None = None
+    action_prefix: str | None = None
+
+    def apply(self, query: SelectOfScalar[AuditEvent]) -> SelectOfScalar[AuditEvent]:
+        if self.since is not None:
+            query = query.where(col(AuditEvent.occurred_at) >= self.since)
+        if self.actor_id is not None:
+            query = query.where(col(AuditEvent.actor_id) == self.actor_id)
+        if self.email is not None:
+            query = query.where(col(AuditEvent.email) == self.email.lower())
+        if self.credential_id is not None:
+            query = query.where(col(AuditEvent.credential_id) == self.credential_id)
+        if self.run_id is not None:
+            query = query.where(col(AuditEvent.run_id) == self.run_id)
+        if self.action_prefix is not None:
+            query = query.where(col(AuditEvent.action).startswith(self.action_prefix))
+        return query
+
+
+async def latest_events(
+    *, session: AsyncSession, filters: AuditFilter = AuditFilter(), limit: int = 20
+) -> list[AuditEvent]:
+    query = filters.apply(select(AuditEvent)).order_by(col(AuditEvent.seq).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def stream_events(
+    *, session: AsyncSession, filters: AuditFilter = AuditFilter(), batch_size: int = 1000
+) -> AsyncIterator[AuditEvent]:
+    """Every matching event, oldest first, fetched in batches (constant memory)."""
+    query = filters.apply(select(AuditEvent)).order_by(col(AuditEvent.seq))
+    result = await session.stream_scalars(query.execution_options(yield_per=batch_size))
+    async for event in result:
+        yield event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    kind: str  # "altered", "removed or reordered before it", "missing at the end"
+
+    def describe(self) -> str:
+        return f"audit event #{self.seq}: {self.kind}"
+
+
+async def verify_chain(*, session: AsyncSession) -> tuple[int, ChainProblem | None]:
+    """(events checked, the first problem or None)."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    async for event in stream_events(session=session):
+        if event.hash != event_hash(event):
+            return checked, ChainProblem(event.seq, "altered (its content no longer matches)")
+        if event.seq != expected_seq or event.prev_hash != expected_prev:
+            return checked, ChainProblem(event.seq, "an event before it was removed or reordered")
+        expected_prev, expected_seq = event.hash, event.seq + 1
+        checked += 1
+    head = (await session.exec(select(AuditChainHead))).one()
+    if head.seq != checked or head.last_hash != expected_prev:
+        return checked, ChainProblem(checked + 1, "removed from the end of the log")
+    return checked, None

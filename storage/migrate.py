@@ -1,0 +1,42 @@
+"""Alembic migrations own the schema; these helpers run them on an async engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection: Any = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+
+
+async def pending_revisions(engine: AsyncEngine) -> list[str]:
+    """Revisions not yet applied (empty when the database is current)."""
+
+    def compute(sync: Any) -> list[str]:
+        current = MigrationContext.configure(sync).get_current_heads()
+        script = ScriptDirectory.from_config(alembic_config())
+        return [
+            rev.revision
+            for rev in script.iterate_revisions("heads", current[0] if current else "base")
+            if rev.revision not in current
+        ]
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(compute)

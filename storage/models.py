@@ -1,0 +1,183 @@
+"""SQLModel tables. No column ever holds a private key, a client secret or a token."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _utc_column(*, nullable: bool = True, index: bool = False) -> sa.Column[datetime]:
+    return sa.Column(sa.DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class CredentialRecord(SQLModel, table=True):
+    """A Nylas connector credential registered through the bot (identifiers only)."""
+
+    __tablename__ = "credential"
+    __table_args__ = (sa.UniqueConstraint("provider", "name", name="uq_credential_provider_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    nylas_credential_id: str = Field(max_length=64, unique=True)
+    provider: str = Field(max_length=16, index=True)
+    credential_type: str = Field(max_length=16)
+    name: str = Field(max_length=120)
+    client_email: str | None = Field(default=None, max_length=320)
+    private_key_id: str | None = Field(default=None, max_length=128)
+    project_id: str | None = Field(default=None, max_length=128)
+    client_id: str | None = Field(default=None, max_length=64)
+    tenant: str | None = Field(default=None, max_length=255)
+    uses_connector_app: bool = False
+    secret_expires_on: date | None = None
+    registered_by: str = Field(max_length=64)
+    registered_by_name: str = Field(max_length=255)
+    registered_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class ConsentStatus(StrEnum):
+    PENDING = "pending"
+    CONSENTED = "consented"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ConsentRequest(SQLModel, table=True):
+    """One Microsoft admin-consent link; its state nonce is stored only as a hash."""
+
+    __tablename__ = "consent_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(foreign_key="credential.id", index=True)
+    status: str = Field(default=ConsentStatus.PENDING, max_length=16, index=True)
+    state_hash: str = Field(max_length=64, unique=True)
+    scopes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    requested_by: str = Field(max_length=64)
+    requested_by_name: str = Field(max_length=255)
+    channel_id: str = Field(max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    consented_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    consented_by: str | None = Field(default=None, max_length=128)
+    ready_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+    reminded_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    failed_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+
+
+class RunStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WAITING_FOR_CONSENT = "waiting_for_consent"
+    RUNNING = "running"
+    CANCELLED = "cancelled"
+    FINISHED = "finished"
+
+
+class BulkRun(SQLModel, table=True):
+    """One bulk grant-creation request, from approval to its end."""
+
+    __tablename__ = "bulk_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(foreign_key="credential.id", index=True)
+    provider: str = Field(max_length=16)
+    scopes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
+    skip_existing: bool = True
+    status: str = Field(default=RunStatus.AWAITING_APPROVAL, max_length=24, index=True)
+    requested_by: str = Field(max_length=64)
+    requested_by_name: str = Field(max_length=255)
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_by_name: str | None = Field(default=None, max_length=255)
+    decided_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    rejection_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    total: int = 0
+    created: int = 0
+    reauthenticated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    start_after: datetime | None = Field(default=None, sa_column=_utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class ItemStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    CREATED = "created"
+    REAUTHENTICATED = "reauthenticated"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+FINISHED_ITEM_STATUSES = frozenset(
+    {ItemStatus.CREATED, ItemStatus.REAUTHENTICATED, ItemStatus.SKIPPED, ItemStatus.FAILED}
+)
+
+
+class RunItem(SQLModel, table=True):
+    """One mailbox of a run. Workers claim pending items with row locks (SKIP LOCKED)."""
+
+    __tablename__ = "run_item"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "email", name="uq_run_item_run_email"),
+        sa.Index("ix_run_item_run_status", "run_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="bulk_run.id")
+    email: str = Field(max_length=320, index=True)
+    status: str = Field(default=ItemStatus.PENDING, max_length=16)
+    grant_id: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    request_id: str | None = Field(default=None, max_length=128)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class AuditEvent(SQLModel, table=True):
+    """One audit event; `hash` covers its canonical content and its predecessor's hash."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    occurred_at: datetime = Field(sa_column=_utc_column(nullable=False, index=True))
+    actor_id: str = Field(max_length=128, index=True)
+    actor_name: str = Field(max_length=255)
+    action: str = Field(max_length=48, index=True)
+    outcome: str = Field(default="ok", max_length=32)
+    credential_id: str | None = Field(default=None, max_length=64, index=True)
+    email: str | None = Field(default=None, max_length=320, index=True)
+    grant_id: str | None = Field(default=None, max_length=64)
+    run_id: int | None = Field(default=None, index=True)
+    request_id: str | None = Field(default=None, max_length=128)
+    details: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """A single row: the last sequence number and hash. Writers lock it to append in order."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = 0
+    last_hash: str = Field(max_length=64)
