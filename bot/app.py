@@ -17,7 +17,7 @@ from bot.auditing import actor_of, audit
 from bot.blocks import plain_message
 from bot.deps import Deps
 from bot.errors import AccessDenied, BotError
-from bot.notify import tell_user
+from bot.notify import channel_of, tell_user
 from storage.audit import AuditAction
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ async def refusal_response(
         }
         return _json_response({"response_action": "update", "view": view})
     if user_id:
-        await tell_user(client, body=body, user_id=user_id, message=plain_message(message))
+        await tell_user(
+            client, user_id=user_id, channel_id=channel_of(body), message=plain_message(message)
+        )
     return BoltResponse(status=200, body="")
 
 
@@ -104,7 +106,12 @@ def build_app(deps: Deps) -> AsyncApp:
             log.error("unhandled error (ref %s)", reference, exc_info=error)
             text = f"Something went wrong on our side (ref `{reference}`). It has been logged."
         if user_id:
-            await tell_user(deps.slack, body=body, user_id=user_id, message=plain_message(text))
+            await tell_user(
+                deps.slack,
+                user_id=user_id,
+                channel_id=channel_of(body),
+                message=plain_message(text),
+            )
 
     app.use(inject_deps)
     app.use(require_allowed_user)

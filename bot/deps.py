@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
+from bot.pending import PendingStore
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from storage.db import Sessions
@@ -25,3 +28,5 @@ class Deps:
     engine: AsyncEngine
     sessions: Sessions
     tasks: BackgroundTasks
+    http: aiohttp.ClientSession  # downloads of files users upload to Slack
+    pending: PendingStore[Any]  # submissions kept in memory for a retry

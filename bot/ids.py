@@ -22,12 +22,22 @@ class Subcommand(StrEnum):
 
 
 class ActionId(StrEnum):
+    INPUT = "input"  # the one input element of an input block
     OPEN_URL = "open_url"  # link buttons still send block_actions; acked and ignored
+    RETRY_REGISTRATION = "retry_registration"
 
 
 class CallbackId(StrEnum):
-    pass
+    GOOGLE_CREDENTIAL = "credential_google"
+    MICROSOFT_CREDENTIAL = "credential_microsoft"
 
 
 class BlockId(StrEnum):
-    pass
+    CREDENTIAL_NAME = "credential_name"
+    KEY_FILE = "key_file"
+    KEY_JSON = "key_json"
+    TENANT = "tenant"
+    CLIENT_ID = "client_id"
+    CLIENT_SECRET = "client_secret"
+    USE_CONNECTOR_APP = "use_connector_app"
+    SECRET_EXPIRES_ON = "secret_expires_on"

@@ -15,6 +15,7 @@ from bot.deps import Deps
 from bot.logs import Redactor, secrets_of
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
+from bot.pending import PendingStore
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
 from bot.tasks import BackgroundTasks
@@ -92,6 +93,8 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             engine=engine,
             sessions=session_factory(engine),
             tasks=BackgroundTasks(),
+            http=http_session,
+            pending=PendingStore(),
         )
     finally:
         await nylas.aclose()

@@ -24,7 +24,20 @@ _SHAPES = re.compile(
     r"|(?<=Bearer )[A-Za-z0-9._~+/=-]+",
     re.DOTALL,
 )
-_MIN_SECRET_LENGTH = 6  # shorter strings would mask ordinary words
+_MIN_SECRET_LENGTH = 6
+# Libraries whose DEBUG output is raw traffic (request bodies, SQL parameters): kept at INFO even
+# when LOG_LEVEL=DEBUG, so a submitted secret is never even handed to the formatter.
+QUIET_LIBRARIES = (
+    "aiosqlite",
+    "asyncio",
+    "httpcore",
+    "httpx",
+    "slack_bolt",
+    "slack_sdk",
+    "sqlalchemy",
+    "alembic",
+    "aiohttp",
+)  # shorter strings would mask ordinary words
 
 
 class Redactor:
@@ -84,6 +97,8 @@ def configure_logging(
     handler._bulkauth = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
     return handler
 
 

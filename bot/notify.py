@@ -27,10 +27,10 @@ def channel_of(body: dict[str, Any]) -> str | None:
 
 
 async def tell_user(
-    client: AsyncWebClient, *, body: dict[str, Any], user_id: str, message: Message
+    client: AsyncWebClient, *, user_id: str, message: Message, channel_id: str | None = None
 ) -> None:
     """Ephemeral in the channel where they acted, else a DM (views have no channel)."""
-    channel = channel_of(body)
+    channel = channel_id
     try:
         if channel:
             await client.chat_postEphemeral(channel=channel, user=user_id, **message.as_kwargs())

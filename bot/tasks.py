@@ -10,6 +10,19 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+# Bolt runs each listener after its ack in a task of this coroutine (slack_bolt/listener/
+# asyncio_runner.py). Shutdown waits for those too, so no listener is cut off mid-way.
+BOLT_LISTENER_COROUTINE = "run_ack_function_asynchronously"
+
+
+def bolt_listener_tasks() -> set[asyncio.Task[Any]]:
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__name__", "") == BOLT_LISTENER_COROUTINE
+    }
+
+
 class BackgroundTasks:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -26,11 +39,15 @@ class BackgroundTasks:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     async def drain(self, *, timeout: float) -> None:
-        """Let running work finish for `timeout` seconds, then cancel what is left."""
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)
+        """Let running work (ours and Bolt's listeners, including work they start meanwhile)
+        finish for `timeout` seconds, then cancel what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while running := set(self._tasks) | bolt_listener_tasks():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                for task in running:
+                    task.cancel()
+                await asyncio.wait(running, timeout=1.0)
+                return
+            await asyncio.wait(running, timeout=remaining)

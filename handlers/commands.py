@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.access import SlackActor
 from bot.blocks.help import build_help_message
@@ -19,6 +19,7 @@ class CommandRequest:
     """One parsed `/bulkauth <subcommand> <args…>` invocation by an allowed user."""
 
     ack: AsyncAck
+    respond: AsyncRespond
     body: dict[str, Any]
     args: list[str]
     deps: Deps
@@ -53,11 +54,13 @@ def register(app: AsyncApp, routes: Mapping[Subcommand, SubcommandHandler]) -> N
     table.update({str(name): handler for name, handler in routes.items()})
 
     async def handle_bulkauth(
-        ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor
+        ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any], deps: Deps, actor: SlackActor
     ) -> None:
         """Slash command `/bulkauth`."""
         name, args = parse(str(body.get("text") or ""))
-        request = CommandRequest(ack=ack, body=body, args=args, deps=deps, actor=actor)
+        request = CommandRequest(
+            ack=ack, respond=respond, body=body, args=args, deps=deps, actor=actor
+        )
         handler = table.get(name)
         if handler is None:
             await show_help(request, not_understood=str(body.get("text") or "").strip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -20,15 +21,37 @@ from bot.runner import started_bot
 from bot.settings import Settings
 from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import upgrade
+from tests.contracts.nylas_spec import check_exchange
 from tests.databases import PostgresServer
+from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.slack_requests import SIGNING_SECRET, form_body, payload_body, signed_headers
+from tests.slack_requests import (
+    SIGNING_SECRET,
+    form_body,
+    payload_body,
+    signed_headers,
+    slash_command,
+    view_submission,
+)
 
 ADMIN = "U0ADMIN"
 OUTSIDER = "U0OUTSIDER"
 BOT_TOKEN = "xoxb-test-0000-bot-token"
 NYLAS_API_KEY = "nylas-test-api-key-0123456789"
 SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+async def nylas() -> AsyncIterator[FakeNylas]:
+    """Fake Nylas as a real local HTTP server; every exchange is checked against the spec."""
+    fake = FakeNylas(api_key=NYLAS_API_KEY)
+    await fake.start()
+    yield fake
+    await fake.stop()
+    for record in fake.requests:
+        check_exchange(record.method, record.path, record.body, record.status, record.response)
+
+
 _OWNED_PREFIXES = (
     "SLACK_",
     "NYLAS_",
@@ -61,16 +84,19 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def make_settings(slack: FakeSlack, tmp_path: Path) -> SettingsFactory:
+def make_settings(slack: FakeSlack, nylas: FakeNylas, tmp_path: Path) -> SettingsFactory:
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "slack_bot_token": BOT_TOKEN,
             "slack_signing_secret": SIGNING_SECRET,
             "slack_api_url": f"{slack.url}/api/",
             "nylas_api_key": NYLAS_API_KEY,
+            "nylas_api_uri": nylas.url,
             "nylas_client_id": "nylas-client-id",
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bulkauth.db'}",
             "bulkauth_admins": [ADMIN],
+            "bulkauth_nylas_max_backoff_seconds": 0.05,
+            "bulkauth_nylas_rps": 200,
             "port": 0,
         }
         values.update(overrides)
@@ -102,6 +128,26 @@ class RunningBot:
 
     async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
         return await self.post_signed(payload_body(payload))
+
+    async def open_modal(
+        self, slack: FakeSlack, text: str, *, user_id: str = ADMIN
+    ) -> dict[str, Any]:
+        """Run a slash command that opens a modal; returns the view the fake Slack received."""
+        before = len(slack.calls_to("views.open"))
+        response = await self.command(
+            slash_command(text, user_id=user_id, response_url=slack.response_url())
+        )
+        assert response.status == 200
+        await slack.wait_for("views.open", count=before + 1)
+        return slack.latest_view()
+
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, Any], *, user_id: str = ADMIN
+    ) -> tuple[int, dict[str, Any]]:
+        """Submit a modal as Slack would; returns the ack's status and JSON body."""
+        response = await self.interact(view_submission(user_id=user_id, view=view, values=values))
+        text = await response.text()
+        return response.status, json.loads(text) if text else {}
 
 
 @asynccontextmanager

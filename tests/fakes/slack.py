@@ -121,6 +121,9 @@ class FakeSlack:
     def response_url(self) -> str:
         return f"{self.url}/response/{next(self._ids)}"
 
+    def latest_view(self) -> dict[str, Any]:
+        return list(self.views.values())[-1]
+
     def calls_to(self, method: str) -> list[SlackCall]:
         return [call for call in self.calls if call.method == method]
 

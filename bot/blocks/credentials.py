@@ -1,0 +1,262 @@
+"""Modals and messages for registering and listing credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    DatePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks import Message, escape, markdown
+from bot.blocks.elements import FileInputElement
+from bot.blocks.metadata import ModalOrigin, RetryToken
+from bot.credential_forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
+from bot.ids import ActionId, BlockId, CallbackId, CommandName
+
+PROVIDER_LABELS = {"google": "Google", "microsoft": "Microsoft"}
+MAX_LINES_PER_SECTION = 12
+
+
+def _name_input(hint: str) -> InputBlock:
+    return InputBlock(
+        block_id=BlockId.CREDENTIAL_NAME,
+        label="Credential name",
+        element=PlainTextInputElement(
+            action_id=ActionId.INPUT, max_length=MAX_NAME_LENGTH, placeholder=hint
+        ),
+        hint="Unique per provider; the customer's domain works well.",
+    )
+
+
+def build_google_credential_modal(origin: ModalOrigin) -> View:
+    return View(
+        type="modal",
+        callback_id=CallbackId.GOOGLE_CREDENTIAL,
+        title="Google credential",
+        submit="Register",
+        close="Cancel",
+        private_metadata=origin.dump(),
+        blocks=[
+            markdown(
+                "Register a Google Workspace *service account* with domain-wide delegation. "
+                "Give its JSON key *either* as a file *or* pasted."
+            ),
+            _name_input("acme.com"),
+            InputBlock(
+                block_id=BlockId.KEY_FILE,
+                label="JSON key file",
+                optional=True,
+                element=FileInputElement(action_id=ActionId.INPUT, filetypes=["json"], max_files=1),
+            ),
+            InputBlock(
+                block_id=BlockId.KEY_JSON,
+                label="…or paste the JSON key",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT,
+                    multiline=True,
+                    max_length=3000,
+                    placeholder='{"type": "service_account", …}',
+                ),
+            ),
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text="The key goes to Nylas only; the bot keeps its id and client "
+                        "email, never the private key."
+                    )
+                ]
+            ),
+        ],
+    )
+
+
+def build_microsoft_credential_modal(origin: ModalOrigin) -> View:
+    return View(
+        type="modal",
+        callback_id=CallbackId.MICROSOFT_CREDENTIAL,
+        title="Microsoft credential",
+        submit="Register",
+        close="Cancel",
+        private_metadata=origin.dump(),
+        blocks=[
+            markdown(
+                "Register an Azure app for Microsoft *admin consent*. A customer's admin "
+                "will approve it for their tenant."
+            ),
+            _name_input("contoso.com"),
+            InputBlock(
+                block_id=BlockId.TENANT,
+                label="Tenant",
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT,
+                    max_length=255,
+                    placeholder="common, a tenant id or contoso.com",
+                ),
+                hint="`common`: scopes come from the Azure app's API permissions. A "
+                "specific tenant: scopes can be overridden in the consent link.",
+            ),
+            InputBlock(
+                block_id=BlockId.CLIENT_ID,
+                label="Azure app client id",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT, max_length=64, placeholder="2f70abcd-1234-abcd-1234-…"
+                ),
+            ),
+            InputBlock(
+                block_id=BlockId.CLIENT_SECRET,
+                label="Azure app client secret",
+                optional=True,
+                element=PlainTextInputElement(action_id=ActionId.INPUT, max_length=255),
+            ),
+            InputBlock(
+                block_id=BlockId.USE_CONNECTOR_APP,
+                label="Or",
+                optional=True,
+                element=CheckboxesElement(
+                    action_id=ActionId.INPUT,
+                    options=[
+                        Option(
+                            value=USE_CONNECTOR_APP,
+                            text="Use the Microsoft connector's app credentials",
+                        )
+                    ],
+                ),
+            ),
+            InputBlock(
+                block_id=BlockId.SECRET_EXPIRES_ON,
+                label="Client secret expires on",
+                optional=True,
+                element=DatePickerElement(action_id=ActionId.INPUT),
+                hint="The bot warns before it expires; grants go invalid when it does.",
+            ),
+        ],
+    )
+
+
+def build_status_view(title: str, text: str, *, retry: RetryToken | None = None) -> View:
+    blocks: list[Block] = [markdown(text)]
+    if retry is not None:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        action_id=ActionId.RETRY_REGISTRATION,
+                        text="Try again",
+                        style="primary",
+                        value=retry.model_dump_json(),
+                    )
+                ]
+            )
+        )
+    return View(type="modal", title=title, close="Close", blocks=blocks)
+
+
+def build_registering_view(provider: str, name: str) -> View:
+    return build_status_view(
+        f"{PROVIDER_LABELS[provider]} credential",
+        f":hourglass_flowing_sand: Registering *{escape(name)}* with Nylas…",
+    )
+
+
+def build_no_connector_message(provider: str) -> str:
+    label = PROVIDER_LABELS[provider]
+    return (
+        f"This Nylas application has no {label} connector, so nothing was registered. "
+        f"Add one in the Nylas Dashboard (Connectors → {label}) or with a Create Connector "
+        "request (`POST /v3/connectors`), then run the command again."
+    )
+
+
+@dataclass(frozen=True)
+class Registered:
+    provider: str
+    name: str
+    credential_id: str
+    client_email: str | None = None
+    tenant: str | None = None
+
+
+def build_registered_message(result: Registered) -> Message:
+    label = PROVIDER_LABELS[result.provider]
+    lines = [
+        f":white_check_mark: Registered {label} credential *{escape(result.name)}* with Nylas.",
+        f"Credential id: `{result.credential_id}`",
+    ]
+    if result.client_email:
+        lines.append(f"Service account: `{escape(result.client_email)}`")
+        lines.append(
+            f"Next: create grants with `{CommandName.BULKAUTH} grants {escape(result.name)}`."
+        )
+    else:
+        lines.append(f"Tenant: `{escape(result.tenant or '')}`")
+        if (result.tenant or "").lower() == "common":
+            lines.append(
+                "With tenant `common` the consent link works for any organisation and "
+                "the scopes come from the Azure app's API permissions."
+            )
+        else:
+            lines.append(
+                "With a specific tenant only that organisation can consent, and the "
+                "consent link may override the scopes."
+            )
+        lines.append(
+            f"Next: get the customer's admin consent with `{CommandName.BULKAUTH} "
+            f"consent {escape(result.name)}`."
+        )
+    text = "\n".join(lines)
+    return Message(text=text, blocks=[markdown(text)])
+
+
+@dataclass(frozen=True)
+class CredentialLine:
+    provider: str
+    name: str
+    credential_id: str
+    created: datetime | None
+    registered_by: str | None = None
+    consent: str | None = None
+
+
+def _line(entry: CredentialLine) -> str:
+    when = f" on {entry.created:%Y-%m-%d}" if entry.created else ""
+    who = f" by <@{entry.registered_by}>" if entry.registered_by else " (not registered here)"
+    consent = f" · consent: {entry.consent}" if entry.consent else ""
+    return (
+        f"*{escape(entry.name)}* · {PROVIDER_LABELS.get(entry.provider, entry.provider)} · "
+        f"`{entry.credential_id}` · registered{who}{when}{consent}"
+    )
+
+
+def build_credentials_list(entries: Sequence[CredentialLine], *, provider: str | None) -> Message:
+    scope = f"{PROVIDER_LABELS[provider]} " if provider else ""
+    if not entries:
+        text = (
+            f"No {scope}credentials yet. Add one with `{CommandName.BULKAUTH} credential "
+            "google` or `{0} credential microsoft`.".replace("{0}", CommandName.BULKAUTH)
+        )
+        return Message(text=text, blocks=[markdown(text)])
+    lines = [_line(entry) for entry in entries]
+    heading = f"*{len(entries)} {scope}credential{'s' if len(entries) != 1 else ''}*, newest first"
+    blocks: list[Block] = [markdown(heading)]
+    for start in range(0, len(lines), MAX_LINES_PER_SECTION):
+        blocks.append(markdown("\n".join(lines[start : start + MAX_LINES_PER_SECTION])))
+    return Message(text=heading + "\n" + "\n".join(lines[:20]), blocks=blocks[:50])
+
+
+def today_utc() -> date:
+    return datetime.now().date()

@@ -1,0 +1,30 @@
+"""Small pydantic models that travel to Slack and back (view private_metadata, button values)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+MAX_PRIVATE_METADATA = 3000
+
+
+class ModalOrigin(BaseModel):
+    """Where the modal was opened from, so results can be posted there."""
+
+    channel_id: str = ""
+
+    def dump(self) -> str:
+        text = self.model_dump_json()
+        if len(text) > MAX_PRIVATE_METADATA:
+            raise ValueError("private_metadata is limited to 3000 characters")
+        return text
+
+    @classmethod
+    def load(cls, text: str | None) -> ModalOrigin:
+        return cls.model_validate_json(text) if text else cls()
+
+
+class RetryToken(BaseModel):
+    """Points at a submission kept in memory for a retry (never the secret itself)."""
+
+    token: str
+    channel_id: str = ""

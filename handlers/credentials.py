@@ -1,0 +1,234 @@
+"""Credential surfaces: `/bulkauth credential google|microsoft`, `/bulkauth credentials`, the
+two registration modals and their "Try again" button."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.access import SlackActor
+from bot.auditing import actor_of, audit
+from bot.blocks.credentials import (
+    CredentialLine,
+    build_credentials_list,
+    build_google_credential_modal,
+    build_microsoft_credential_modal,
+    build_registering_view,
+    build_status_view,
+)
+from bot.blocks.metadata import ModalOrigin, RetryToken
+from bot.credential_forms import (
+    USE_CONNECTOR_APP,
+    GoogleForm,
+    MicrosoftForm,
+    parse_google_form,
+    parse_microsoft_form,
+)
+from bot.deps import Deps
+from bot.errors import UserInputError
+from bot.forms import ViewState
+from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
+from bot.nylas.errors import NylasError
+from bot.nylas.models import Provider
+from handlers.commands import CommandRequest, SubcommandHandler
+from handlers.registration import PendingRegistration, download_key_file, register_credential
+from storage.audit import AuditAction
+from storage.consents import latest_consents
+from storage.credentials import credentials_by_nylas_id, name_taken
+
+PROVIDERS: tuple[Provider, ...] = ("google", "microsoft")
+MODALS = {"google": build_google_credential_modal, "microsoft": build_microsoft_credential_modal}
+
+
+def _provider(args: list[str]) -> Provider | None:
+    word = args[0].lower() if args else ""
+    return next((provider for provider in PROVIDERS if provider == word), None)
+
+
+async def open_credential_modal(request: CommandRequest) -> None:
+    """`/bulkauth credential google|microsoft`: the registration modal, opened at once."""
+    provider = _provider(request.args)
+    if provider is None:
+        usage = f"Say which provider: `{CommandName.BULKAUTH} credential google` or `… microsoft`."
+        await request.ack(response_type="ephemeral", text=usage)
+        return
+    await request.ack()
+    view = MODALS[provider](ModalOrigin(channel_id=request.channel_id))
+    await request.deps.slack.views_open(trigger_id=request.trigger_id, view=view)
+
+
+async def list_credentials(request: CommandRequest) -> None:
+    """`/bulkauth credentials [google|microsoft]`: Nylas's list joined with what the bot knows."""
+    provider = _provider(request.args)
+    if request.args and provider is None:
+        await request.ack(
+            response_type="ephemeral", text="Filter by `google` or `microsoft`, or give no filter."
+        )
+        return
+    await request.ack()
+    deps = request.deps
+    try:
+        lines = await _credential_lines(deps, [provider] if provider else list(PROVIDERS))
+    except NylasError as error:
+        await request.respond(response_type="ephemeral", text=f":x: {error.user_message}")
+        return
+    message = build_credentials_list(lines, provider=provider)
+    await request.respond(response_type="ephemeral", **message.as_kwargs())
+
+
+async def _credential_lines(deps: Deps, providers: list[Provider]) -> list[CredentialLine]:
+    listed = [
+        (provider, credential)
+        for provider in providers
+        for credential in await deps.nylas.list_credentials(provider)
+    ]
+    async with deps.sessions() as session:
+        known = await credentials_by_nylas_id(session=session, nylas_ids=[c.id for _, c in listed])
+        consents = await latest_consents(
+            session=session, credential_ids=[r.id for r in known.values() if r.id is not None]
+        )
+    lines = []
+    for provider, credential in listed:
+        record = known.get(credential.id)
+        consent = consents.get(record.id) if record and record.id is not None else None
+        created = (
+            datetime.fromtimestamp(credential.created_at, UTC) if credential.created_at else None
+        )
+        lines.append(
+            CredentialLine(
+                provider=provider,
+                name=credential.name,
+                credential_id=credential.id,
+                created=created,
+                registered_by=record.registered_by if record else None,
+                consent=(consent.status if consent else "not requested")
+                if provider == "microsoft"
+                else None,
+            )
+        )
+    lines.sort(key=lambda line: line.created or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return lines
+
+
+async def _reject(
+    ack: AsyncAck, deps: Deps, actor: SlackActor, error: UserInputError, form: str
+) -> None:
+    await ack(response_action="errors", errors=error.field_errors)
+    await audit(
+        deps.sessions,
+        actor=actor_of(actor),
+        action=AuditAction.INPUT_REJECTED,
+        outcome="refused",
+        details={"form": form, "fields": sorted(error.field_errors)},
+    )
+
+
+async def _accept(ack: AsyncAck, deps: Deps, pending: PendingRegistration, view_id: str) -> None:
+    await ack(
+        response_action="update", view=build_registering_view(pending.provider, pending.form.name)
+    )
+    token = deps.pending.put(pending)
+    deps.tasks.spawn(
+        register_credential(deps, pending, view_id=view_id, token=token),
+        name=f"register-{pending.provider}",
+    )
+
+
+async def _taken(deps: Deps, provider: str, name: str) -> bool:
+    async with deps.sessions() as session:
+        return await name_taken(session=session, provider=provider, name=name)
+
+
+async def submit_google(ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
+    """view_submission of the Google modal: validate everything, then register in background."""
+    state = ViewState(view)
+    name, files = state.text(BlockId.CREDENTIAL_NAME), state.files(BlockId.KEY_FILE)
+    uploaded, upload_problem = await download_key_file(deps, files[0]) if files else (None, None)
+    try:
+        form: GoogleForm = parse_google_form(
+            name=name,
+            name_taken=await _taken(deps, "google", name),
+            pasted=state.text(BlockId.KEY_JSON),
+            uploaded=uploaded,
+            upload_problem=upload_problem,
+        )
+    except UserInputError as error:
+        await _reject(ack, deps, actor, error, CallbackId.GOOGLE_CREDENTIAL)
+        return
+    deps.redactor.add(form.key.private_key.get_secret_value())
+    origin = ModalOrigin.load(view.get("private_metadata"))
+    pending = PendingRegistration(
+        provider="google",
+        form=form,
+        actor=actor,
+        channel_id=origin.channel_id,
+        uploaded_file_id=str(files[0]["id"]) if files else None,
+    )
+    await _accept(ack, deps, pending, str(view["id"]))
+
+
+async def submit_microsoft(
+    ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: SlackActor
+) -> None:
+    """view_submission of the Microsoft modal."""
+    state = ViewState(view)
+    name = state.text(BlockId.CREDENTIAL_NAME)
+    secret = state.text(BlockId.CLIENT_SECRET)
+    deps.redactor.add(secret)
+    try:
+        form: MicrosoftForm = parse_microsoft_form(
+            name=name,
+            name_taken=await _taken(deps, "microsoft", name),
+            tenant=state.text(BlockId.TENANT),
+            client_id=state.text(BlockId.CLIENT_ID),
+            client_secret=secret,
+            use_connector_app=USE_CONNECTOR_APP in state.checked(BlockId.USE_CONNECTOR_APP),
+            secret_expires_on=state.date(BlockId.SECRET_EXPIRES_ON),
+            today=datetime.now(UTC).date(),
+        )
+    except UserInputError as error:
+        await _reject(ack, deps, actor, error, CallbackId.MICROSOFT_CREDENTIAL)
+        return
+    origin = ModalOrigin.load(view.get("private_metadata"))
+    pending = PendingRegistration(
+        provider="microsoft", form=form, actor=actor, channel_id=origin.channel_id
+    )
+    await _accept(ack, deps, pending, str(view["id"]))
+
+
+async def retry_registration(
+    ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor
+) -> None:
+    """The "Try again" button on a failed registration: same data, no retyping."""
+    await ack()
+    retry = RetryToken.model_validate_json(body["actions"][0]["value"])
+    view_id = str(body["view"]["id"])
+    pending: PendingRegistration | None = deps.pending.get(retry.token)
+    if pending is None or pending.actor.user_id != actor.user_id:
+        text = (
+            "This submission is no longer held (the bot keeps it 15 minutes, in memory "
+            f"only). Run `{CommandName.BULKAUTH} credential …` again."
+        )
+        await deps.slack.views_update(view_id=view_id, view=build_status_view("Try again", text))
+        return
+    await deps.slack.views_update(
+        view_id=view_id, view=build_registering_view(pending.provider, pending.form.name)
+    )
+    deps.tasks.spawn(
+        register_credential(deps, pending, view_id=view_id, token=retry.token),
+        name=f"register-retry-{pending.provider}",
+    )
+
+
+SUBCOMMANDS: dict[Subcommand, SubcommandHandler] = {
+    Subcommand.CREDENTIAL: open_credential_modal,
+    Subcommand.CREDENTIALS: list_credentials,
+}
+
+
+def register(app: AsyncApp) -> None:
+    app.view(CallbackId.GOOGLE_CREDENTIAL)(submit_google)
+    app.view(CallbackId.MICROSOFT_CREDENTIAL)(submit_microsoft)
+    app.action(ActionId.RETRY_REGISTRATION)(retry_registration)

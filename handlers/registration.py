@@ -1,0 +1,210 @@
+"""Registering a credential with Nylas after its modal was accepted: preflight, create, record.
+
+Runs in the background after the ack; the modal shows progress and the outcome, and the user
+gets the result where they started. On a Nylas error the submission is kept in memory (never
+stored) so that "Try again" needs no retyping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.access import SlackActor
+from bot.auditing import actor_of
+from bot.blocks import plain_message
+from bot.blocks.credentials import (
+    PROVIDER_LABELS,
+    Registered,
+    build_no_connector_message,
+    build_registered_message,
+    build_status_view,
+)
+from bot.blocks.metadata import RetryToken
+from bot.credential_forms import MAX_KEY_FILE_BYTES, GoogleForm, MicrosoftForm
+from bot.deps import Deps
+from bot.notify import tell_user
+from bot.nylas.errors import NylasError, NylasNotFound
+from bot.nylas.models import Provider
+from storage.audit import AuditAction, Subject, record_event
+from storage.credentials import add_credential
+from storage.models import CredentialRecord
+
+log = logging.getLogger(__name__)
+SLACK_FILE_HOSTS = {"files.slack.com", "slack-files.com"}
+DOWNLOAD_SECONDS = 2.0  # inside the 3-second budget of the view_submission ack
+
+
+@dataclass(frozen=True)
+class PendingRegistration:
+    provider: Provider
+    form: GoogleForm | MicrosoftForm
+    actor: SlackActor
+    channel_id: str
+    uploaded_file_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"PendingRegistration({self.provider}, {self.form.name!r})"
+
+
+async def download_key_file(deps: Deps, file: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(text, None) or (None, what went wrong), for the file a user uploaded in the modal."""
+    if int(file.get("size") or 0) > MAX_KEY_FILE_BYTES:
+        return None, "This file is larger than 64 KB, so it is not a service account key."
+    if not str(file.get("name") or "").lower().endswith(".json"):
+        return None, "Upload the .json key file that Google Cloud gave you."
+    url = str(file.get("url_private_download") or file.get("url_private") or "")
+    allowed = SLACK_FILE_HOSTS | {urlsplit(deps.settings.slack_api_url or "").hostname or ""}
+    if urlsplit(url).hostname not in allowed:
+        return None, "The file's address is not Slack's, so the bot did not fetch it."
+    token = deps.settings.slack_bot_token.get_secret_value()
+    try:
+        async with deps.http.get(
+            url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS),
+        ) as reply:
+            content = await reply.content.read(MAX_KEY_FILE_BYTES + 1)
+            if reply.status != 200 or reply.content_type == "text/html":
+                return None, "Slack did not hand over the file (check the files:read scope)."
+    except (aiohttp.ClientError, TimeoutError):
+        return None, "The file could not be read from Slack just now; submit again."
+    if len(content) > MAX_KEY_FILE_BYTES:
+        return None, "This file is larger than 64 KB, so it is not a service account key."
+    try:
+        return content.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "This file is not JSON text."
+
+
+async def _remove_uploaded_key(deps: Deps, file_id: str | None) -> str:
+    if not file_id:
+        return ""
+    try:
+        await deps.slack.files_delete(file=file_id)
+    except SlackApiError:
+        return (
+            "\n:warning: The key file you uploaded stays in Slack. Delete it now: open it "
+            "from your Files, then ⋯ → *Delete file*."
+        )
+    return "\nThe key file you uploaded has been deleted from Slack."
+
+
+def _record_for(pending: PendingRegistration, credential_id: str) -> CredentialRecord:
+    form = pending.form
+    record = CredentialRecord(
+        nylas_credential_id=credential_id,
+        provider=pending.provider,
+        name=form.name,
+        credential_type="serviceaccount" if isinstance(form, GoogleForm) else "adminconsent",
+        registered_by=pending.actor.user_id,
+        registered_by_name=pending.actor.display_name,
+    )
+    if isinstance(form, GoogleForm):
+        record.client_email = form.key.client_email
+        record.private_key_id = form.key.private_key_id
+        record.project_id = form.key.project_id
+    else:
+        record.tenant = form.data.tenant
+        record.client_id = form.data.client_id
+        record.uses_connector_app = form.data.client_id is None
+        record.secret_expires_on = form.secret_expires_on
+    return record
+
+
+async def _failed(
+    deps: Deps,
+    pending: PendingRegistration,
+    view_id: str,
+    token: str,
+    text: str,
+    error: NylasError | None,
+    outcome: str,
+) -> None:
+    """Record the failure, then show it (with "Try again" when retrying can help)."""
+    async with deps.sessions() as session:
+        await record_event(
+            session=session,
+            actor=actor_of(pending.actor),
+            action=AuditAction.CREDENTIAL_REGISTRATION_FAILED,
+            outcome=outcome,
+            request_id=error.request_id if error else None,
+            details={
+                "provider": pending.provider,
+                "name": pending.form.name,
+                "status": error.status if error else None,
+            },
+        )
+        await session.commit()
+    title = f"{PROVIDER_LABELS[pending.provider]} credential"
+    retry = RetryToken(token=token, channel_id=pending.channel_id) if error else None
+    await deps.slack.views_update(view_id=view_id, view=build_status_view(title, text, retry=retry))
+
+
+async def register_credential(
+    deps: Deps, pending: PendingRegistration, *, view_id: str, token: str
+) -> None:
+    """Preflight the connector, create the credential, record it, tell the user."""
+    form = pending.form
+    try:
+        await deps.nylas.get_connector(pending.provider)
+    except NylasNotFound:
+        deps.pending.drop(token)
+        await _failed(
+            deps,
+            pending,
+            view_id,
+            token,
+            build_no_connector_message(pending.provider),
+            None,
+            "no_connector",
+        )
+        return
+    except NylasError as error:
+        await _failed(deps, pending, view_id, token, f":x: {error.user_message}", error, "error")
+        return
+    data = form.key if isinstance(form, GoogleForm) else form.data
+    try:
+        created = await deps.nylas.create_credential(pending.provider, name=form.name, data=data)
+    except NylasError as error:
+        text = f":x: Nylas did not register the credential. {error.user_message}"
+        await _failed(deps, pending, view_id, token, text, error, "error")
+        return
+    deps.pending.drop(token)
+    record = _record_for(pending, created.data.id)
+    async with deps.sessions() as session:
+        await add_credential(session=session, record=record)
+        await record_event(
+            session=session,
+            actor=actor_of(pending.actor),
+            action=AuditAction.CREDENTIAL_REGISTERED,
+            subject=Subject(credential_id=created.data.id),
+            request_id=created.request_id,
+            details={"provider": pending.provider, "name": form.name},
+        )
+        await session.commit()
+    message = build_registered_message(
+        Registered(
+            provider=pending.provider,
+            name=form.name,
+            credential_id=created.data.id,
+            client_email=record.client_email,
+            tenant=record.tenant,
+        )
+    )
+    cleanup_note = await _remove_uploaded_key(deps, pending.uploaded_file_id)
+    title = f"{PROVIDER_LABELS[pending.provider]} credential"
+    await deps.slack.views_update(
+        view_id=view_id, view=build_status_view(title, message.text + cleanup_note)
+    )
+    await tell_user(
+        deps.slack,
+        user_id=pending.actor.user_id,
+        channel_id=pending.channel_id,
+        message=message if not cleanup_note else plain_message(message.text + cleanup_note),
+    )

@@ -1,0 +1,40 @@
+"""Credentials registered through the bot (identifiers only, never secrets)."""
+
+from __future__ import annotations
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import CredentialRecord
+
+
+async def add_credential(*, session: AsyncSession, record: CredentialRecord) -> CredentialRecord:
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def name_taken(*, session: AsyncSession, provider: str, name: str) -> bool:
+    query = select(CredentialRecord.id).where(
+        col(CredentialRecord.provider) == provider,
+        func.lower(CredentialRecord.name) == name.lower(),
+    )
+    return (await session.exec(query)).first() is not None
+
+
+async def credentials_by_nylas_id(
+    *, session: AsyncSession, nylas_ids: list[str]
+) -> dict[str, CredentialRecord]:
+    if not nylas_ids:
+        return {}
+    query = select(CredentialRecord).where(col(CredentialRecord.nylas_credential_id).in_(nylas_ids))
+    return {record.nylas_credential_id: record for record in (await session.exec(query)).all()}
+
+
+async def list_credentials(
+    *, session: AsyncSession, provider: str | None = None
+) -> list[CredentialRecord]:
+    query = select(CredentialRecord).order_by(col(CredentialRecord.registered_at).desc())
+    if provider:
+        query = query.where(col(CredentialRecord.provider) == provider)
+    return list((await session.exec(query)).all())

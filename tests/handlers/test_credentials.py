@@ -1,0 +1,378 @@
+"""Registering and listing credentials through the running bot, the fake Slack and fake Nylas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from storage.audit import latest_events
+from storage.credentials import list_credentials
+from tests import forms
+from tests.conftest import ADMIN, RunningBot
+from tests.fakes.nylas import FakeNylas
+from tests.fakes.slack import FakeSlack
+from tests.keys import ec_pem, key_json, rsa_pem
+from tests.slack_requests import block_action
+
+AZURE_APP = "2f70abcd-1234-abcd-1234-abcd0316be16"
+
+
+def google_values(
+    *, name: str = "acme.com", pasted: str | None = None, upload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "credential_name": forms.text(name),
+        "key_json": forms.text(pasted),
+        "key_file": forms.files(upload) if upload else forms.files(),
+    }
+
+
+def microsoft_values(
+    *,
+    name: str = "contoso.com",
+    tenant: str = "contoso.com",
+    client_id: str = AZURE_APP,
+    secret: str = "ms-secret-value-1234",
+    connector_app: bool = False,
+    expires: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "credential_name": forms.text(name),
+        "tenant": forms.text(tenant),
+        "client_id": forms.text(client_id),
+        "client_secret": forms.text(secret),
+        "use_connector_app": forms.checkboxes("use_connector_app")
+        if connector_app
+        else forms.checkboxes(),
+        "secret_expires_on": forms.picked_date(expires),
+    }
+
+
+async def wait_for_outcome(slack: FakeSlack, view_id: str, marker: str) -> str:
+    """The registration runs after the ack; wait for the modal to show `marker`."""
+    calls = await slack.wait_for(
+        "views.update",
+        lambda call: call.params.get("view_id") == view_id and marker in call.text_blob(),
+    )
+    return calls[-1].text_blob()
+
+
+async def test_google_modal_opens_at_once_with_both_key_inputs(
+    bot: RunningBot, slack: FakeSlack
+) -> None:
+    view = await bot.open_modal(slack, "credential google")
+    assert view["callback_id"] == "credential_google"
+    blocks = {block.get("block_id"): block for block in view["blocks"]}
+    assert blocks["key_file"]["element"]["type"] == "file_input"
+    assert blocks["key_file"]["element"]["filetypes"] == ["json"]
+    assert blocks["key_json"]["element"]["multiline"] is True
+
+
+async def test_credential_without_provider_explains_usage(bot: RunningBot) -> None:
+    from tests.slack_requests import slash_command
+
+    response = await bot.command(slash_command("credential yahoo", user_id=ADMIN))
+    assert "credential google" in json.loads(await response.text())["text"]
+
+
+async def test_google_registration_with_pasted_key(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    view = await bot.open_modal(slack, "credential google")
+    status, ack = await bot.submit(view, google_values(pasted=key_json()))
+    assert status == 200 and ack["response_action"] == "update"
+    assert "Registering" in json.dumps(ack["view"])
+    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    [stored] = nylas.credentials.values()
+    assert stored.credential_type == "serviceaccount" and stored.name == "acme.com"
+    assert stored.id in outcome and "nylas-bulk@acme-bulk.iam.gserviceaccount.com" in outcome
+    told = await slack.wait_for("chat.postEphemeral", lambda c: stored.id in c.text_blob())
+    assert told[0].params["user"] == ADMIN and told[0].params["channel"] == "C0OPS"
+    assert "grants acme.com" in told[0].text_blob()
+    async with bot.deps.sessions() as session:
+        [record] = await list_credentials(session=session)
+        [event] = await latest_events(session=session, limit=1)
+    assert (record.nylas_credential_id, record.client_email, record.registered_by) == (
+        stored.id,
+        "nylas-bulk@acme-bulk.iam.gserviceaccount.com",
+        ADMIN,
+    )
+    assert (event.action, event.credential_id, event.actor_name) == (
+        "credential.registered",
+        stored.id,
+        "Ada Admin",
+    )
+    assert event.request_id
+
+
+async def test_google_registration_with_uploaded_key_downloads_it_then_deletes_it(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    upload = slack.host_file(key_json().encode(), filename="acme-key.json")
+    view = await bot.open_modal(slack, "credential google")
+    _, ack = await bot.submit(view, google_values(upload=upload))
+    assert ack["response_action"] == "update"
+    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    assert slack.calls_to("files.download")[0].token.startswith("xoxb-")
+    assert slack.deleted_files == [upload["id"]]
+    assert "deleted from Slack" in outcome
+    assert len(nylas.credentials) == 1
+
+
+async def test_when_slack_refuses_to_delete_the_upload_the_user_is_told_how(
+    bot: RunningBot, slack: FakeSlack
+) -> None:
+    upload = slack.host_file(key_json().encode(), filename="acme-key.json")
+    slack.fail_next("files.delete", status=200, error="cant_delete_file", retry_after=None)
+    view = await bot.open_modal(slack, "credential google")
+    await bot.submit(view, google_values(upload=upload))
+    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    assert "stays in Slack" in outcome and "Delete file" in outcome
+
+
+def _pem_without_header() -> str:
+    return rsa_pem().replace("-----BEGIN PRIVATE KEY-----", "")
+
+
+GOOGLE_INVALID = [
+    pytest.param(
+        {},
+        {"key_file": "Upload the service account", "key_json": "Upload the"},
+        id="neither-key-input",
+    ),
+    pytest.param(
+        {"pasted": "{}", "upload": "file"},
+        {"key_file": "either as a file or pasted"},
+        id="both-key-inputs",
+    ),
+    pytest.param({"pasted": "{not json"}, {"key_json": "This is not JSON"}, id="not-json"),
+    pytest.param({"pasted": "[1, 2]"}, {"key_json": "expected an object"}, id="json-array"),
+    pytest.param(
+        {"pasted": key_json(type="authorized_user")},
+        {"key_json": "service_account"},
+        id="wrong-type",
+    ),
+    pytest.param(
+        {"pasted": key_json(private_key_id="", client_email=None)},
+        {"key_json": "lacks `private_key_id`, `client_email`"},
+        id="missing-fields",
+    ),
+    pytest.param(
+        {"pasted": key_json(project_id=" ")}, {"key_json": "lacks `project_id`"}, id="blank-project"
+    ),
+    pytest.param(
+        {"pasted": key_json(pem="-----BEGIN PRIVATE KEY-----\nnope\n")},
+        {"key_json": "not a readable PEM"},
+        id="bad-pem",
+    ),
+    pytest.param(
+        {"pasted": key_json(pem=ec_pem())}, {"key_json": "must be an RSA key"}, id="not-rsa"
+    ),
+    pytest.param(
+        {"pasted": key_json(client_email="not-an-email")},
+        {"key_json": "not an email address"},
+        id="bad-client-email",
+    ),
+    pytest.param({"upload": "hello"}, {"key_file": "This is not JSON"}, id="upload-not-json"),
+    pytest.param({"upload": "big"}, {"key_file": "larger than 64 KB"}, id="upload-too-large"),
+    pytest.param({"upload": "txt"}, {"key_file": ".json key file"}, id="upload-not-json-name"),
+    pytest.param(
+        {"name": "", "pasted": key_json()},
+        {"credential_name": "Give the credential"},
+        id="empty-name",
+    ),
+    pytest.param(
+        {"name": "x" * 121, "pasted": key_json()}, {"credential_name": "120 char"}, id="long-name"
+    ),
+]
+
+
+@pytest.mark.parametrize(("inputs", "expected"), GOOGLE_INVALID)
+async def test_google_modal_rejects_bad_input_in_place_and_sends_nothing(
+    bot: RunningBot,
+    slack: FakeSlack,
+    nylas: FakeNylas,
+    inputs: dict[str, str],
+    expected: dict[str, str],
+) -> None:
+    upload = {
+        "file": slack.host_file(b"{}"),
+        "hello": slack.host_file(b"hello"),
+        "big": {**slack.host_file(b"{}"), "size": 70_000},
+        "txt": slack.host_file(key_json().encode(), filename="key.txt"),
+    }.get(inputs.get("upload", ""))
+    view = await bot.open_modal(slack, "credential google")
+    status, ack = await bot.submit(
+        view,
+        google_values(
+            name=inputs.get("name", "acme.com"), pasted=inputs.get("pasted"), upload=upload
+        ),
+    )
+    assert status == 200 and ack["response_action"] == "errors"
+    for block_id, fragment in expected.items():
+        assert fragment in ack["errors"][block_id]
+    assert nylas.requests == []
+    async with bot.deps.sessions() as session:
+        [event] = await latest_events(session=session, limit=1)
+    assert (event.action, event.outcome) == ("input.rejected", "refused")
+
+
+async def test_a_name_already_used_for_the_provider_is_refused(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    view = await bot.open_modal(slack, "credential google")
+    await bot.submit(view, google_values(name="Acme.com", pasted=key_json()))
+    await wait_for_outcome(slack, view["id"], "Registered")
+    again = await bot.open_modal(slack, "credential google")
+    _, ack = await bot.submit(again, google_values(name="acme.COM", pasted=key_json()))
+    assert "already has this name" in ack["errors"]["credential_name"]
+    assert len(nylas.calls("POST", r"/v3/connectors/google/creds")) == 1
+
+
+async def test_missing_connector_registers_nothing_and_says_how_to_add_one(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    del nylas.connectors["google"]
+    view = await bot.open_modal(slack, "credential google")
+    await bot.submit(view, google_values(pasted=key_json()))
+    outcome = await wait_for_outcome(slack, view["id"], "no Google connector")
+    assert "Create Connector" in outcome and "Dashboard" in outcome
+    assert nylas.calls("POST", r".*/creds") == []
+    async with bot.deps.sessions() as session:
+        assert await list_credentials(session=session) == []
+        [event] = await latest_events(session=session, limit=1)
+    assert (event.action, event.outcome) == ("credential.registration_failed", "no_connector")
+
+
+async def test_nylas_error_is_shown_with_request_id_and_retry_needs_no_retyping(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    nylas.fail("POST", r"/v3/connectors/google/creds", status=400)
+    view = await bot.open_modal(slack, "credential google")
+    await bot.submit(view, google_values(pasted=key_json()))
+    failed = await wait_for_outcome(slack, view["id"], "did not register")
+    request_id = nylas.calls("POST", r".*/creds")[0].response["request_id"]
+    assert request_id in failed and "scripted 400" in failed
+    update = slack.calls_to("views.update")[-1].params["view"]
+    button = next(
+        element
+        for block in update["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    current = {**slack.views[view["id"]], "id": view["id"]}
+    response = await bot.interact(
+        block_action(
+            user_id=ADMIN, action_id=button["action_id"], value=button["value"], view=current
+        )
+    )
+    assert response.status == 200
+    await wait_for_outcome(slack, view["id"], "Registered")
+    assert len(nylas.credentials) == 1
+    async with bot.deps.sessions() as session:
+        actions = [e.action for e in await latest_events(session=session, limit=2)]
+    assert actions == ["credential.registered", "credential.registration_failed"]
+
+
+async def test_microsoft_registration_with_app_credentials(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    view = await bot.open_modal(slack, "credential microsoft")
+    _, ack = await bot.submit(view, microsoft_values(expires="2099-01-31"))
+    assert ack["response_action"] == "update"
+    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    [stored] = nylas.credentials.values()
+    assert stored.credential_type == "adminconsent"
+    assert stored.data == {
+        "tenant": "contoso.com",
+        "client_id": AZURE_APP,
+        "client_secret": "ms-secret-value-1234",
+    }
+    assert "consent contoso.com" in outcome and "override the scopes" in outcome
+    async with bot.deps.sessions() as session:
+        [record] = await list_credentials(session=session)
+    assert (record.tenant, record.client_id, str(record.secret_expires_on)) == (
+        "contoso.com",
+        AZURE_APP,
+        "2099-01-31",
+    )
+
+
+async def test_microsoft_registration_with_the_connectors_app_and_common_tenant(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    view = await bot.open_modal(slack, "credential microsoft")
+    await bot.submit(
+        view, microsoft_values(tenant="Common", client_id="", secret="", connector_app=True)
+    )
+    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    assert [c.data for c in nylas.credentials.values()] == [{"tenant": "common"}]
+    assert "API permissions" in outcome
+
+
+MICROSOFT_INVALID = [
+    pytest.param({"client_id": "not-a-guid"}, {"client_id": "GUID"}, id="client-id"),
+    pytest.param({"tenant": "contoso"}, {"tenant": "domain like contoso.com"}, id="tenant"),
+    pytest.param({"tenant": ""}, {"tenant": "Give the tenant"}, id="no-tenant"),
+    pytest.param({"secret": ""}, {"client_secret": "Give the client secret"}, id="no-secret"),
+    pytest.param(
+        {"connector_app": True},
+        {"client_id": "Leave empty", "client_secret": "Leave empty"},
+        id="both-ways",
+    ),
+    pytest.param({"expires": "2001-01-01"}, {"secret_expires_on": "in the past"}, id="expired"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "expected"), MICROSOFT_INVALID)
+async def test_microsoft_modal_rejects_bad_input_in_place(
+    bot: RunningBot,
+    slack: FakeSlack,
+    nylas: FakeNylas,
+    inputs: dict[str, Any],
+    expected: dict[str, str],
+) -> None:
+    view = await bot.open_modal(slack, "credential microsoft")
+    _, ack = await bot.submit(view, microsoft_values(**inputs))
+    assert ack["response_action"] == "errors"
+    assert set(ack["errors"]) == set(expected)
+    for block_id, fragment in expected.items():
+        assert fragment in ack["errors"][block_id]
+    assert nylas.requests == []
+
+
+async def test_credentials_list_joins_nylas_with_who_registered(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    from tests.slack_requests import slash_command
+
+    response = await bot.command(
+        slash_command("credentials", user_id=ADMIN, response_url=slack.response_url())
+    )
+    assert response.status == 200
+    [empty] = await slack.wait_for("response_url")
+    assert "No credentials yet" in empty.text_blob()
+    for name in ("first.com", "second.com"):
+        view = await bot.open_modal(slack, "credential google")
+        await bot.submit(view, google_values(name=name, pasted=key_json()))
+        await wait_for_outcome(slack, view["id"], "Registered")
+    view = await bot.open_modal(slack, "credential microsoft")
+    await bot.submit(view, microsoft_values())
+    await wait_for_outcome(slack, view["id"], "Registered")
+    nylas.credentials["outside"] = type(next(iter(nylas.credentials.values())))(
+        "outside", "google", "made-elsewhere", "serviceaccount", {}, 1, 1
+    )
+    await bot.command(
+        slash_command("credentials google", user_id=ADMIN, response_url=slack.response_url())
+    )
+    google = (await slack.wait_for("response_url", count=2))[-1].text_blob()
+    assert "first.com" in google and "second.com" in google and "contoso.com" not in google
+    assert f"<@{ADMIN}>" in google and "not registered here" in google
+    await bot.command(
+        slash_command("credentials", user_id=ADMIN, response_url=slack.response_url())
+    )
+    everything = (await slack.wait_for("response_url", count=3))[-1].text_blob()
+    assert "contoso.com" in everything and "consent: not requested" in everything
+    assert len(nylas.calls("GET", r"/v3/connectors/google/creds")) >= 2

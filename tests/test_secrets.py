@@ -1,0 +1,81 @@
+"""Canary test: secrets entered in Slack reach Nylas's request body and nowhere else."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from bot.logs import Redactor, configure_logging
+from tests.conftest import SettingsFactory, run_bot
+from tests.fakes.nylas import FakeNylas
+from tests.fakes.slack import FakeSlack
+from tests.handlers.test_credentials import google_values, microsoft_values, wait_for_outcome
+from tests.keys import canary_of, key_json, rsa_pem
+
+MS_SECRET = "canary-ms-client-secret-7f3a9c"
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Everything the process would write to stderr, at DEBUG, through the bot's own handler."""
+    stream = io.StringIO()
+    handler = configure_logging(redactor=REDACTOR, level="DEBUG", stream=stream)
+    yield stream
+    logging.getLogger().removeHandler(handler)
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+REDACTOR = Redactor()
+
+
+async def dump_database(bot_deps) -> str:  # type: ignore[no-untyped-def]
+    rows = []
+    async with bot_deps.engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            result = await connection.execute(text(f"SELECT * FROM {table.name}"))
+            rows.extend(repr(tuple(row)) for row in result)
+    return "\n".join(rows)
+
+
+async def test_private_key_and_client_secret_never_leak(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, captured_logs: io.StringIO
+) -> None:
+    pem = rsa_pem()
+    key_canary = canary_of(pem)
+    upload = slack.host_file(key_json(pem).encode(), filename="canary.json")
+    async with run_bot(make_settings(), redactor=REDACTOR) as bot:
+        view = await bot.open_modal(slack, "credential google")
+        await bot.submit(view, google_values(name="canary.com", upload=upload))
+        await wait_for_outcome(slack, view["id"], "Registered")
+        pasted = await bot.open_modal(slack, "credential google")
+        await bot.submit(pasted, google_values(name="canary-pasted.com", pasted=key_json(pem)))
+        await wait_for_outcome(slack, pasted["id"], "Registered")
+        nylas.fail("POST", r"/v3/connectors/microsoft/creds", status=500, times=99)
+        failing = await bot.open_modal(slack, "credential microsoft")
+        await bot.submit(failing, microsoft_values(name="broken.com", secret=MS_SECRET))
+        await wait_for_outcome(slack, failing["id"], "did not register")
+        nylas.fail("POST", r"/v3/connectors/microsoft/creds", status=500, times=0)
+        nylas._faults.clear()
+        ms_view = await bot.open_modal(slack, "credential microsoft")
+        await bot.submit(ms_view, microsoft_values(secret=MS_SECRET))
+        await wait_for_outcome(slack, ms_view["id"], "Registered")
+        database = await dump_database(bot.deps)
+        deps_repr = repr(bot.deps)
+
+    logs = captured_logs.getvalue()
+    slack_calls = "\n".join(call.text_blob() for call in slack.calls)
+    for canary in (key_canary, MS_SECRET):
+        assert canary not in logs
+        assert canary not in database
+        assert canary not in slack_calls
+        assert canary not in deps_repr
+    assert "nylas POST /v3/connectors/google/creds" in logs  # debug logging really ran
+    sent = [str(record.body) for record in nylas.requests if record.method == "POST"]
+    assert any(key_canary in body.replace("\\n", "") for body in sent)
+    assert any(MS_SECRET in body for body in sent)
+    assert "canary.com" in database
