@@ -13,6 +13,7 @@ from bot.access import AccessPolicy
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
 from bot.pending import PendingStore
+from bot.reminders import ReminderService
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from storage.db import Sessions
@@ -30,3 +31,4 @@ class Deps:
     tasks: BackgroundTasks
     http: aiohttp.ClientSession  # downloads of files users upload to Slack
     pending: PendingStore[Any]  # submissions kept in memory for a retry
+    reminders: ReminderService

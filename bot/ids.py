@@ -25,11 +25,15 @@ class ActionId(StrEnum):
     INPUT = "input"  # the one input element of an input block
     OPEN_URL = "open_url"  # link buttons still send block_actions; acked and ignored
     RETRY_REGISTRATION = "retry_registration"
+    OPEN_CONSENT_MODAL = "open_consent_modal"
+    CONSENT_CREDENTIAL_CHOSEN = "consent_credential_chosen"
+    CONSENT_GRANTED_MANUALLY = "consent_granted_manually"
 
 
 class CallbackId(StrEnum):
     GOOGLE_CREDENTIAL = "credential_google"
     MICROSOFT_CREDENTIAL = "credential_microsoft"
+    CONSENT_LINK = "consent_link"
 
 
 class BlockId(StrEnum):
@@ -41,3 +45,5 @@ class BlockId(StrEnum):
     CLIENT_SECRET = "client_secret"
     USE_CONNECTOR_APP = "use_connector_app"
     SECRET_EXPIRES_ON = "secret_expires_on"
+    CONSENT_CREDENTIAL = "consent_credential"
+    CONSENT_SCOPES = "consent_scopes"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
 from sqlalchemy.engine import make_url
@@ -16,6 +16,7 @@ from bot.logs import Redactor, secrets_of
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
 from bot.pending import PendingStore
+from bot.reminders import ReminderService
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
 from bot.tasks import BackgroundTasks
@@ -76,14 +77,21 @@ async def prepare_schema(engine: AsyncEngine, *, migrate: bool) -> None:
 
 @asynccontextmanager
 async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> AsyncIterator[Deps]:
+    """Everything opened here is closed in reverse order, also when start-up fails half-way."""
     redactor = redactor or Redactor()
     redactor.add(*settings_secrets(settings))
-    engine = create_engine(settings.database_url)
-    await prepare_schema(engine, migrate=settings.bulkauth_auto_migrate)
-    http_session = aiohttp.ClientSession()
-    slack = build_slack_client(settings, http_session)
-    nylas = build_nylas_client(settings)
-    try:
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await prepare_schema(engine, migrate=settings.bulkauth_auto_migrate)
+        http_session = await stack.enter_async_context(aiohttp.ClientSession())
+        slack = build_slack_client(settings, http_session)
+        nylas = build_nylas_client(settings)
+        stack.push_async_callback(nylas.aclose)
+        sessions = session_factory(engine)
+        reminders = ReminderService(sessions=sessions, slack=slack)
+        await reminders.start()
+        stack.callback(reminders.shutdown)
         yield Deps(
             settings=settings,
             redactor=redactor,
@@ -91,13 +99,10 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             access=AccessPolicy(slack=slack, admins=settings.bulkauth_admins),
             nylas=nylas,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             tasks=BackgroundTasks(),
             http=http_session,
             pending=PendingStore(),
+            reminders=reminders,
         )
-    finally:
-        await nylas.aclose()
-        await http_session.close()
-        await engine.dispose()
-        log.info("resources closed")
+        log.info("closing resources")

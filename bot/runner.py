@@ -13,6 +13,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import build_app
+from bot.callback import consent_callback_route
 from bot.deps import Deps
 from bot.lifespan import lifespan
 from bot.logs import Redactor
@@ -37,7 +38,8 @@ async def started_bot(
     """The whole bot, listening; on exit it stops taking requests, drains work and closes."""
     async with lifespan(settings, redactor=redactor) as deps:
         bolt_app = build_app(deps)
-        server = BotServer(build_web_app(deps, bolt_app))
+        callback = consent_callback_route(deps)
+        server = BotServer(build_web_app(deps, bolt_app, extra_routes=[callback]))
         port = await server.start(host=host, port=settings.port)
         socket_handler = None
         try:

@@ -58,6 +58,9 @@ class Settings(DatabaseSettings):
     bulkauth_admins: SlackUserIds = []
     bulkauth_auto_migrate: bool = True
 
+    bulkauth_consent_wait_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    bulkauth_consent_link_ttl_seconds: float = Field(default=7 * 86_400, gt=0)
+
     bulkauth_nylas_rps: float = Field(default=20.0, gt=0, le=1000)
     bulkauth_nylas_concurrency: int = Field(default=16, ge=1, le=512)
     bulkauth_nylas_max_attempts: int = Field(default=6, ge=1, le=20)

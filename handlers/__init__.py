@@ -8,7 +8,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.ids import ActionId
-from handlers import commands, credentials
+from handlers import commands, consent, credentials
 
 
 async def ack_link_button(ack: AsyncAck) -> None:
@@ -17,6 +17,7 @@ async def ack_link_button(ack: AsyncAck) -> None:
 
 
 def register(app: AsyncApp) -> None:
-    commands.register(app, routes={**credentials.SUBCOMMANDS})
+    commands.register(app, routes={**credentials.SUBCOMMANDS, **consent.SUBCOMMANDS})
     credentials.register(app)
+    consent.register(app)
     app.action(ActionId.OPEN_URL)(ack_link_button)

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.access import SlackActor
 from bot.auditing import actor_of
-from bot.blocks import plain_message
+from bot.blocks import Message, markdown
 from bot.blocks.credentials import (
     PROVIDER_LABELS,
     Registered,
@@ -195,6 +195,7 @@ async def register_credential(
             credential_id=created.data.id,
             client_email=record.client_email,
             tenant=record.tenant,
+            record_id=record.id,
         )
     )
     cleanup_note = await _remove_uploaded_key(deps, pending.uploaded_file_id)
@@ -206,5 +207,8 @@ async def register_credential(
         deps.slack,
         user_id=pending.actor.user_id,
         channel_id=pending.channel_id,
-        message=message if not cleanup_note else plain_message(message.text + cleanup_note),
+        message=Message(
+            text=message.text + cleanup_note,
+            blocks=[*message.blocks, *([markdown(cleanup_note)] if cleanup_note else [])],
+        ),
     )

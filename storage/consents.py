@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ConsentRequest
+from storage.models import ConsentRequest, ConsentStatus
 
 
 async def latest_consents(
@@ -23,3 +26,95 @@ async def latest_consents(
     for consent in (await session.exec(query)).all():
         latest[consent.credential_id] = consent
     return latest
+
+
+async def add_consent_request(*, session: AsyncSession, request: ConsentRequest) -> ConsentRequest:
+    session.add(request)
+    await session.flush()
+    return request
+
+
+async def get_consent_request(*, session: AsyncSession, consent_id: int) -> ConsentRequest | None:
+    return await session.get(ConsentRequest, consent_id)
+
+
+async def find_by_state_hash(*, session: AsyncSession, state_hash: str) -> ConsentRequest | None:
+    query = select(ConsentRequest).where(col(ConsentRequest.state_hash) == state_hash)
+    return (await session.exec(query)).first()
+
+
+async def mark_consented(
+    *, session: AsyncSession, consent_id: int, by: str, at: datetime, ready_at: datetime
+) -> bool:
+    """Pending → consented, once: False when the request was already used."""
+    result = await session.exec(
+        update(ConsentRequest)
+        .where(col(ConsentRequest.id) == consent_id)
+        .where(col(ConsentRequest.status) == ConsentStatus.PENDING)
+        .values(status=ConsentStatus.CONSENTED, consented_at=at, consented_by=by, ready_at=ready_at)
+    )
+    return bool(result.rowcount)
+
+
+async def mark_failed(*, session: AsyncSession, consent_id: int, at: datetime, error: str) -> bool:
+    result = await session.exec(
+        update(ConsentRequest)
+        .where(col(ConsentRequest.id) == consent_id)
+        .where(col(ConsentRequest.status) == ConsentStatus.PENDING)
+        .values(status=ConsentStatus.FAILED, failed_at=at, error=error)
+    )
+    return bool(result.rowcount)
+
+
+async def claim_reminder(*, session: AsyncSession, consent_id: int, at: datetime) -> bool:
+    """Exactly one replica wins the right to post a reminder."""
+    result = await session.exec(
+        update(ConsentRequest)
+        .where(col(ConsentRequest.id) == consent_id)
+        .where(col(ConsentRequest.status) == ConsentStatus.CONSENTED)
+        .where(col(ConsentRequest.reminded_at).is_(None))
+        .values(reminded_at=at)
+    )
+    return bool(result.rowcount)
+
+
+async def unclaim_reminder(*, session: AsyncSession, consent_id: int) -> None:
+    """The post failed: let the reminder be tried again."""
+    await session.exec(
+        update(ConsentRequest).where(col(ConsentRequest.id) == consent_id).values(reminded_at=None)
+    )
+
+
+async def reminders_due(*, session: AsyncSession) -> list[ConsentRequest]:
+    """Consented requests whose reminder has not been posted (the scheduler's source of truth)."""
+    query = (
+        select(ConsentRequest)
+        .where(col(ConsentRequest.status) == ConsentStatus.CONSENTED)
+        .where(col(ConsentRequest.reminded_at).is_(None))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def latest_consent(*, session: AsyncSession, credential_id: int) -> ConsentRequest | None:
+    """The most useful consent request of a credential: the newest consented one, else the
+    newest of any status."""
+    query = (
+        select(ConsentRequest)
+        .where(col(ConsentRequest.credential_id) == credential_id)
+        .order_by(col(ConsentRequest.id).desc())
+    )
+    requests = list((await session.exec(query)).all())
+    consented = [r for r in requests if r.status == ConsentStatus.CONSENTED]
+    candidates = consented or requests
+    return candidates[0] if candidates else None
+
+
+async def set_consent_message(
+    *, session: AsyncSession, consent_id: int, channel_id: str, ts: str
+) -> None:
+    """Where the link was posted: its thread carries every later update."""
+    await session.exec(
+        update(ConsentRequest)
+        .where(col(ConsentRequest.id) == consent_id)
+        .values(channel_id=channel_id, thread_ts=ts)
+    )

@@ -38,3 +38,20 @@ async def list_credentials(
     if provider:
         query = query.where(col(CredentialRecord.provider) == provider)
     return list((await session.exec(query)).all())
+
+
+async def get_credential(*, session: AsyncSession, credential_id: int) -> CredentialRecord | None:
+    return await session.get(CredentialRecord, credential_id)
+
+
+async def find_credential(
+    *, session: AsyncSession, name_or_id: str, provider: str | None = None
+) -> CredentialRecord | None:
+    """By name (any case) or by Nylas credential id."""
+    query = select(CredentialRecord).where(
+        (func.lower(CredentialRecord.name) == name_or_id.lower())
+        | (col(CredentialRecord.nylas_credential_id) == name_or_id)
+    )
+    if provider:
+        query = query.where(col(CredentialRecord.provider) == provider)
+    return (await session.exec(query)).first()

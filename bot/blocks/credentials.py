@@ -22,7 +22,7 @@ from slack_sdk.models.views import View
 
 from bot.blocks import Message, escape, markdown
 from bot.blocks.elements import FileInputElement
-from bot.blocks.metadata import ModalOrigin, RetryToken
+from bot.blocks.metadata import CredentialRef, ModalOrigin, RetryToken
 from bot.credential_forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
 from bot.ids import ActionId, BlockId, CallbackId, CommandName
 
@@ -189,6 +189,7 @@ class Registered:
     credential_id: str
     client_email: str | None = None
     tenant: str | None = None
+    record_id: int | None = None
 
 
 def build_registered_message(result: Registered) -> Message:
@@ -219,7 +220,16 @@ def build_registered_message(result: Registered) -> Message:
             f"consent {escape(result.name)}`."
         )
     text = "\n".join(lines)
-    return Message(text=text, blocks=[markdown(text)])
+    blocks: list[Block] = [markdown(text)]
+    if result.provider == "microsoft" and result.record_id is not None:
+        button = ButtonElement(
+            action_id=ActionId.OPEN_CONSENT_MODAL,
+            text="Get admin consent",
+            style="primary",
+            value=CredentialRef(credential_id=result.record_id).model_dump_json(),
+        )
+        blocks.append(ActionsBlock(elements=[button]))
+    return Message(text=text, blocks=blocks)
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,15 @@ class RetryToken(BaseModel):
 
     token: str
     channel_id: str = ""
+
+
+class CredentialRef(BaseModel):
+    """A button that acts on one registered credential (the bot's row id)."""
+
+    credential_id: int
+
+
+class ConsentRef(BaseModel):
+    """A button that acts on one consent request."""
+
+    consent_id: int

@@ -1,0 +1,70 @@
+"""`GET /nylas/callback`: where Nylas sends the customer's admin after the consent page.
+
+Parameters are read leniently (any case, extra ones ignored); the state must name a known,
+unexpired, unused consent request. Anything else gets a 400 page and a security audit event.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.consent import CALLBACK_PATH, hash_state
+from bot.consent_flow import ConsentOutcome, record_consent_outcome
+from bot.consent_pages import bad_callback_page, consent_failed_page, consent_recorded_page
+from bot.deps import Deps
+from storage.audit import Actor, AuditAction, record_event
+from storage.consents import find_by_state_hash
+from storage.models import ConsentStatus, as_utc, utcnow
+
+MAX_STATE_LENGTH = 256
+MAX_ERROR_LENGTH = 500
+_ERROR_FIELDS = ("error", "error_description", "error_subcode", "error_uri")
+
+
+def _error_summary(query: dict[str, str]) -> str:
+    parts = [f"{name}: {query[name]}" for name in _ERROR_FIELDS if query.get(name)]
+    return "; ".join(parts)[:MAX_ERROR_LENGTH]
+
+
+def consent_callback_route(deps: Deps) -> web.RouteDef:
+    async def reject(request: web.Request, reason: str) -> web.Response:
+        async with deps.sessions() as session:
+            await record_event(
+                session=session,
+                actor=Actor("nylas-callback", f"browser at {request.remote}"),
+                action=AuditAction.CONSENT_CALLBACK_REJECTED,
+                outcome="rejected",
+                details={"reason": reason},
+            )
+            await session.commit()
+        return web.Response(status=400, text=bad_callback_page(reason), content_type="text/html")
+
+    async def callback(request: web.Request) -> web.Response:
+        query = {key.lower(): value.strip() for key, value in request.query.items()}
+        state = query.get("state", "")
+        if not state or len(state) > MAX_STATE_LENGTH:
+            return await reject(request, "This address has no valid consent request in it.")
+        async with deps.sessions() as session:
+            consent = await find_by_state_hash(session=session, state_hash=hash_state(state))
+        now = utcnow()
+        if consent is None:
+            return await reject(request, "This consent link is not known.")
+        if consent.status != ConsentStatus.PENDING:
+            return await reject(request, "This consent link was already used.")
+        if as_utc(consent.expires_at) < now:
+            return await reject(request, "This consent link has expired; ask for a new one.")
+        if query.get("admin_consent", "").lower() == "true":
+            outcome = ConsentOutcome(granted=True)
+        elif query.get("error"):
+            outcome = ConsentOutcome(granted=False, error=_error_summary(query))
+        else:
+            return await reject(request, "The answer from Microsoft could not be understood.")
+        actor = Actor("nylas-callback", "customer's admin (consent callback)")
+        if not await record_consent_outcome(deps, consent, outcome, actor=actor, now=now):
+            return await reject(request, "This consent link was already used.")
+        page = (
+            consent_recorded_page() if outcome.granted else consent_failed_page(outcome.error or "")
+        )
+        return web.Response(text=page, content_type="text/html")
+
+    return web.get(CALLBACK_PATH, callback)

@@ -1,0 +1,97 @@
+"""Recording an admin-consent outcome, from Nylas's callback or the manual button: the same
+steps either way, applied once per consent request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.blocks import Message, markdown
+from bot.blocks.consent import (
+    build_consent_failed_reply,
+    build_consent_granted_reply,
+    build_consent_outcome_line,
+)
+from bot.deps import Deps
+from storage.audit import Actor, AuditAction, Subject, record_event
+from storage.consents import mark_consented, mark_failed
+from storage.credentials import get_credential
+from storage.models import ConsentRequest
+
+
+@dataclass(frozen=True)
+class ConsentOutcome:
+    granted: bool
+    error: str | None = None  # for a failure: what Microsoft/Nylas said (untrusted text)
+
+
+async def record_consent_outcome(
+    deps: Deps, consent: ConsentRequest, outcome: ConsentOutcome, *, actor: Actor, now: datetime
+) -> bool:
+    """Apply the outcome; False when the request was already used (nothing changes then)."""
+    assert consent.id is not None
+    ready_at = now + timedelta(seconds=deps.settings.bulkauth_consent_wait_seconds)
+    async with deps.sessions() as session:
+        credential = await get_credential(session=session, credential_id=consent.credential_id)
+        assert credential is not None
+        if outcome.granted:
+            applied = await mark_consented(
+                session=session, consent_id=consent.id, by=actor.name, at=now, ready_at=ready_at
+            )
+        else:
+            applied = await mark_failed(
+                session=session,
+                consent_id=consent.id,
+                at=now,
+                error=outcome.error or "unknown error",
+            )
+        if not applied:
+            return False
+        await record_event(
+            session=session,
+            actor=actor,
+            action=AuditAction.CONSENT_GRANTED if outcome.granted else AuditAction.CONSENT_FAILED,
+            outcome="ok" if outcome.granted else "failed",
+            subject=Subject(credential_id=credential.nylas_credential_id),
+            details={"consent_request": consent.id, "error": outcome.error}
+            if outcome.error
+            else {"consent_request": consent.id},
+        )
+        await session.commit()
+    if outcome.granted:
+        deps.reminders.schedule(consent.id, ready_at)
+        reply = build_consent_granted_reply(
+            credential=credential, consented_by=actor.name, consented_at=now, ready_at=ready_at
+        )
+    else:
+        reply = build_consent_failed_reply(
+            credential=credential, error=outcome.error or "unknown error"
+        )
+    await _tell_thread(
+        deps,
+        consent,
+        reply,
+        build_consent_outcome_line(granted=outcome.granted, by=actor.name, at=now),
+        credential.name,
+    )
+    return True
+
+
+async def _tell_thread(
+    deps: Deps, consent: ConsentRequest, reply: Message, outcome_line: str, credential_name: str
+) -> None:
+    """Reply in the link's thread and replace the link's buttons with the outcome."""
+    await deps.slack.chat_postMessage(
+        channel=consent.channel_id, thread_ts=consent.thread_ts, **reply.as_kwargs()
+    )
+    if consent.thread_ts:
+        closed = Message(
+            text=f"Admin consent link for {credential_name}: {outcome_line}",
+            blocks=[
+                markdown(f"Admin consent link for *{credential_name}* (used)."),
+                markdown(outcome_line),
+            ],
+        )
+        await deps.slack.chat_update(
+            channel=consent.channel_id, ts=consent.thread_ts, **closed.as_kwargs()
+        )
