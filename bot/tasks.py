@@ -38,16 +38,22 @@ class BackgroundTasks:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
-    async def drain(self, *, timeout: float) -> None:
-        """Let running work (ours and Bolt's listeners, including work they start meanwhile)
-        finish for `timeout` seconds, then cancel what is left."""
+    async def wait_idle(self, *, timeout: float) -> set[asyncio.Task[Any]]:
+        """Wait until no work is running (ours and Bolt's listeners, including work they start
+        meanwhile) or `timeout` passes; returns what is still running."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while running := set(self._tasks) | bolt_listener_tasks():
             remaining = deadline - loop.time()
             if remaining <= 0:
-                for task in running:
-                    task.cancel()
-                await asyncio.wait(running, timeout=1.0)
-                return
+                return running
             await asyncio.wait(running, timeout=remaining)
+        return set()
+
+    async def drain(self, *, timeout: float) -> None:
+        """Let running work finish for `timeout` seconds, then cancel what is left."""
+        left = await self.wait_idle(timeout=timeout)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left, timeout=1.0)

@@ -129,6 +129,10 @@ class RunningBot:
     async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
         return await self.post_signed(payload_body(payload))
 
+    async def settled(self) -> None:
+        """Wait until the bot has finished the work its last requests started."""
+        assert not await self.deps.tasks.wait_idle(timeout=10), "bot still busy after 10 s"
+
     async def open_modal(
         self, slack: FakeSlack, text: str, *, user_id: str = ADMIN
     ) -> dict[str, Any]:

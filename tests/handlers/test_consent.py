@@ -1,0 +1,440 @@
+"""Microsoft admin consent through the running bot: links, callback, manual button, reminder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from apscheduler.events import EVENT_JOB_EXECUTED
+from sqlalchemy import update
+from sqlmodel import select
+
+from bot.consent import Readiness, grant_gate, hash_state
+from storage.audit import latest_events
+from storage.models import ConsentRequest, CredentialRecord, utcnow
+from tests import forms
+from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
+from tests.fakes.nylas import FakeNylas
+from tests.fakes.slack import FakeSlack, SlackCall
+from tests.slack_requests import block_action, slash_command
+
+PUBLIC_URL = "https://bulkauth.example.com"
+
+
+async def seed_credential(
+    bot: RunningBot, *, name: str = "contoso.com", tenant: str = "contoso.com"
+) -> CredentialRecord:
+    async with bot.deps.sessions() as session:
+        record = CredentialRecord(
+            nylas_credential_id=f"cred-{name}",
+            provider="microsoft",
+            credential_type="adminconsent",
+            name=name,
+            tenant=tenant,
+            registered_by=ADMIN,
+            registered_by_name="Ada Admin",
+        )
+        session.add(record)
+        await session.commit()
+        await session.refresh(record)
+        return record
+
+
+@pytest.fixture
+async def consent_bot(make_settings: SettingsFactory):  # type: ignore[no-untyped-def]
+    settings = make_settings(public_base_url=PUBLIC_URL, bulkauth_consent_wait_seconds=300)
+    async with run_bot(settings) as running:
+        yield running
+
+
+def link_of(call: SlackCall) -> str:
+    return next(
+        element["url"]
+        for block in call.params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element.get("url")
+    )
+
+
+def manual_button(call: SlackCall) -> dict[str, Any]:
+    return next(
+        element
+        for block in call.params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "consent_granted_manually"
+    )
+
+
+async def request_link(
+    bot: RunningBot, slack: FakeSlack, name: str, scopes: str | None = None
+) -> SlackCall:
+    before = len(slack.calls_to("chat.postMessage"))
+    view = await bot.open_modal(slack, f"consent {name}")
+    values: dict[str, Any] = {
+        "consent_credential": forms.select(view["blocks"][1]["element"]["initial_option"]["value"])
+    }
+    if scopes is not None:
+        values["consent_scopes"] = forms.text(scopes)
+    status, ack = await bot.submit(view, values)
+    assert status == 200 and ack == {}
+    posted = await slack.wait_for("chat.postMessage", count=before + 1)
+    await bot.settled()
+    return posted[-1]
+
+
+async def callback(bot: RunningBot, **query: str) -> tuple[int, str]:
+    response = await bot.http.get(f"{bot.url}/nylas/callback", params=query)
+    return response.status, await response.text()
+
+
+def is_granted_reply(call: SlackCall) -> bool:
+    return "grants can be created from" in call.text_blob()
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+async def test_no_microsoft_credential_says_how_to_add_one(consent_bot: RunningBot) -> None:
+    response = await consent_bot.command(slash_command("consent", user_id=ADMIN))
+    assert "credential microsoft" in json.loads(await response.text())["text"]
+
+
+async def test_modal_offers_scopes_only_for_a_specific_tenant(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    specific = await seed_credential(consent_bot)
+    common = await seed_credential(consent_bot, name="any-org", tenant="common")
+    view = await consent_bot.open_modal(slack, "consent")
+    assert [b.get("block_id") for b in view["blocks"]].count("consent_scopes") == 0
+    for chosen, expect_scopes in ((specific, True), (common, False)):
+        action = block_action(
+            user_id=ADMIN, action_id="consent_credential_chosen", view=slack.views[view["id"]]
+        )
+        action["actions"][0]["selected_option"] = {"value": str(chosen.id)}
+        before = len(slack.calls_to("views.update"))
+        await consent_bot.interact(action)
+        updated = (await slack.wait_for("views.update", count=before + 1))[-1].params["view"]
+        block_ids = [block.get("block_id") for block in updated["blocks"]]
+        assert ("consent_scopes" in block_ids) is expect_scopes
+        assert ("Azure app's API permissions" in json.dumps(updated)) is not expect_scopes
+
+
+async def test_link_for_a_specific_tenant_carries_the_scope_override(
+    consent_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(consent_bot)
+    posted = await request_link(
+        consent_bot,
+        slack,
+        "contoso.com",
+        scopes="https://graph.microsoft.com/Mail.Read\nCalendars.Read",
+    )
+    url = link_of(posted)
+    query = query_of(url)
+    assert url.startswith(f"{nylas.url}/v3/connect/auth?")
+    assert query["response_type"] == ["adminconsent"] and query["provider"] == ["microsoft"]
+    assert query["credential_id"] == [credential.nylas_credential_id]
+    assert query["client_id"] == ["nylas-client-id"]
+    assert query["redirect_uri"] == [f"{PUBLIC_URL}/nylas/callback"]
+    assert query["scope"] == ["https://graph.microsoft.com/Mail.Read Calendars.Read"]
+    assert posted.params["channel"] == "C0OPS" and f"<@{ADMIN}>" in posted.text_blob()
+    state = query["state"][0]
+    async with consent_bot.deps.sessions() as session:
+        [stored] = (await session.exec(select(ConsentRequest))).all()
+        [event] = await latest_events(session=session, limit=1)
+    assert stored.state_hash == hash_state(state) and state not in stored.model_dump_json()
+    assert event.action == "consent.link_issued"
+
+
+async def test_bad_scope_is_refused_in_the_modal(consent_bot: RunningBot, slack: FakeSlack) -> None:
+    credential = await seed_credential(consent_bot)
+    view = await consent_bot.open_modal(slack, "consent contoso.com")
+    _, ack = await consent_bot.submit(
+        view,
+        {
+            "consent_credential": forms.select(str(credential.id)),
+            "consent_scopes": forms.text("Mail.Read <script>"),
+        },
+    )
+    assert "Not a Microsoft Graph scope" in ack["errors"]["consent_scopes"]
+
+
+async def test_unknown_credential_name_is_explained(consent_bot: RunningBot) -> None:
+    await seed_credential(consent_bot)
+    response = await consent_bot.command(slash_command("consent nope.com", user_id=ADMIN))
+    assert (
+        "No Microsoft credential is named `nope.com`" in json.loads(await response.text())["text"]
+    )
+
+
+async def test_without_public_url_the_manual_button_is_the_way(
+    make_settings: SettingsFactory, slack: FakeSlack
+) -> None:
+    async with run_bot(make_settings()) as bot:
+        await seed_credential(bot, tenant="common")
+        posted = await request_link(bot, slack, "contoso.com")
+    assert "PUBLIC_BASE_URL is not set" in posted.text_blob()
+    assert query_of(link_of(posted))["redirect_uri"][0].startswith("http://localhost:")
+    assert "scope" not in query_of(link_of(posted))
+
+
+async def test_callback_records_consent_and_tells_the_thread(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    credential = await seed_credential(consent_bot)
+    posted = await request_link(consent_bot, slack, "contoso.com")
+    state = query_of(link_of(posted))["state"][0]
+    status, page = await callback(consent_bot, admin_consent="True", state=state)
+    assert status == 200 and "Consent recorded" in page
+    async with consent_bot.deps.sessions() as session:
+        assert (stored := (await session.exec(select(ConsentRequest))).one()).thread_ts
+    assert (stored.channel_id, stored.thread_ts) in slack.messages  # threaded on the link
+    [reply] = await slack.wait_for(
+        "chat.postMessage", lambda c: "can be created from" in c.text_blob()
+    )
+    assert reply.params["thread_ts"] and "grants can be created from" in reply.text_blob()
+    updated = await slack.wait_for("chat.update")
+    assert "Consent recorded" in updated[-1].text_blob()
+    assert "consent_granted_manually" not in updated[-1].text_blob()
+    async with consent_bot.deps.sessions() as session:
+        stored = (await session.exec(select(ConsentRequest))).one()
+        gate = await grant_gate(session=session, credential=credential, now=utcnow())
+        [event] = await latest_events(session=session, limit=1)
+    assert stored.status == "consented" and stored.ready_at is not None
+    assert (stored.ready_at - stored.consented_at).total_seconds() == 300  # type: ignore[operator]
+    assert gate.readiness == Readiness.WAITING
+    assert event.action == "consent.granted"
+
+
+async def test_callback_error_is_recorded_escaped_and_posted(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    await seed_credential(consent_bot)
+    posted = await request_link(consent_bot, slack, "contoso.com")
+    state = query_of(link_of(posted))["state"][0]
+    status, page = await callback(
+        consent_bot,
+        state=state,
+        error="access_denied",
+        error_subcode="cancel",
+        error_description="<script>alert(1)</script>",
+    )
+    assert status == 200 and "<script>" not in page and "&lt;script&gt;" in page
+    [reply] = await slack.wait_for(
+        "chat.postMessage", lambda c: "consent for" in c.text_blob() and "failed" in c.text_blob()
+    )
+    assert "access_denied" in reply.text_blob() and "<script>" not in reply.text_blob()
+    async with consent_bot.deps.sessions() as session:
+        stored = (await session.exec(select(ConsentRequest))).one()
+    assert stored.status == "failed" and "error_subcode: cancel" in (stored.error or "")
+
+
+async def test_forged_reused_expired_and_malformed_callbacks_change_nothing(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    await seed_credential(consent_bot)
+    posted = await request_link(consent_bot, slack, "contoso.com")
+    state = query_of(link_of(posted))["state"][0]
+    posts_before = len(slack.calls_to("chat.postMessage"))
+    assert (await callback(consent_bot, admin_consent="true"))[0] == 400
+    assert (await callback(consent_bot, admin_consent="true", state="forged"))[0] == 400
+    assert (await callback(consent_bot, admin_consent="true", state="x" * 300))[0] == 400
+    assert (await callback(consent_bot, state=state))[0] == 400  # neither consent nor error
+    async with consent_bot.deps.sessions() as session:
+        assert (await session.exec(select(ConsentRequest))).one().status == "pending"
+        await session.exec(update(ConsentRequest).values(expires_at=utcnow() - timedelta(1)))
+        await session.commit()
+    status, page = await callback(consent_bot, admin_consent="true", state=state)
+    assert status == 400 and "expired" in page
+    assert len(slack.calls_to("chat.postMessage")) == posts_before
+    async with consent_bot.deps.sessions() as session:
+        assert (await session.exec(select(ConsentRequest))).one().status == "pending"
+        events = await latest_events(session=session, limit=5)
+    assert [e.action for e in events] == ["consent.callback_rejected"] * 5
+    assert all(state not in e.details for e in events)
+
+
+async def test_a_used_link_cannot_be_replayed(consent_bot: RunningBot, slack: FakeSlack) -> None:
+    await seed_credential(consent_bot)
+    posted = await request_link(consent_bot, slack, "contoso.com")
+    state = query_of(link_of(posted))["state"][0]
+    assert (await callback(consent_bot, admin_consent="true", state=state))[0] == 200
+    status, page = await callback(consent_bot, admin_consent="true", state=state)
+    assert status == 400 and "already used" in page
+
+
+async def test_manual_button_records_consent_as_the_clicking_user(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    await seed_credential(consent_bot)
+    posted = await request_link(consent_bot, slack, "contoso.com")
+    button = manual_button(posted)
+    refused = await consent_bot.interact(
+        block_action(user_id=OUTSIDER, action_id=button["action_id"], value=button["value"])
+    )
+    assert refused.status == 200
+    [refusal] = await slack.wait_for("chat.postEphemeral", lambda c: "not allowed" in c.text_blob())
+    assert refusal.params["user"] == OUTSIDER
+    await consent_bot.interact(
+        block_action(
+            user_id=ADMIN,
+            action_id=button["action_id"],
+            value=button["value"],
+            message_ts=posted.params.get("ts"),
+        )
+    )
+    [reply] = await slack.wait_for(
+        "chat.postMessage", lambda c: "can be created from" in c.text_blob()
+    )
+    assert "Ada Admin" in reply.text_blob()
+    async with consent_bot.deps.sessions() as session:
+        stored = (await session.exec(select(ConsentRequest))).one()
+        actions = [(e.action, e.actor_id) for e in await latest_events(session=session)]
+    assert stored.consented_by == "Ada Admin"
+    assert ("consent.granted", ADMIN) in actions and ("access.denied", OUTSIDER) in actions
+
+
+async def _consented(bot: RunningBot, slack: FakeSlack) -> int:
+    await seed_credential(bot)
+    posted = await request_link(bot, slack, "contoso.com")
+    state = query_of(link_of(posted))["state"][0]
+    assert (await callback(bot, admin_consent="true", state=state))[0] == 200
+    async with bot.deps.sessions() as session:
+        consent_id = (await session.exec(select(ConsentRequest))).one().id
+    assert consent_id is not None
+    return consent_id
+
+
+def is_reminder(call: SlackCall) -> bool:
+    return "propagation wait" in call.text_blob()
+
+
+async def test_reminder_fires_when_the_wait_is_over(
+    make_settings: SettingsFactory, slack: FakeSlack
+) -> None:
+    settings = make_settings(public_base_url=PUBLIC_URL, bulkauth_consent_wait_seconds=0.5)
+    async with run_bot(settings) as bot:
+        await _consented(bot, slack)
+        [reminder] = await slack.wait_for("chat.postMessage", is_reminder)
+    assert f"<@{ADMIN}>" in reminder.text_blob() and reminder.params["thread_ts"]
+    assert "grants contoso.com" in reminder.text_blob()
+
+
+async def test_reminder_survives_a_restart(
+    make_settings: SettingsFactory, slack: FakeSlack
+) -> None:
+    settings = make_settings(public_base_url=PUBLIC_URL, bulkauth_consent_wait_seconds=1.5)
+    async with run_bot(settings) as bot:
+        await _consented(bot, slack)
+    assert [c for c in slack.calls_to("chat.postMessage") if is_reminder(c)] == []
+    async with run_bot(settings):
+        await slack.wait_for("chat.postMessage", is_reminder)
+    assert len([c for c in slack.calls_to("chat.postMessage") if is_reminder(c)]) == 1
+
+
+async def test_a_reminder_missed_while_down_fires_once_at_start(
+    make_settings: SettingsFactory, slack: FakeSlack
+) -> None:
+    settings = make_settings(public_base_url=PUBLIC_URL)
+    async with run_bot(settings) as bot:
+        await _consented(bot, slack)
+        async with bot.deps.sessions() as session:  # the wait ended while the bot was down
+            await session.exec(update(ConsentRequest).values(ready_at=utcnow() - timedelta(1)))
+            await session.commit()
+    async with run_bot(settings) as bot:
+        await slack.wait_for("chat.postMessage", is_reminder)
+        async with bot.deps.sessions() as session:
+            assert (await session.exec(select(ConsentRequest))).one().reminded_at is not None
+    async with run_bot(settings):
+        pass
+    assert len([c for c in slack.calls_to("chat.postMessage") if is_reminder(c)]) == 1
+
+
+async def test_two_replicas_post_each_reminder_exactly_once(
+    make_settings: SettingsFactory, slack: FakeSlack, postgres_server
+) -> None:
+    settings = make_settings(
+        public_base_url=PUBLIC_URL,
+        bulkauth_consent_wait_seconds=300,
+        database_url=await postgres_server.new_database(),
+    )
+    async with run_bot(settings) as bot:
+        consent_id = await _consented(bot, slack)
+        async with bot.deps.sessions() as session:
+            await session.exec(
+                update(ConsentRequest).values(ready_at=utcnow() + timedelta(seconds=2))
+            )
+            await session.commit()
+    executed: list[str] = []
+    done = asyncio.Event()
+    async with run_bot(settings) as first, run_bot(settings) as second:
+        for replica in (first, second):
+
+            def listener(event: Any, name: str = str(id(replica))) -> None:
+                executed.append(name)
+                if len(executed) == 2:
+                    done.set()
+
+            replica.deps.reminders.scheduler.add_listener(listener, EVENT_JOB_EXECUTED)
+        await asyncio.wait_for(done.wait(), timeout=15)
+    reminders = [c for c in slack.calls_to("chat.postMessage") if is_reminder(c)]
+    assert len(reminders) == 1 and consent_id
+
+
+async def test_gate_reports_not_consented_waiting_and_ready(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    credential = await seed_credential(consent_bot)
+    async with consent_bot.deps.sessions() as session:
+        assert (
+            await grant_gate(session=session, credential=credential, now=utcnow())
+        ).readiness == Readiness.NOT_CONSENTED
+    await request_link(consent_bot, slack, "contoso.com")
+    async with consent_bot.deps.sessions() as session:
+        assert (
+            await grant_gate(session=session, credential=credential, now=utcnow())
+        ).readiness == Readiness.NOT_CONSENTED
+    posted = slack.calls_to("chat.postMessage")[-1]
+    await callback(consent_bot, admin_consent="true", state=query_of(link_of(posted))["state"][0])
+    async with consent_bot.deps.sessions() as session:
+        waiting = await grant_gate(session=session, credential=credential, now=utcnow())
+        later = await grant_gate(
+            session=session, credential=credential, now=utcnow() + timedelta(seconds=301)
+        )
+    assert waiting.readiness == Readiness.WAITING and waiting.ready_at is not None
+    assert later.readiness == Readiness.READY
+
+
+async def test_get_admin_consent_button_opens_the_modal_for_that_credential(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    from tests.handlers.test_credentials import microsoft_values, wait_for_outcome
+
+    view = await consent_bot.open_modal(slack, "credential microsoft")
+    await consent_bot.submit(view, microsoft_values())
+    await wait_for_outcome(slack, view["id"], "Registered")
+    [told] = await slack.wait_for(
+        "chat.postEphemeral", lambda c: "Get admin consent" in c.text_blob()
+    )
+    button = next(
+        element
+        for block in told.params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    await consent_bot.interact(
+        block_action(user_id=ADMIN, action_id=button["action_id"], value=button["value"])
+    )
+    opened = await slack.wait_for("views.open", count=2)
+    modal = opened[-1].params["view"]
+    assert modal["callback_id"] == "consent_link"
+    assert modal["blocks"][1]["element"]["initial_option"]["text"]["text"] == (
+        "contoso.com (contoso.com)"
+    )
