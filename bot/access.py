@@ -31,9 +31,12 @@ class SlackActor:
 
 
 class AccessPolicy:
-    def __init__(self, *, slack: AsyncWebClient, admins: list[str]) -> None:
+    def __init__(
+        self, *, slack: AsyncWebClient, admins: list[str], approvers: list[str] | None = None
+    ) -> None:
         self._slack = slack
         self._admins = frozenset(admins)
+        self._approvers = frozenset(approvers or [])
         self._cache: dict[str, tuple[float, SlackActor]] = {}
 
     async def actor(self, user_id: str) -> SlackActor:
@@ -56,15 +59,19 @@ class AccessPolicy:
         self._cache[user_id] = (time.monotonic() + CACHE_SECONDS, actor)
         return actor
 
-    def is_listed(self, user_id: str) -> bool:
-        return user_id in self._admins
+    def is_allowed(self, actor: SlackActor) -> bool:
+        """BULKAUTH_ADMINS when set, else workspace admins and owners."""
+        return actor.user_id in self._admins if self._admins else actor.is_workspace_admin
+
+    def may_decide(self, actor: SlackActor) -> bool:
+        """BULKAUTH_APPROVERS when set, else whoever may use the bot."""
+        return actor.user_id in self._approvers if self._approvers else self.is_allowed(actor)
 
     async def require(self, user_id: str | None) -> SlackActor:
         """The acting user when allowed; raises AccessDenied otherwise."""
         if not user_id:
             raise AccessDenied(REFUSAL)
         actor = await self.actor(user_id)
-        allowed = self.is_listed(user_id) if self._admins else actor.is_workspace_admin
-        if not allowed:
+        if not self.is_allowed(actor):
             raise AccessDenied(REFUSAL)
         return actor

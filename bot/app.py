@@ -17,6 +17,7 @@ from bot.auditing import actor_of, audit
 from bot.blocks import plain_message
 from bot.deps import Deps
 from bot.errors import AccessDenied, BotError
+from bot.ids import ActionId, CallbackId
 from bot.notify import channel_of, tell_user
 from storage.audit import AuditAction
 
@@ -26,8 +27,19 @@ Next = Callable[[], Awaitable[BoltResponse]]
 _CHECKED_PAYLOADS = {"block_actions", "view_submission", "block_suggestion"}
 
 
+# Approvers need not be bot users; these handlers check who may decide themselves.
+_DECISION_ACTIONS = {ActionId.APPROVE_RUN, ActionId.REJECT_RUN}
+_DECISION_VIEWS = {CallbackId.REJECT_REASON}
+
+
 def needs_access_check(body: dict[str, Any]) -> bool:
-    """Commands and interactions are checked; events (App Home) decide for themselves."""
+    """Commands and interactions are checked; events (App Home) and approval decisions decide
+    for themselves."""
+    actions = {action.get("action_id") for action in body.get("actions") or []}
+    if actions and actions <= _DECISION_ACTIONS:
+        return False
+    if (body.get("view") or {}).get("callback_id") in _DECISION_VIEWS:
+        return False
     return "command" in body or body.get("type") in _CHECKED_PAYLOADS
 
 
@@ -79,6 +91,8 @@ def build_app(deps: Deps) -> AsyncApp:
         context: AsyncBoltContext, body: dict[str, Any], next: Next
     ) -> BoltResponse:
         if not needs_access_check(body):
+            if context.user_id:
+                context["actor"] = await deps.access.actor(context.user_id)
             return await next()
         try:
             context["actor"] = await deps.access.require(context.user_id)

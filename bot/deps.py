@@ -14,6 +14,8 @@ from bot.logs import Redactor
 from bot.nylas.client import NylasClient
 from bot.pending import PendingStore
 from bot.reminders import ReminderService
+from bot.run_engine import RunEngine
+from bot.run_report import RunReporter
 from bot.settings import Settings
 from bot.tasks import BackgroundTasks
 from storage.db import Sessions
@@ -32,3 +34,5 @@ class Deps:
     http: aiohttp.ClientSession  # downloads of files users upload to Slack
     pending: PendingStore[Any]  # submissions kept in memory for a retry
     reminders: ReminderService
+    runs: RunEngine
+    reporter: RunReporter

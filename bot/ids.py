@@ -28,12 +28,20 @@ class ActionId(StrEnum):
     OPEN_CONSENT_MODAL = "open_consent_modal"
     CONSENT_CREDENTIAL_CHOSEN = "consent_credential_chosen"
     CONSENT_GRANTED_MANUALLY = "consent_granted_manually"
+    OPEN_GRANTS_MODAL = "open_grants_modal"
+    GRANTS_CREDENTIAL_CHOSEN = "grants_credential_chosen"
+    CONFIRM_PLAN = "confirm_plan"
+    APPROVE_RUN = "approve_run"
+    REJECT_RUN = "reject_run"
+    CANCEL_RUN = "cancel_run"
 
 
 class CallbackId(StrEnum):
     GOOGLE_CREDENTIAL = "credential_google"
     MICROSOFT_CREDENTIAL = "credential_microsoft"
     CONSENT_LINK = "consent_link"
+    GRANTS_REQUEST = "grants_request"
+    REJECT_REASON = "reject_reason"
 
 
 class BlockId(StrEnum):
@@ -47,3 +55,10 @@ class BlockId(StrEnum):
     SECRET_EXPIRES_ON = "secret_expires_on"
     CONSENT_CREDENTIAL = "consent_credential"
     CONSENT_SCOPES = "consent_scopes"
+    GRANTS_CREDENTIAL = "grants_credential"
+    GRANTS_USERS_TEXT = "grants_users_text"
+    GRANTS_USERS_FILE = "grants_users_file"
+    GRANTS_SCOPES = "grants_scopes"
+    GRANTS_EXTRA_SCOPES = "grants_extra_scopes"
+    GRANTS_OPTIONS = "grants_options"
+    REJECT_REASON = "reject_reason"

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +18,8 @@ from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
 from bot.pending import PendingStore
 from bot.reminders import ReminderService
+from bot.run_engine import RunEngine
+from bot.run_report import RunReporter
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
 from bot.tasks import BackgroundTasks
@@ -24,6 +27,7 @@ from storage.db import create_engine, session_factory
 from storage.migrate import pending_revisions, upgrade
 
 log = logging.getLogger(__name__)
+DRAIN_SECONDS = 10.0  # in-flight Nylas calls of runs get this long at shutdown
 
 
 def settings_secrets(settings: Settings) -> list[str]:
@@ -89,14 +93,26 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         nylas = build_nylas_client(settings)
         stack.push_async_callback(nylas.aclose)
         sessions = session_factory(engine)
-        reminders = ReminderService(sessions=sessions, slack=slack)
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.start()
+        stack.callback(scheduler.shutdown, wait=False)
+        reminders = ReminderService(sessions=sessions, slack=slack, scheduler=scheduler)
         await reminders.start()
-        stack.callback(reminders.shutdown)
+        reporter = RunReporter(settings=settings, sessions=sessions, slack=slack)
+        runs = RunEngine(settings=settings, sessions=sessions, nylas=nylas, scheduler=scheduler)
+        runs.on_started, runs.on_finished = reporter.update, reporter.finish
+        runs.on_progress = reporter.progressed
+        runs.start()
+        stack.push_async_callback(runs.stop, timeout=DRAIN_SECONDS)
         yield Deps(
             settings=settings,
             redactor=redactor,
             slack=slack,
-            access=AccessPolicy(slack=slack, admins=settings.bulkauth_admins),
+            access=AccessPolicy(
+                slack=slack,
+                admins=settings.bulkauth_admins,
+                approvers=settings.bulkauth_approvers,
+            ),
             nylas=nylas,
             engine=engine,
             sessions=sessions,
@@ -104,5 +120,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             http=http_session,
             pending=PendingStore(),
             reminders=reminders,
+            runs=runs,
+            reporter=reporter,
         )
         log.info("closing resources")

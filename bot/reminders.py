@@ -35,24 +35,21 @@ def reminder_job_id(consent_id: int) -> str:
 
 
 class ReminderService:
-    def __init__(self, *, sessions: Sessions, slack: AsyncWebClient) -> None:
+    def __init__(
+        self, *, sessions: Sessions, slack: AsyncWebClient, scheduler: AsyncIOScheduler
+    ) -> None:
         self._sessions = sessions
         self._slack = slack
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler = scheduler
 
     async def start(self) -> None:
-        """Start the timer and schedule every reminder the database says is still owed."""
-        self.scheduler.start()
+        """Schedule every reminder the database says is still owed (the scheduler runs)."""
         async with self._sessions() as session:
             due = await reminders_due(session=session)
         for consent in due:
             if consent.id is not None and consent.ready_at is not None:
                 self.schedule(consent.id, as_utc(consent.ready_at))
         log.info("scheduled %d consent reminder(s) from the database", len(due))
-
-    def shutdown(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
 
     def schedule(self, consent_id: int, at: datetime) -> None:
         """One job per consent request; a time in the past fires at once (and only once)."""

@@ -61,6 +61,14 @@ class Settings(DatabaseSettings):
     bulkauth_consent_wait_seconds: float = Field(default=300.0, ge=0, le=86_400)
     bulkauth_consent_link_ttl_seconds: float = Field(default=7 * 86_400, gt=0)
 
+    bulkauth_approval_channel: str | None = None
+    bulkauth_approvers: SlackUserIds = []
+    bulkauth_max_users: int = Field(default=50_000, ge=1, le=1_000_000)
+    bulkauth_item_attempts: int = Field(default=3, ge=1, le=20)
+    bulkauth_item_lease_seconds: float = Field(default=60.0, gt=0)
+    bulkauth_run_scan_seconds: float = Field(default=5.0, gt=0)
+    bulkauth_progress_interval_seconds: float = Field(default=2.0, ge=0.5)
+
     bulkauth_nylas_rps: float = Field(default=20.0, gt=0, le=1000)
     bulkauth_nylas_concurrency: int = Field(default=16, ge=1, le=512)
     bulkauth_nylas_max_attempts: int = Field(default=6, ge=1, le=20)
@@ -71,7 +79,7 @@ class Settings(DatabaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
-    @field_validator("bulkauth_admins", mode="before")
+    @field_validator("bulkauth_admins", "bulkauth_approvers", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:
         return _split_ids(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.ids import ActionId
-from handlers import commands, consent, credentials
+from handlers import approvals, commands, consent, credentials, grants
 
 
 async def ack_link_button(ack: AsyncAck) -> None:
@@ -17,7 +17,11 @@ async def ack_link_button(ack: AsyncAck) -> None:
 
 
 def register(app: AsyncApp) -> None:
-    commands.register(app, routes={**credentials.SUBCOMMANDS, **consent.SUBCOMMANDS})
+    commands.register(
+        app, routes={**credentials.SUBCOMMANDS, **consent.SUBCOMMANDS, **grants.SUBCOMMANDS}
+    )
     credentials.register(app)
     consent.register(app)
+    grants.register(app)
+    approvals.register(app)
     app.action(ActionId.OPEN_URL)(ack_link_button)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.access import SlackActor
@@ -31,13 +29,12 @@ from bot.deps import Deps
 from bot.notify import tell_user
 from bot.nylas.errors import NylasError, NylasNotFound
 from bot.nylas.models import Provider
+from bot.slack_files import FileProblem, download_text
 from storage.audit import AuditAction, Subject, record_event
 from storage.credentials import add_credential
 from storage.models import CredentialRecord
 
 log = logging.getLogger(__name__)
-SLACK_FILE_HOSTS = {"files.slack.com", "slack-files.com"}
-DOWNLOAD_SECONDS = 2.0  # inside the 3-second budget of the view_submission ack
 
 
 @dataclass(frozen=True)
@@ -53,33 +50,18 @@ class PendingRegistration:
 
 
 async def download_key_file(deps: Deps, file: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(text, None) or (None, what went wrong), for the file a user uploaded in the modal."""
-    if int(file.get("size") or 0) > MAX_KEY_FILE_BYTES:
-        return None, "This file is larger than 64 KB, so it is not a service account key."
-    if not str(file.get("name") or "").lower().endswith(".json"):
-        return None, "Upload the .json key file that Google Cloud gave you."
-    url = str(file.get("url_private_download") or file.get("url_private") or "")
-    allowed = SLACK_FILE_HOSTS | {urlsplit(deps.settings.slack_api_url or "").hostname or ""}
-    if urlsplit(url).hostname not in allowed:
-        return None, "The file's address is not Slack's, so the bot did not fetch it."
-    token = deps.settings.slack_bot_token.get_secret_value()
+    """(text, None) or (None, what went wrong), for the key file uploaded in the modal."""
     try:
-        async with deps.http.get(
-            url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS),
-        ) as reply:
-            content = await reply.content.read(MAX_KEY_FILE_BYTES + 1)
-            if reply.status != 200 or reply.content_type == "text/html":
-                return None, "Slack did not hand over the file (check the files:read scope)."
-    except (aiohttp.ClientError, TimeoutError):
-        return None, "The file could not be read from Slack just now; submit again."
-    if len(content) > MAX_KEY_FILE_BYTES:
-        return None, "This file is larger than 64 KB, so it is not a service account key."
-    try:
-        return content.decode("utf-8"), None
-    except UnicodeDecodeError:
-        return None, "This file is not JSON text."
+        text = await download_text(
+            deps,
+            file,
+            max_bytes=MAX_KEY_FILE_BYTES,
+            extensions=(".json",),
+            kind="a service account JSON key",
+        )
+    except FileProblem as problem:
+        return None, str(problem)
+    return text, None
 
 
 async def _remove_uploaded_key(deps: Deps, file_id: str | None) -> str:

@@ -43,6 +43,7 @@ class AuditAction(StrEnum):
     GRANT_CREATED = "grant.created"
     GRANT_REAUTHENTICATED = "grant.reauthenticated"
     GRANT_FAILED = "grant.failed"
+    GRANT_SKIPPED = "grant.skipped"
     ACCESS_DENIED = "access.denied"
     INPUT_REJECTED = "input.rejected"
     AUDIT_QUERIED = "audit.queried"
@@ -93,6 +94,59 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    """One event to append: who, what, about what, how it ended."""
+
+    actor: Actor
+    action: AuditAction
+    subject: Subject = Subject()
+    outcome: str = "ok"
+    request_id: str | None = None
+    details: dict[str, Any] | None = None
+
+
+async def record_events(*, session: AsyncSession, specs: list[EventSpec]) -> list[AuditEvent]:
+    """Append events in order, in the caller's transaction (the caller commits). The chain head
+    is locked once for the whole batch, so a bulk run's outcomes cost one round trip each."""
+    if not specs:
+        return []
+    details = [canonical_details(spec.details) for spec in specs]
+    claimed = await session.exec(
+        update(AuditChainHead)
+        .where(col(AuditChainHead.id) == 1)
+        .values(seq=AuditChainHead.seq + len(specs))
+        .returning(col(AuditChainHead.seq), col(AuditChainHead.last_hash))
+    )
+    last_seq, prev_hash = claimed.one()
+    now = utcnow()
+    events = []
+    for offset, (spec, details_json) in enumerate(zip(specs, details, strict=True)):
+        event = AuditEvent(
+            seq=last_seq - len(specs) + 1 + offset,
+            occurred_at=now,
+            actor_id=spec.actor.id,
+            actor_name=spec.actor.name,
+            action=spec.action,
+            outcome=spec.outcome,
+            credential_id=spec.subject.credential_id,
+            email=spec.subject.email.lower() if spec.subject.email else None,
+            grant_id=spec.subject.grant_id,
+            run_id=spec.subject.run_id,
+            request_id=spec.request_id,
+            details=details_json,
+            prev_hash=prev_hash,
+            hash="",
+        )
+        event.hash = prev_hash = event_hash(event)
+        events.append(event)
+    session.add_all(events)
+    await session.exec(
+        update(AuditChainHead).where(col(AuditChainHead.id) == 1).values(last_hash=prev_hash)
+    )
+    return events
+
+
 async def record_event(
     *,
     session: AsyncSession,
@@ -104,36 +158,8 @@ async def record_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction (the caller commits)."""
-    details_json = canonical_details(details)
-    claimed = await session.exec(
-        update(AuditChainHead)
-        .where(col(AuditChainHead.id) == 1)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(col(AuditChainHead.seq), col(AuditChainHead.last_hash))
-    )
-    seq, prev_hash = claimed.one()
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=utcnow(),
-        actor_id=actor.id,
-        actor_name=actor.name,
-        action=action,
-        outcome=outcome,
-        credential_id=subject.credential_id,
-        email=subject.email.lower() if subject.email else None,
-        grant_id=subject.grant_id,
-        run_id=subject.run_id,
-        request_id=request_id,
-        details=details_json,
-        prev_hash=prev_hash,
-        hash="",
-    )
-    event.hash = event_hash(event)
-    session.add(event)
-    await session.exec(
-        update(AuditChainHead).where(col(AuditChainHead.id) == 1).values(last_hash=event.hash)
-    )
-    return event
+    spec = EventSpec(actor, action, subject, outcome, request_id, details)
+    return (await record_events(session=session, specs=[spec]))[0]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ never take the same item at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,19 +34,10 @@ async def add_items(
     emails: Iterable[str],
     status: ItemStatus = ItemStatus.PENDING,
 ) -> int:
-    """Insert one pending item per email, in batches; returns how many were written."""
-    written = 0
-    batch: list[dict[str, object]] = []
-    for email in emails:
-        batch.append({"run_id": run_id, "email": email, "status": status, "attempts": 0})
-        if len(batch) >= INSERT_BATCH:
-            await session.exec(insert(RunItem), params=batch)
-            written += len(batch)
-            batch = []
-    if batch:
-        await session.exec(insert(RunItem), params=batch)
-        written += len(batch)
-    return written
+    """Insert one item per email, in batches; returns how many were written."""
+    return await items_with_presets(
+        session=session, run_id=run_id, items=((email, status, None) for email in emails)
+    )
 
 
 @dataclass(frozen=True)
@@ -54,6 +45,7 @@ class ClaimedItem:
     id: int
     email: str
     attempts: int
+    known_grant_id: str | None = None  # the user's grant found at planning time
 
 
 async def claim_items(
@@ -84,9 +76,14 @@ async def claim_items(
             claimed_at=utcnow(),
             attempts=RunItem.attempts + 1,
         )
-        .returning(col(RunItem.id), col(RunItem.email), col(RunItem.attempts))
+        .returning(
+            col(RunItem.id), col(RunItem.email), col(RunItem.attempts), col(RunItem.grant_id)
+        )
     )
-    return [ClaimedItem(id=row[0], email=row[1], attempts=row[2]) for row in claimed.all()]
+    return [
+        ClaimedItem(id=row[0], email=row[1], attempts=row[2], known_grant_id=row[3])
+        for row in claimed.all()
+    ]
 
 
 async def finish_item(
@@ -140,3 +137,102 @@ async def item_counts(*, session: AsyncSession, run_id: int) -> dict[str, int]:
 async def items_of(*, session: AsyncSession, run_id: int) -> list[RunItem]:
     query = select(RunItem).where(col(RunItem.run_id) == run_id).order_by(col(RunItem.id))
     return list((await session.exec(query)).all())
+
+
+async def transition(
+    *,
+    session: AsyncSession,
+    run_id: int,
+    from_statuses: Sequence[str],
+    to_status: str,
+    **values: object,
+) -> bool:
+    """Move a run between statuses exactly once: False when it was no longer in any of
+    `from_statuses` (another click, replica or worker got there first)."""
+    result = await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .where(col(BulkRun.status).in_(list(from_statuses)))
+        .values(status=to_status, **values)
+    )
+    return bool(result.rowcount)
+
+
+async def set_run_message(*, session: AsyncSession, run_id: int, channel_id: str, ts: str) -> None:
+    await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .values(channel_id=channel_id, message_ts=ts)
+    )
+
+
+async def store_counts(*, session: AsyncSession, run_id: int, counts: dict[str, int]) -> None:
+    await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .values(
+            created=counts.get(ItemStatus.CREATED, 0),
+            reauthenticated=counts.get(ItemStatus.REAUTHENTICATED, 0),
+            skipped=counts.get(ItemStatus.SKIPPED, 0),
+            failed=counts.get(ItemStatus.FAILED, 0),
+        )
+    )
+
+
+async def refresh_claims(*, session: AsyncSession, worker_id: str) -> None:
+    """Heartbeat: this worker is alive, so its in-progress items are not stale."""
+    await session.exec(
+        update(RunItem)
+        .where(col(RunItem.claimed_by) == worker_id)
+        .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
+        .values(claimed_at=utcnow())
+    )
+
+
+async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) -> list[BulkRun]:
+    query = select(BulkRun).where(col(BulkRun.status).in_(list(statuses))).order_by(col(BulkRun.id))
+    return list((await session.exec(query)).all())
+
+
+async def unfinished_items(*, session: AsyncSession, run_id: int) -> int:
+    query = (
+        select(func.count())
+        .select_from(RunItem)
+        .where(
+            col(RunItem.run_id) == run_id,
+            col(RunItem.status).in_([ItemStatus.PENDING, ItemStatus.IN_PROGRESS]),
+        )
+    )
+    return int((await session.exec(query)).one())
+
+
+async def items_with_presets(
+    *, session: AsyncSession, run_id: int, items: Iterable[tuple[str, str, str | None]]
+) -> int:
+    """Insert (email, status, known grant id) rows in batches; returns how many."""
+    written = 0
+    batch: list[dict[str, object]] = []
+    for email, status, grant_id in items:
+        batch.append(
+            {
+                "run_id": run_id,
+                "email": email,
+                "status": status,
+                "attempts": 0,
+                "grant_id": grant_id,
+            }
+        )
+        if len(batch) >= INSERT_BATCH:
+            await session.exec(insert(RunItem), params=batch)
+            written, batch = written + len(batch), []
+    if batch:
+        await session.exec(insert(RunItem), params=batch)
+        written += len(batch)
+    return written
+
+
+async def stream_items(*, session: AsyncSession, run_id: int) -> AsyncIterator[RunItem]:
+    query = select(RunItem).where(col(RunItem.run_id) == run_id).order_by(col(RunItem.id))
+    result = await session.stream_scalars(query.execution_options(yield_per=1000))
+    async for item in result:
+        yield item

@@ -40,3 +40,17 @@ class ConsentRef(BaseModel):
     """A button that acts on one consent request."""
 
     consent_id: int
+
+
+class PlanRef(BaseModel):
+    """A plan held in memory between the dry run and the requester's confirmation."""
+
+    token: str
+
+
+class RunRef(BaseModel):
+    """A button or modal that acts on one bulk run."""
+
+    run_id: int
+    channel_id: str = ""
+    message_ts: str = ""

@@ -177,7 +177,7 @@ GOOGLE_INVALID = [
     ),
     pytest.param({"upload": "hello"}, {"key_file": "This is not JSON"}, id="upload-not-json"),
     pytest.param({"upload": "big"}, {"key_file": "larger than 64 KB"}, id="upload-too-large"),
-    pytest.param({"upload": "txt"}, {"key_file": ".json key file"}, id="upload-not-json-name"),
+    pytest.param({"upload": "txt"}, {"key_file": "JSON key (.json)"}, id="upload-not-json-name"),
     pytest.param(
         {"name": "", "pasted": key_json()},
         {"credential_name": "Give the credential"},

@@ -1,0 +1,184 @@
+"""Working bulk runs in this process.
+
+Every process runs an engine. A periodic scan (APScheduler) starts local work on every run that
+is running (or queued and now due) and not yet worked here, so runs resume after a restart and
+several replicas on one PostgreSQL share a run: items are claimed with SKIP LOCKED, and a claim
+whose worker stopped heart-beating is taken over. Finished items are never sent again; an item
+interrupted mid-call may be (Nylas then re-authenticates the same grant).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.nylas.client import NylasClient
+from bot.run_pass import RunContext, RunPass
+from bot.settings import Settings
+from storage.audit import Actor
+from storage.credentials import get_credential
+from storage.db import Sessions
+from storage.models import RunStatus, as_utc, utcnow
+from storage.runs import get_run, runs_with_status, transition, unfinished_items
+
+log = logging.getLogger(__name__)
+RunHook = Callable[[int], Awaitable[None]]
+
+
+class RunEngine:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: Sessions,
+        nylas: NylasClient,
+        scheduler: AsyncIOScheduler,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.nylas = nylas
+        self._scheduler = scheduler
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._active: dict[int, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+        self._cancelled: set[int] = set()
+        self.on_started: RunHook | None = None  # shows progress (set by the handlers)
+        self.on_finished: RunHook | None = None  # posts the summary
+        self.on_progress: Callable[[int], None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._scheduler.add_job(
+            self.scan,
+            trigger="interval",
+            seconds=self.settings.bulkauth_run_scan_seconds,
+            id=f"run-scan:{self.worker_id}",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=utcnow(),
+        )
+
+    async def stop(self, *, timeout: float) -> None:
+        """Stop claiming, hand queued items back, let in-flight calls finish."""
+        self._stopping.set()
+        if self._active:
+            await asyncio.wait(list(self._active.values()), timeout=timeout)
+
+    def is_working(self, run_id: int) -> bool:
+        return run_id in self._active
+
+    async def wait_stopped(self, run_id: int, *, timeout: float) -> None:
+        """Wait for this process's work on a run (after a cancel) to end."""
+        task = self._active.get(run_id)
+        if task is not None:
+            await asyncio.wait([task], timeout=timeout)
+
+    def should_stop(self, run_id: int) -> bool:
+        return run_id in self._cancelled or self._stopping.is_set()
+
+    def cancel_locally(self, run_id: int) -> None:
+        """A Cancel was recorded: stop sending this run's queued items at once."""
+        self._cancelled.add(run_id)
+
+    def progressed(self, run_id: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(run_id)
+
+    async def still_running(self, run_id: int) -> bool:
+        if self.should_stop(run_id):
+            return False
+        async with self.sessions() as session:
+            run = await get_run(session=session, run_id=run_id)
+        return run is not None and run.status == RunStatus.RUNNING
+
+    # --- scheduling -----------------------------------------------------------------------
+    async def scan(self) -> None:
+        """Start due queued runs and work every running run not yet worked here."""
+        if self._stopping.is_set():
+            return
+        now = utcnow()
+        async with self.sessions() as session:
+            queued = await runs_with_status(
+                session=session, statuses=[RunStatus.APPROVED, RunStatus.WAITING_FOR_CONSENT]
+            )
+            for run in queued:
+                if run.id is not None and (
+                    run.start_after is None or as_utc(run.start_after) <= now
+                ):
+                    await transition(
+                        session=session,
+                        run_id=run.id,
+                        from_statuses=[run.status],
+                        to_status=RunStatus.RUNNING,
+                        started_at=now,
+                    )
+            await session.commit()
+            running = await runs_with_status(session=session, statuses=[RunStatus.RUNNING])
+        for run in running:
+            if run.id is not None:
+                self.kick(run.id)
+
+    def kick(self, run_id: int) -> None:
+        """Work this run here unless that is already happening."""
+        if run_id in self._active or self._stopping.is_set():
+            return
+        task = asyncio.create_task(self._work(run_id), name=f"run-{run_id}")
+        self._active[run_id] = task
+        task.add_done_callback(lambda _task: self._active.pop(run_id, None))
+
+    # --- one run ----------------------------------------------------------------------------
+    async def _context(self, run_id: int) -> RunContext | None:
+        async with self.sessions() as session:
+            run = await get_run(session=session, run_id=run_id)
+            if run is None or run.status != RunStatus.RUNNING:
+                return None
+            credential = await get_credential(session=session, credential_id=run.credential_id)
+        assert credential is not None
+        approver = (
+            Actor(run.approved_by, run.approved_by_name or run.approved_by)
+            if run.approved_by
+            else None
+        )
+        return RunContext(
+            run=run,
+            run_id=run_id,
+            credential_id=credential.nylas_credential_id,
+            provider="google" if run.provider == "google" else "microsoft",
+            scopes=run.scopes.split(),
+            requester=Actor(run.requested_by, run.requested_by_name),
+            approver=approver,
+        )
+
+    async def _work(self, run_id: int) -> None:
+        try:
+            context = await self._context(run_id)
+            if context is None:
+                return
+            if self.on_started is not None:
+                await self.on_started(run_id)
+            await RunPass(self, context).run()
+            await self._maybe_finish(run_id)
+        except Exception:
+            log.exception("run %s: worker stopped; the next scan picks it up again", run_id)
+
+    async def _maybe_finish(self, run_id: int) -> None:
+        """The process that sees the last item done closes the run (once)."""
+        async with self.sessions() as session:
+            if await unfinished_items(session=session, run_id=run_id):
+                return
+            won = await transition(
+                session=session,
+                run_id=run_id,
+                from_statuses=[RunStatus.RUNNING],
+                to_status=RunStatus.FINISHED,
+                finished_at=utcnow(),
+            )
+            await session.commit()
+        if won and self.on_finished is not None:
+            await self.on_finished(run_id)

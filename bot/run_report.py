@@ -1,0 +1,144 @@
+"""What a run shows in Slack: one progress message edited in place (at most every few seconds),
+then the summary in the same message and a CSV of every user in its thread."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.grants import build_progress, build_summary
+from bot.settings import Settings
+from storage.audit import Actor, AuditAction, Subject, record_event
+from storage.db import Sessions
+from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.runs import get_run, item_counts, store_counts, stream_items
+
+log = logging.getLogger(__name__)
+CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "request_id")
+FINISHED = ("created", "reauthenticated", "skipped", "failed")
+
+
+def _state(run: BulkRun) -> str:
+    return {
+        RunStatus.RUNNING: "running",
+        RunStatus.APPROVED: "starting",
+        RunStatus.WAITING_FOR_CONSENT: "waiting for consent propagation",
+        RunStatus.FINISHED: "finished",
+        RunStatus.CANCELLED: "cancelled",
+    }.get(RunStatus(run.status), run.status)
+
+
+class RunReporter:
+    def __init__(self, *, settings: Settings, sessions: Sessions, slack: AsyncWebClient) -> None:
+        self._interval = settings.bulkauth_progress_interval_seconds
+        self._sessions = sessions
+        self._slack = slack
+        self._last_update: dict[int, float] = {}
+        self._pending: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def progressed(self, run_id: int) -> None:
+        """Items finished: edit the message now, or when the interval since the last edit ends."""
+        if run_id in self._pending:
+            return
+        wait = self._last_update.get(run_id, 0.0) + self._interval - time.monotonic()
+        loop = asyncio.get_running_loop()
+        self._pending[run_id] = loop.call_later(max(0.0, wait), self._spawn_update, run_id)
+
+    def _spawn_update(self, run_id: int) -> None:
+        self._pending.pop(run_id, None)
+        task = asyncio.create_task(self.update(run_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _load(self, run_id: int) -> tuple[BulkRun, Counter[str]] | None:
+        async with self._sessions() as session:
+            run = await get_run(session=session, run_id=run_id)
+            counts = Counter(await item_counts(session=session, run_id=run_id))
+        return (run, counts) if run is not None else None
+
+    async def update(self, run_id: int) -> None:
+        loaded = await self._load(run_id)
+        if loaded is None or not loaded[0].message_ts:
+            return
+        run, counts = loaded
+        self._last_update[run_id] = time.monotonic()
+        rate, eta = self._pace(run, counts)
+        message = build_progress(run, counts, rate=rate, eta_seconds=eta, state=_state(run))
+        await self._edit(run, message.as_kwargs())
+
+    @staticmethod
+    def _pace(run: BulkRun, counts: Counter[str]) -> tuple[float | None, float | None]:
+        if run.started_at is None:
+            return None, None
+        elapsed = (utcnow() - as_utc(run.started_at)).total_seconds()
+        sent = counts["created"] + counts["reauthenticated"] + counts["failed"]
+        if elapsed <= 0 or sent == 0:
+            return None, None
+        rate = sent / elapsed
+        remaining = counts["pending"] + counts["in_progress"]
+        return rate, remaining / rate
+
+    async def _edit(self, run: BulkRun, content: dict[str, Any]) -> None:
+        if not run.channel_id or not run.message_ts:
+            return
+        try:
+            await self._slack.chat_update(channel=run.channel_id, ts=run.message_ts, **content)
+        except SlackApiError as error:
+            log.warning(
+                "run %s: progress message not updated (%s)", run.id, error.response.get("error")
+            )
+
+    async def finish(self, run_id: int, *, cancelled_by: str | None = None) -> None:
+        """Final counts, the summary in the progress message, the CSV in its thread."""
+        for handle in [self._pending.pop(run_id)] if run_id in self._pending else []:
+            handle.cancel()
+        loaded = await self._load(run_id)
+        if loaded is None:
+            return
+        run, counts = loaded
+        failures: Counter[str] = Counter()
+        report = io.StringIO()
+        writer = csv.writer(report)
+        writer.writerow(CSV_COLUMNS)
+        async with self._sessions() as session:
+            await store_counts(session=session, run_id=run_id, counts=dict(counts))
+            async for item in stream_items(session=session, run_id=run_id):
+                writer.writerow(
+                    [
+                        item.email,
+                        item.status,
+                        item.grant_id or "",
+                        item.last_error or "",
+                        item.request_id or "",
+                    ]
+                )
+                if item.status == ItemStatus.FAILED:
+                    failures[item.last_error or "unknown"] += 1
+            await record_event(
+                session=session,
+                actor=Actor("bulkauth", "bulkauth run engine"),
+                action=AuditAction.RUN_CANCELLED if cancelled_by else AuditAction.RUN_FINISHED,
+                subject=Subject(run_id=run_id),
+                details={name: counts[name] for name in FINISHED},
+            )
+            await session.commit()
+        if not run.message_ts or not run.channel_id:
+            return
+        summary = build_summary(run, counts, failures, cancelled_by=cancelled_by)
+        await self._edit(run, summary.as_kwargs())
+        await self._slack.files_upload_v2(
+            channel=run.channel_id,
+            thread_ts=run.message_ts,
+            filename=f"run-{run_id}.csv",
+            title=f"Run {run_id}: every user's outcome",
+            content=report.getvalue(),
+        )

@@ -1,0 +1,188 @@
+"""Bulk runs from a confirmed plan to their start: writing the run, deciding, starting."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.access import SlackActor
+from bot.auditing import actor_of
+from bot.blocks.grants import build_progress
+from bot.deps import Deps
+from bot.plan import Plan
+from storage.audit import AuditAction, EventSpec, Subject, record_events
+from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.runs import (
+    create_run,
+    get_run,
+    items_with_presets,
+    set_run_message,
+    transition,
+)
+
+
+@dataclass(frozen=True)
+class PendingPlan:
+    plan: Plan
+    requester: SlackActor
+    channel_id: str
+
+
+async def write_run(deps: Deps, pending: PendingPlan) -> BulkRun:
+    """The run and every one of its items, before any Nylas call; skipped users are audited."""
+    plan, requester = pending.plan, pending.requester
+    items = plan.items()
+    async with deps.sessions() as session:
+        run = await create_run(
+            session=session,
+            run=BulkRun(
+                credential_id=plan.credential_id,
+                provider=plan.provider,
+                scopes=" ".join(plan.scopes),
+                skip_existing=plan.skip_existing,
+                requested_by=requester.user_id,
+                requested_by_name=requester.display_name,
+                total=len(items),
+                start_after=plan.start_after,
+            ),
+        )
+        assert run.id is not None
+        await items_with_presets(session=session, run_id=run.id, items=items)
+        actor = actor_of(requester)
+        specs = [
+            EventSpec(
+                actor=actor,
+                action=AuditAction.RUN_REQUESTED,
+                subject=Subject(credential_id=plan.nylas_credential_id, run_id=run.id),
+                details={
+                    "users": len(items),
+                    "calls": plan.calls,
+                    "invalid": len(plan.users.invalid),
+                },
+            )
+        ]
+        specs += [
+            EventSpec(
+                actor=actor,
+                action=AuditAction.GRANT_SKIPPED,
+                subject=Subject(
+                    credential_id=plan.nylas_credential_id,
+                    email=email,
+                    grant_id=grant_id,
+                    run_id=run.id,
+                ),
+                details={"reason": "already has a valid grant"},
+            )
+            for email, status, grant_id in items
+            if status == ItemStatus.SKIPPED
+        ]
+        await record_events(session=session, specs=specs)
+        await session.commit()
+    return run
+
+
+async def approve(deps: Deps, run_id: int, approver: SlackActor, *, now: datetime) -> bool:
+    """Awaiting approval → approved, exactly once."""
+    async with deps.sessions() as session:
+        won = await transition(
+            session=session,
+            run_id=run_id,
+            from_statuses=[RunStatus.AWAITING_APPROVAL],
+            to_status=RunStatus.APPROVED,
+            approved_by=approver.user_id,
+            approved_by_name=approver.display_name,
+            decided_at=now,
+        )
+        if won:
+            run = await get_run(session=session, run_id=run_id)
+            assert run is not None
+            await record_events(
+                session=session,
+                specs=[
+                    EventSpec(
+                        actor=actor_of(approver),
+                        action=AuditAction.RUN_APPROVED,
+                        subject=Subject(run_id=run_id),
+                        details={"requested_by": run.requested_by},
+                    )
+                ],
+            )
+        await session.commit()
+    return won
+
+
+async def reject(
+    deps: Deps, run_id: int, decider: SlackActor, *, reason: str, now: datetime
+) -> bool:
+    async with deps.sessions() as session:
+        won = await transition(
+            session=session,
+            run_id=run_id,
+            from_statuses=[RunStatus.AWAITING_APPROVAL],
+            to_status=RunStatus.REJECTED,
+            approved_by=decider.user_id,
+            approved_by_name=decider.display_name,
+            decided_at=now,
+            rejection_reason=reason or None,
+        )
+        if won:
+            await record_events(
+                session=session,
+                specs=[
+                    EventSpec(
+                        actor=actor_of(decider),
+                        action=AuditAction.RUN_REJECTED,
+                        subject=Subject(run_id=run_id),
+                        details={"reason": reason},
+                    )
+                ],
+            )
+        await session.commit()
+    return won
+
+
+async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | None) -> None:
+    """Post the progress message (in the approval thread, or a DM) and start or queue the run."""
+    async with deps.sessions() as session:
+        run = await get_run(session=session, run_id=run_id)
+        assert run is not None and run.id is not None
+        now = utcnow()
+        queued = run.start_after is not None and as_utc(run.start_after) > now
+        await transition(
+            session=session,
+            run_id=run_id,
+            from_statuses=[RunStatus.APPROVED],
+            to_status=RunStatus.WAITING_FOR_CONSENT if queued else RunStatus.RUNNING,
+            **({} if queued else {"started_at": now}),
+        )
+        await record_events(
+            session=session,
+            specs=[
+                EventSpec(
+                    actor=actor_of(await deps.access.actor(run.approved_by or run.requested_by)),
+                    action=AuditAction.RUN_STARTED,
+                    subject=Subject(run_id=run_id),
+                    outcome="queued" if queued else "ok",
+                )
+            ],
+        )
+        await session.commit()
+        await session.refresh(run)
+    progress = build_progress(
+        run,
+        Counter(),
+        rate=None,
+        eta_seconds=None,
+        state="waiting for consent propagation" if queued else "starting",
+    )
+    posted = await deps.slack.chat_postMessage(
+        channel=channel_id, thread_ts=thread_ts, **progress.as_kwargs()
+    )
+    async with deps.sessions() as session:
+        await set_run_message(
+            session=session, run_id=run_id, channel_id=str(posted["channel"]), ts=str(posted["ts"])
+        )
+        await session.commit()
+    if not queued:
+        deps.runs.kick(run_id)

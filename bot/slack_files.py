@@ -1,0 +1,50 @@
+"""Fetching a file a user uploaded through a modal's file input (with the bot token)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bot.deps import Deps
+
+SLACK_FILE_HOSTS = {"files.slack.com", "slack-files.com"}
+DOWNLOAD_SECONDS = 2.0  # inside the 3-second budget of the view_submission ack
+
+
+class FileProblem(ValueError):
+    """What is wrong with the file, in words for the modal."""
+
+
+async def download_text(
+    deps: Deps, file: dict[str, Any], *, max_bytes: int, extensions: tuple[str, ...], kind: str
+) -> str:
+    """The file's text; FileProblem says why it cannot be used."""
+    too_large = f"This file is larger than {max_bytes // 1024:,} KB, so it is not {kind}."
+    if int(file.get("size") or 0) > max_bytes:
+        raise FileProblem(too_large)
+    if not str(file.get("name") or "").lower().endswith(extensions):
+        raise FileProblem(f"Upload {kind} ({' or '.join(extensions)}).")
+    url = str(file.get("url_private_download") or file.get("url_private") or "")
+    allowed = SLACK_FILE_HOSTS | {urlsplit(deps.settings.slack_api_url or "").hostname or ""}
+    if urlsplit(url).hostname not in allowed:
+        raise FileProblem("The file's address is not Slack's, so the bot did not fetch it.")
+    token = deps.settings.slack_bot_token.get_secret_value()
+    try:
+        async with deps.http.get(
+            url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS),
+        ) as reply:
+            content = await reply.content.read(max_bytes + 1)
+            if reply.status != 200 or reply.content_type == "text/html":
+                raise FileProblem("Slack did not hand over the file (check the files:read scope).")
+    except (aiohttp.ClientError, TimeoutError):
+        raise FileProblem("The file could not be read from Slack just now; submit again.") from None
+    if len(content) > max_bytes:
+        raise FileProblem(too_large)
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileProblem("This file is not UTF-8 text.") from None

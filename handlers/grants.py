@@ -1,0 +1,287 @@
+"""Grant creation surfaces: `/bulkauth grants [credential]`, the "Create grants" buttons, the
+request modal, the dry-run plan and its confirmation."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.access import SlackActor
+from bot.auditing import actor_of, audit
+from bot.blocks.grants import (
+    SKIP_EXISTING,
+    START_WHEN_READY,
+    build_approval_request,
+    build_grants_modal,
+    build_plan_view,
+    build_planning_view,
+    build_status_view,
+)
+from bot.blocks.metadata import CredentialRef, ModalOrigin, PlanRef
+from bot.consent import Readiness, grant_gate
+from bot.deps import Deps
+from bot.emails import NoEmailColumn, emails_from_file, fold, split_pasted
+from bot.errors import UserInputError
+from bot.forms import ViewState
+from bot.ids import ActionId, BlockId, CallbackId, Subcommand
+from bot.nylas.errors import NylasError
+from bot.nylas.models import GrantFilters
+from bot.plan import Plan, make_plan
+from bot.runs import PendingPlan, approve, start, write_run
+from bot.slack_files import FileProblem, download_text
+from handlers.commands import CommandRequest, SubcommandHandler
+from storage.audit import AuditAction
+from storage.credentials import list_credentials
+from storage.models import CredentialRecord, utcnow
+
+MAX_USER_FILE_BYTES = 5 * 1024 * 1024
+
+
+async def _credentials(deps: Deps) -> list[CredentialRecord]:
+    async with deps.sessions() as session:
+        return await list_credentials(session=session)
+
+
+async def _open_modal(
+    deps: Deps, trigger_id: str, channel_id: str, *, selected_id: int | None = None, name: str = ""
+) -> None:
+    credentials = await _credentials(deps)
+    wanted = name.strip().lower()
+    selected = next(
+        (
+            c
+            for c in credentials
+            if c.id == selected_id
+            or (wanted and wanted in (c.name.lower(), c.nylas_credential_id.lower()))
+        ),
+        None,
+    )
+    await deps.slack.views_open(
+        trigger_id=trigger_id,
+        view=build_grants_modal(credentials, selected, ModalOrigin(channel_id=channel_id)),
+    )
+
+
+async def grants_command(request: CommandRequest) -> None:
+    """`/bulkauth grants [credential]`: the request modal, opened at once."""
+    await request.ack()
+    await _open_modal(
+        request.deps, request.trigger_id, request.channel_id, name=" ".join(request.args)
+    )
+
+
+async def open_grants_from_button(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    """ "Create grants" on a registration message or a consent reminder."""
+    await ack()
+    ref = CredentialRef.model_validate_json(body["actions"][0]["value"])
+    await _open_modal(
+        deps,
+        body["trigger_id"],
+        (body.get("channel") or {}).get("id") or "",
+        selected_id=ref.credential_id,
+    )
+
+
+async def credential_chosen(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    """Show the scope fields for Google and the queue option for Microsoft."""
+    await ack()
+    view = body["view"]
+    chosen = (body["actions"][0].get("selected_option") or {}).get("value")
+    credentials = await _credentials(deps)
+    selected = next((c for c in credentials if str(c.id) == chosen), None)
+    await deps.slack.views_update(
+        view_id=view["id"],
+        hash=view.get("hash"),
+        view=build_grants_modal(
+            credentials, selected, ModalOrigin.load(view.get("private_metadata"))
+        ),
+    )
+
+
+async def _user_candidates(deps: Deps, state: ViewState) -> list[str]:
+    pasted, files = state.text(BlockId.GRANTS_USERS_TEXT), state.files(BlockId.GRANTS_USERS_FILE)
+    if pasted and files:
+        message = "Give the users either pasted or as a file, not both."
+        raise UserInputError(
+            message, {BlockId.GRANTS_USERS_TEXT: message, BlockId.GRANTS_USERS_FILE: message}
+        )
+    if files:
+        try:
+            text = await download_text(
+                deps,
+                files[0],
+                max_bytes=MAX_USER_FILE_BYTES,
+                extensions=(".csv", ".txt"),
+                kind="a CSV or text file",
+            )
+            candidates = emails_from_file(text)
+        except (FileProblem, NoEmailColumn) as problem:
+            raise UserInputError(str(problem), {BlockId.GRANTS_USERS_FILE: str(problem)}) from None
+    else:
+        candidates = split_pasted(pasted)
+    if not candidates:
+        message = "Give at least one user: paste addresses or upload a file."
+        raise UserInputError(message, {BlockId.GRANTS_USERS_TEXT: message})
+    limit = deps.settings.bulkauth_max_users
+    if len({candidate.lower() for candidate in candidates}) > limit:
+        message = f"That is more than {limit:,} users; split the list into several runs."
+        block = BlockId.GRANTS_USERS_FILE if files else BlockId.GRANTS_USERS_TEXT
+        raise UserInputError(message, {block: message})
+    return candidates
+
+
+def _scopes(state: ViewState) -> list[str]:
+    scopes = state.selected_many(BlockId.GRANTS_SCOPES)
+    scopes += [s for s in re.split(r"[\s,]+", state.text(BlockId.GRANTS_EXTRA_SCOPES)) if s]
+    if not scopes:
+        message = "Choose at least one scope (they must be delegated to the service account)."
+        raise UserInputError(message, {BlockId.GRANTS_SCOPES: message})
+    return list(dict.fromkeys(scopes))
+
+
+async def _start_after(deps: Deps, credential: CredentialRecord, queue: bool) -> datetime | None:
+    async with deps.sessions() as session:
+        gate = await grant_gate(session=session, credential=credential, now=utcnow())
+    if gate.readiness == Readiness.NOT_CONSENTED:
+        message = (
+            f"No admin consent is recorded for {credential.name} yet: get it with "
+            f"/bulkauth consent {credential.name}."
+        )
+        raise UserInputError(message, {BlockId.GRANTS_CREDENTIAL: message})
+    if gate.readiness == Readiness.WAITING and not queue:
+        assert gate.ready_at is not None
+        message = (
+            f"Consent is still propagating: grants can start at "
+            f"{gate.ready_at:%H:%M} UTC. Tick “Start automatically…” to queue the run."
+        )
+        raise UserInputError(message, {BlockId.GRANTS_CREDENTIAL: message})
+    return gate.ready_at if gate.readiness == Readiness.WAITING else None
+
+
+async def _validate(deps: Deps, state: ViewState) -> tuple[Plan, list[str]]:
+    """Everything that can be checked inside the ack; every field's problem at once."""
+    chosen = state.selected(BlockId.GRANTS_CREDENTIAL)
+    credential = next((c for c in await _credentials(deps) if str(c.id) == chosen), None)
+    if credential is None or credential.id is None:
+        raise UserInputError(
+            "Choose a credential.", {BlockId.GRANTS_CREDENTIAL: "Choose a credential."}
+        )
+    options = state.checked(BlockId.GRANTS_OPTIONS)
+    errors: dict[str, str] = {}
+    candidates: list[str] = []
+    scopes: list[str] = []
+    start_after = None
+    try:
+        candidates = await _user_candidates(deps, state)
+    except UserInputError as error:
+        errors.update(error.field_errors)
+    try:
+        scopes = _scopes(state) if credential.provider == "google" else []
+        start_after = await _start_after(deps, credential, START_WHEN_READY in options)
+    except UserInputError as error:
+        errors.update(error.field_errors)
+    if errors:
+        raise UserInputError("Some fields need attention.", errors)
+    base = Plan(
+        credential_id=credential.id,
+        credential_name=credential.name,
+        nylas_credential_id=credential.nylas_credential_id,
+        provider=credential.provider,
+        scopes=scopes,
+        skip_existing=SKIP_EXISTING in options,
+        users=fold([]),
+        start_after=start_after,
+    )
+    return base, candidates
+
+
+async def submit_grants_request(
+    ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: SlackActor
+) -> None:
+    """The request modal: check it in place, then plan in the background."""
+    try:
+        base, candidates = await _validate(deps, ViewState(view))
+    except UserInputError as error:
+        await ack(response_action="errors", errors=error.field_errors)
+        await audit(
+            deps.sessions,
+            actor=actor_of(actor),
+            action=AuditAction.INPUT_REJECTED,
+            outcome="refused",
+            details={"form": CallbackId.GRANTS_REQUEST, "fields": sorted(error.field_errors)},
+        )
+        return
+    await ack(response_action="update", view=build_planning_view(len(candidates)))
+    origin = ModalOrigin.load(view.get("private_metadata"))
+    deps.tasks.spawn(
+        _plan(deps, base, candidates, actor, origin.channel_id, str(view["id"])), name="plan"
+    )
+
+
+async def _plan(
+    deps: Deps, base: Plan, candidates: list[str], actor: SlackActor, channel_id: str, view_id: str
+) -> None:
+    """The dry run: fold the list, one paged List Grants pass, then show the plan."""
+    base.users = fold(candidates)
+    try:
+        existing = await deps.nylas.list_grants(GrantFilters(provider=base.provider))
+    except NylasError as error:
+        await deps.slack.views_update(
+            view_id=view_id,
+            view=build_status_view(f":x: Could not read the existing grants. {error.user_message}"),
+        )
+        return
+    plan = make_plan(base=base, existing=existing)
+    token = deps.pending.put(PendingPlan(plan=plan, requester=actor, channel_id=channel_id))
+    await deps.slack.views_update(
+        view_id=view_id,
+        view=build_plan_view(
+            plan,
+            rate=deps.settings.bulkauth_nylas_rps,
+            token=token,
+            approval_channel=deps.settings.bulkauth_approval_channel,
+        ),
+    )
+
+
+async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
+    """ "Request approval" / "Start run" on the plan."""
+    await ack()
+    ref = PlanRef.model_validate_json(body["actions"][0]["value"])
+    view_id = str(body["view"]["id"])
+    pending: PendingPlan | None = deps.pending.get(ref.token)
+    if pending is None or pending.requester.user_id != actor.user_id:
+        await deps.slack.views_update(
+            view_id=view_id,
+            view=build_status_view(
+                "This plan is no longer held (plans are kept 15 minutes). Run `/bulkauth grants` "
+                "again."
+            ),
+        )
+        return
+    deps.pending.drop(ref.token)
+    run = await write_run(deps, pending)
+    assert run.id is not None
+    channel = deps.settings.bulkauth_approval_channel
+    if channel:
+        request = build_approval_request(run, pending.plan, rate=deps.settings.bulkauth_nylas_rps)
+        await deps.slack.chat_postMessage(channel=channel, **request.as_kwargs())
+        text = f"Run {run.id} was sent for approval in <#{channel}>."
+    else:
+        await approve(deps, run.id, actor, now=utcnow())
+        await start(deps, run.id, channel_id=actor.user_id, thread_ts=None)
+        text = f"Run {run.id} has started; its progress is in your DMs."
+    await deps.slack.views_update(view_id=view_id, view=build_status_view(text))
+
+
+SUBCOMMANDS: dict[Subcommand, SubcommandHandler] = {Subcommand.GRANTS: grants_command}
+
+
+def register(app: AsyncApp) -> None:
+    app.view(CallbackId.GRANTS_REQUEST)(submit_grants_request)
+    app.action(ActionId.GRANTS_CREDENTIAL_CHOSEN)(credential_chosen)
+    app.action(ActionId.OPEN_GRANTS_MODAL)(open_grants_from_button)
+    app.action(ActionId.CONFIRM_PLAN)(confirm_plan)
