@@ -103,6 +103,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         runs.on_started, runs.on_finished = reporter.update, reporter.finish
         runs.on_progress = reporter.progressed
         runs.start()
+        stack.push_async_callback(reporter.close)
         stack.push_async_callback(runs.stop, timeout=DRAIN_SECONDS)
         yield Deps(
             settings=settings,

@@ -67,8 +67,13 @@ class RunEngine:
     async def stop(self, *, timeout: float) -> None:
         """Stop claiming, hand queued items back, let in-flight calls finish."""
         self._stopping.set()
-        if self._active:
-            await asyncio.wait(list(self._active.values()), timeout=timeout)
+        if not self._active:
+            return
+        _done, late = await asyncio.wait(list(self._active.values()), timeout=timeout)
+        for task in late:  # their claims go stale and another process takes the items over
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
 
     def is_working(self, run_id: int) -> bool:
         return run_id in self._active

@@ -45,6 +45,14 @@ class RunReporter:
         self._pending: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def close(self) -> None:
+        """At shutdown: no more scheduled edits; let the ones under way finish."""
+        for handle in self._pending.values():
+            handle.cancel()
+        self._pending.clear()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
     def progressed(self, run_id: int) -> None:
         """Items finished: edit the message now, or when the interval since the last edit ends."""
         if run_id in self._pending:
@@ -137,7 +145,7 @@ class RunReporter:
         await self._edit(run, summary.as_kwargs())
         await self._slack.files_upload_v2(
             channel=run.channel_id,
-            thread_ts=run.message_ts,
+            thread_ts=run.thread_ts or run.message_ts,
             filename=f"run-{run_id}.csv",
             title=f"Run {run_id}: every user's outcome",
             content=report.getvalue(),

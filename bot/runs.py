@@ -181,7 +181,11 @@ async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | No
     )
     async with deps.sessions() as session:
         await set_run_message(
-            session=session, run_id=run_id, channel_id=str(posted["channel"]), ts=str(posted["ts"])
+            session=session,
+            run_id=run_id,
+            channel_id=str(posted["channel"]),
+            ts=str(posted["ts"]),
+            thread_ts=thread_ts or str(posted["ts"]),
         )
         await session.commit()
     if not queued:

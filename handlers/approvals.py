@@ -53,12 +53,6 @@ async def _refuse(
         reason = "Only approvers (BULKAUTH_APPROVERS) may decide on runs."
     else:
         return False
-    await tell_user(
-        deps.slack,
-        user_id=actor.user_id,
-        channel_id=(body.get("channel") or {}).get("id"),
-        message=plain_message(reason),
-    )
     await audit(
         deps.sessions,
         actor=actor_of(actor),
@@ -66,6 +60,12 @@ async def _refuse(
         outcome="refused",
         subject=Subject(run_id=run.id if run else None),
         details={"surface": "approval", "reason": reason},
+    )
+    await tell_user(
+        deps.slack,
+        user_id=actor.user_id,
+        channel_id=(body.get("channel") or {}).get("id"),
+        message=plain_message(reason),
     )
     return True
 

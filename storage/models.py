@@ -110,6 +110,7 @@ class BulkRun(SQLModel, table=True):
     failed: int = 0
     channel_id: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
+    thread_ts: str | None = Field(default=None, max_length=32)  # where the CSV goes
     start_after: datetime | None = Field(default=None, sa_column=_utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())

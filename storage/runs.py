@@ -60,7 +60,8 @@ async def claim_items(
             or_(
                 col(RunItem.status) == ItemStatus.PENDING,
                 (col(RunItem.status) == ItemStatus.IN_PROGRESS)
-                & (col(RunItem.claimed_at) < stale_before),
+                & (col(RunItem.claimed_at) < stale_before)
+                & (col(RunItem.claimed_by) != worker_id),  # never our own, still in flight
             )
         )
         .order_by(col(RunItem.id))
@@ -158,11 +159,14 @@ async def transition(
     return bool(result.rowcount)
 
 
-async def set_run_message(*, session: AsyncSession, run_id: int, channel_id: str, ts: str) -> None:
+async def set_run_message(
+    *, session: AsyncSession, run_id: int, channel_id: str, ts: str, thread_ts: str
+) -> None:
+    """Where the run's progress message is, and the thread its report goes to."""
     await session.exec(
         update(BulkRun)
         .where(col(BulkRun.id) == run_id)
-        .values(channel_id=channel_id, message_ts=ts)
+        .values(channel_id=channel_id, message_ts=ts, thread_ts=thread_ts)
     )
 
 

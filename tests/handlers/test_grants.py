@@ -1,0 +1,446 @@
+"""Bulk grant creation end to end: request modal, plan, approval, run, progress, CSV, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from storage.audit import AuditFilter, latest_events
+from storage.models import BulkRun, RunItem
+from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
+from tests.fakes.nylas import FakeNylas
+from tests.fakes.slack import FakeSlack
+from tests.grant_flow import (
+    button,
+    confirm,
+    is_approval_request,
+    plan,
+    request_values,
+    seed_credential,
+    wait_for_csv,
+)
+from tests.slack_requests import block_action, view_submission
+
+APPROVER = "U0APPROVER"
+SECOND_APPROVER = "U0APPROVER2"
+APPROVALS = "C0APPROVALS"
+RUN_SETTINGS = {
+    "bulkauth_run_scan_seconds": 0.2,
+    "bulkauth_progress_interval_seconds": 0.5,
+    "bulkauth_item_lease_seconds": 2.0,
+}
+
+
+@pytest.fixture
+async def bot(make_settings: SettingsFactory, slack: FakeSlack):  # type: ignore[no-untyped-def]
+    slack.add_user(APPROVER, "Ann Approver")
+    slack.add_user(SECOND_APPROVER, "Arne Approver")
+    settings = make_settings(**RUN_SETTINGS, bulkauth_max_users=500)
+    async with run_bot(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def approval_bot(make_settings: SettingsFactory, slack: FakeSlack):  # type: ignore[no-untyped-def]
+    slack.add_user(APPROVER, "Ann Approver")
+    slack.add_user(SECOND_APPROVER, "Arne Approver")
+    settings = make_settings(
+        **RUN_SETTINGS,
+        bulkauth_approval_channel=APPROVALS,
+        bulkauth_approvers=[APPROVER, SECOND_APPROVER, ADMIN],
+    )
+    async with run_bot(settings) as running:
+        yield running
+
+
+def users(count: int, domain: str = "acme.com") -> str:
+    return "\n".join(f"user{index}@{domain}" for index in range(count))
+
+
+async def test_modal_shows_scopes_for_google_and_queueing_for_microsoft(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    google = await seed_credential(bot, nylas)
+    microsoft = await seed_credential(bot, nylas, provider="microsoft", name="contoso.com")
+    for credential, expected, absent in (
+        (google, "grants_scopes", "start_when_ready"),
+        (microsoft, "start_when_ready", "grants_scopes"),
+    ):
+        view = await bot.open_modal(slack, f"grants {credential.name}")
+        text = json.dumps(view)
+        assert expected in text and absent not in text
+        assert view["blocks"][0]["element"]["initial_option"]["value"] == str(credential.id)
+
+
+INVALID = [
+    pytest.param({"users": None}, {"grants_users_text": "at least one user"}, id="no-users"),
+    pytest.param({"users": users(501)}, {"grants_users_text": "more than 500"}, id="too-many"),
+    pytest.param(
+        {"users": "a@b.com", "upload": "csv"},
+        {"grants_users_file": "not both", "grants_users_text": "not both"},
+        id="both-inputs",
+    ),
+    pytest.param(
+        {"users": None, "upload": "pdf"}, {"grants_users_file": "CSV or text"}, id="not-csv"
+    ),
+    pytest.param(
+        {"users": None, "upload": "no-email"},
+        {"grants_users_file": "No column"},
+        id="no-email-column",
+    ),
+    pytest.param(
+        {"users": "a@b.com", "scopes": ()}, {"grants_scopes": "at least one scope"}, id="no-scope"
+    ),
+]
+
+
+@pytest.mark.parametrize(("inputs", "expected"), INVALID)
+async def test_request_modal_rejects_bad_input_in_place(
+    bot: RunningBot,
+    slack: FakeSlack,
+    nylas: FakeNylas,
+    inputs: dict[str, Any],
+    expected: dict[str, str],
+) -> None:
+    credential = await seed_credential(bot, nylas)
+    upload = {
+        "csv": slack.host_file(b"email\na@b.com\n", filename="users.csv"),
+        "pdf": slack.host_file(b"%PDF", filename="users.pdf"),
+        "no-email": slack.host_file(b"name,team\nada,x\nbob,y\n", filename="users.csv"),
+    }.get(inputs.pop("upload", ""))
+    view = await bot.open_modal(slack, f"grants {credential.name}")
+    _, ack = await bot.submit(view, request_values(credential, upload=upload, **inputs))
+    assert ack["response_action"] == "errors"
+    assert set(ack["errors"]) == set(expected)
+    for block_id, fragment in expected.items():
+        assert fragment in ack["errors"][block_id]
+    assert nylas.requests == []
+
+
+async def test_microsoft_credential_must_be_consented_and_ready(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas, provider="microsoft", name="contoso.com")
+    view = await bot.open_modal(slack, "grants contoso.com")
+    _, ack = await bot.submit(view, request_values(credential, users="a@contoso.com"))
+    assert "No admin consent is recorded" in ack["errors"]["grants_credential"]
+    await _consent(bot, credential.id, ready_in_seconds=600)
+    _, ack = await bot.submit(view, request_values(credential, users="a@contoso.com"))
+    assert "grants can start at" in ack["errors"]["grants_credential"]
+    _, ack = await bot.submit(
+        view, request_values(credential, users="a@contoso.com", options=("start_when_ready",))
+    )
+    assert ack["response_action"] == "update"
+
+
+async def _consent(bot: RunningBot, credential_id: int | None, *, ready_in_seconds: float) -> None:
+    from datetime import timedelta
+
+    from storage.models import ConsentRequest, utcnow
+
+    assert credential_id is not None
+    now = utcnow()
+    async with bot.deps.sessions() as session:
+        session.add(
+            ConsentRequest(
+                credential_id=credential_id,
+                status="consented",
+                state_hash=f"h{credential_id}",
+                requested_by=ADMIN,
+                requested_by_name="Ada",
+                channel_id="C0OPS",
+                expires_at=now + timedelta(days=1),
+                consented_at=now,
+                reminded_at=now,
+                ready_at=now + timedelta(seconds=ready_in_seconds),
+            )
+        )
+        await session.commit()
+
+
+async def test_plan_counts_duplicates_invalid_existing_and_new(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas)
+    nylas.add_grant("valid@acme.com")
+    nylas.add_grant("stale@acme.com", status="invalid")
+    for index in range(450):  # several List Grants pages
+        nylas.add_grant(f"other{index}@elsewhere.com")
+    pasted = (
+        "New1@acme.com, new1@acme.com; valid@acme.com\nstale@acme.com not-an-email new2@acme.com"
+    )
+    view = await plan(bot, slack, credential, pasted)
+    text = json.dumps(view["blocks"])
+    assert "6 entries: 4 users, 1 duplicates folded, 1 invalid" in text
+    assert "2 new users" in text
+    assert "1 already have a valid grant: skipped" in text
+    assert "1 have an invalid grant: re-authenticated" in text
+    assert "3 Nylas calls" in text and "`not-an-email`" in text
+    pages = nylas.calls("GET", "/v3/grants")
+    assert len(pages) == 3 and all(p.query["limit"] == "200" for p in pages)
+    assert nylas.calls("POST", "/v3/connect/custom") == []
+
+
+async def test_run_without_approval_channel_finishes_with_mixed_outcomes(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas)
+    existing = nylas.add_grant("stale@acme.com", status="invalid")
+    nylas.permanent_failures["denied@acme.com"] = (400, "Client is unauthorized for scopes")
+    nylas.fail("POST", "/v3/connect/custom", status=503, times=4)  # transient, retried
+    emails = [f"user{index}@acme.com" for index in range(30)]
+    view = await plan(
+        bot, slack, credential, "\n".join([*emails, "stale@acme.com", "denied@acme.com"])
+    )
+    await confirm(bot, view)
+    report = await wait_for_csv(slack)
+    rows = {row["email"]: row for row in csv.DictReader(io.StringIO(report))}
+    assert len(rows) == 32
+    assert Counter(row["outcome"] for row in rows.values()) == {
+        "created": 30,
+        "reauthenticated": 1,
+        "failed": 1,
+    }
+    assert rows["stale@acme.com"]["grant_id"] == existing["id"]
+    assert "unauthorized" in rows["denied@acme.com"]["error"]
+    assert rows["denied@acme.com"]["request_id"]
+    sent = Counter(
+        r.body["settings"]["email_address"]
+        for r in nylas.calls("POST", "/v3/connect/custom")
+        if r.status == 201
+    )
+    assert set(sent.values()) == {1}  # no user created twice
+    progress = [c for c in slack.calls_to("chat.update") if "Run " in c.text_blob()]
+    assert progress and {c.params["ts"] for c in progress} == {progress[0].params["ts"]}
+    assert (
+        "finished" in progress[-1].text_blob() and "Failures by reason" in progress[-1].text_blob()
+    )
+    async with bot.deps.sessions() as session:
+        run = (await session.exec(select(BulkRun))).one()
+        created = await latest_events(session=session, filters=AuditFilter(email="user3@acme.com"))
+    assert (run.status, run.created, run.reauthenticated, run.failed) == ("finished", 30, 1, 1)
+    assert [e.action for e in created] == ["grant.created"]
+    details = json.loads(created[0].details)
+    assert details["requested_by"] == ADMIN and details["approved_by"] == ADMIN
+    assert created[0].grant_id == rows["user3@acme.com"]["grant_id"]
+
+
+async def test_approval_by_an_approver_starts_the_run_in_the_thread(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(approval_bot, nylas)
+    view = await plan(approval_bot, slack, credential, users(5))
+    assert "Request approval" in json.dumps(view["blocks"])
+    await confirm(approval_bot, view)
+    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
+    assert request.params["channel"] == APPROVALS and nylas.calls("POST", ".*custom") == []
+    ts = next(ts for (channel, ts) in slack.messages if channel == APPROVALS)
+    approve = button(request.params["blocks"], "approve_run")
+    await approval_bot.interact(
+        block_action(
+            user_id=APPROVER,
+            action_id="approve_run",
+            value=approve["value"],
+            channel_id=APPROVALS,
+            message_ts=ts,
+        )
+    )
+    await wait_for_csv(slack)
+    decided = [c for c in slack.calls_to("chat.update") if c.params["ts"] == ts]
+    assert "Approved by <@U0APPROVER>" in decided[0].text_blob()
+    assert "approve_run" not in decided[0].text_blob()
+    progress = [c for c in slack.calls_to("chat.postMessage") if c.params.get("thread_ts") == ts]
+    assert progress, "the progress message is a reply in the approval thread"
+    assert any(u.thread_ts == ts and u.channel_id == APPROVALS for u in slack.uploads.values())
+    told = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == ADMIN]
+    assert "Approved" in told[0].text_blob()
+    async with approval_bot.deps.sessions() as session:
+        events = await latest_events(session=session, filters=AuditFilter(run_id=1), limit=50)
+    approvals = [e for e in events if e.action == "run.approved"]
+    assert approvals[0].actor_id == APPROVER
+    assert all(
+        json.loads(e.details)["approved_by"] == APPROVER
+        for e in events
+        if e.action == "grant.created"
+    )
+
+
+async def _request(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas) -> tuple[str, str]:
+    credential = await seed_credential(bot, nylas)
+    await confirm(bot, await plan(bot, slack, credential, users(3)))
+    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
+    ts = next(ts for (channel, ts) in slack.messages if channel == APPROVALS)
+    return button(request.params["blocks"], "approve_run")["value"], ts
+
+
+async def test_requester_and_outsiders_cannot_approve(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    value, ts = await _request(approval_bot, slack, nylas)
+    for user in (ADMIN, OUTSIDER):
+        await approval_bot.interact(
+            block_action(
+                user_id=user,
+                action_id="approve_run",
+                value=value,
+                channel_id=APPROVALS,
+                message_ts=ts,
+            )
+        )
+    refusals = await slack.wait_for("chat.postEphemeral", count=2)
+    assert "own request" in refusals[0].text_blob() and refusals[0].params["user"] == ADMIN
+    assert "Only approvers" in refusals[1].text_blob()
+    async with approval_bot.deps.sessions() as session:
+        run = (await session.exec(select(BulkRun))).one()
+        denied = [e for e in await latest_events(session=session) if e.action == "access.denied"]
+    assert run.status == "awaiting_approval"
+    assert {e.actor_id for e in denied} == {ADMIN, OUTSIDER}
+    assert nylas.calls("POST", ".*custom") == []
+
+
+async def test_concurrent_approvals_apply_exactly_once(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    value, ts = await _request(approval_bot, slack, nylas)
+    clicks = [
+        block_action(
+            user_id=user, action_id="approve_run", value=value, channel_id=APPROVALS, message_ts=ts
+        )
+        for user in (APPROVER, SECOND_APPROVER, APPROVER)
+    ]
+    await asyncio.gather(*(approval_bot.interact(click) for click in clicks))
+    await wait_for_csv(slack)
+    await approval_bot.settled()
+    async with approval_bot.deps.sessions() as session:
+        approvals = [
+            e for e in await latest_events(session=session, limit=100) if e.action == "run.approved"
+        ]
+        run_starts = [
+            e for e in await latest_events(session=session, limit=100) if e.action == "run.started"
+        ]
+    assert len(approvals) == 1 and len(run_starts) == 1
+    already = [
+        c for c in slack.calls_to("chat.postEphemeral") if "already decided" in c.text_blob()
+    ]
+    assert len(already) == 2
+    assert len(nylas.calls("POST", ".*custom")) == 3
+
+
+async def test_rejection_carries_a_reason_and_creates_nothing(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    value, ts = await _request(approval_bot, slack, nylas)
+    await approval_bot.interact(
+        block_action(
+            user_id=APPROVER,
+            action_id="reject_run",
+            value=value,
+            channel_id=APPROVALS,
+            message_ts=ts,
+        )
+    )
+    [opened] = await slack.wait_for("views.open", lambda c: "reject_reason" in c.text_blob())
+    reason_view = slack.latest_view()
+    await approval_bot.interact(
+        view_submission(
+            user_id=APPROVER,
+            view=reason_view,
+            values={
+                "reject_reason": {
+                    "input": {"type": "plain_text_input", "value": "Wrong tenant <!channel>"}
+                }
+            },
+        )
+    )
+    decided = await slack.wait_for("chat.update", lambda c: c.params["ts"] == ts)
+    assert "Rejected by <@U0APPROVER>" in decided[0].text_blob()
+    assert "Wrong tenant &lt;!channel&gt;" in decided[0].text_blob()
+    await approval_bot.settled()
+    async with approval_bot.deps.sessions() as session:
+        run = (await session.exec(select(BulkRun))).one()
+    assert (run.status, run.rejection_reason) == ("rejected", "Wrong tenant <!channel>")
+    assert nylas.calls("POST", ".*custom") == []
+    assert opened
+
+
+async def test_cancel_stops_new_items_and_keeps_finished_ones(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    nylas.latency = 0.05
+    settings = make_settings(**RUN_SETTINGS, bulkauth_nylas_rps=20, bulkauth_nylas_concurrency=2)
+    async with run_bot(settings) as bot:
+        credential = await seed_credential(bot, nylas)
+        await confirm(bot, await plan(bot, slack, credential, users(200)))
+        await nylas.wait_for("POST", "/v3/connect/custom", count=5)
+        progress = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
+        cancel = button(progress[0].params["blocks"], "cancel_run")
+        await bot.interact(
+            block_action(user_id=ADMIN, action_id="cancel_run", value=cancel["value"])
+        )
+        report = await wait_for_csv(slack)
+        await bot.settled()
+        sent_at_end = len(nylas.calls("POST", "/v3/connect/custom"))
+    outcomes = Counter(row["outcome"] for row in csv.DictReader(io.StringIO(report)))
+    assert outcomes["created"] + outcomes["pending"] == 200 and outcomes["pending"] > 100
+    assert outcomes["created"] == sent_at_end  # nothing was sent after the cancel settled
+    final = slack.calls_to("chat.update")[-1].text_blob()
+    assert "cancelled by <@U0ADMIN>" in final
+
+
+async def test_a_restart_in_the_middle_loses_and_repeats_nothing(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    nylas.latency = 0.02
+    settings = make_settings(**RUN_SETTINGS, bulkauth_nylas_rps=50, bulkauth_nylas_concurrency=4)
+    async with run_bot(settings) as bot:
+        credential = await seed_credential(bot, nylas)
+        await confirm(bot, await plan(bot, slack, credential, users(120)))
+        await nylas.wait_for("POST", "/v3/connect/custom", count=20)
+    stopped_at = len(nylas.calls("POST", "/v3/connect/custom"))
+    assert stopped_at < 120
+    async with run_bot(settings) as bot:
+        report = await wait_for_csv(slack)
+        async with bot.deps.sessions() as session:
+            items = (await session.exec(select(RunItem))).all()
+    rows = list(csv.DictReader(io.StringIO(report)))
+    assert Counter(row["outcome"] for row in rows) == {"created": 120}
+    sent = Counter(
+        r.body["settings"]["email_address"] for r in nylas.calls("POST", "/v3/connect/custom")
+    )
+    assert len(sent) == 120 and set(sent.values()) == {1}
+    assert len({item.claimed_by for item in items}) == 2  # both processes did some
+
+
+async def test_two_workers_on_postgresql_share_one_run(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, postgres_server: Any
+) -> None:
+    nylas.latency = 0.02
+    settings = make_settings(
+        **RUN_SETTINGS,
+        bulkauth_nylas_rps=100,
+        bulkauth_nylas_concurrency=3,
+        database_url=await postgres_server.new_database(),
+    )
+    async with run_bot(settings) as first, run_bot(settings) as second:
+        credential = await seed_credential(first, nylas)
+        await confirm(first, await plan(first, slack, credential, users(150)))
+        report = await wait_for_csv(slack)
+        async with second.deps.sessions() as session:
+            items = (await session.exec(select(RunItem))).all()
+    assert Counter(row["outcome"] for row in csv.DictReader(io.StringIO(report))) == {
+        "created": 150
+    }
+    sent = Counter(
+        r.body["settings"]["email_address"] for r in nylas.calls("POST", "/v3/connect/custom")
+    )
+    assert len(sent) == 150 and set(sent.values()) == {1}
+    workers = Counter(item.claimed_by for item in items)
+    assert len(workers) == 2 and min(workers.values()) > 0
+    assert first.deps.runs.worker_id in workers and second.deps.runs.worker_id in workers
