@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt.async_app import AsyncAck
+
 from bot.access import SlackActor
+from bot.errors import UserInputError
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 
@@ -35,3 +38,18 @@ async def audit(
             details=details,
         )
         await session.commit()
+
+
+async def refuse_submission(
+    ack: AsyncAck, sessions: Sessions, *, actor: SlackActor, error: UserInputError, form: str
+) -> None:
+    """Show a modal's field errors in place (the ack), then audit the refusal (fields only,
+    never the values)."""
+    await ack(response_action="errors", errors=error.field_errors)
+    await audit(
+        sessions,
+        actor=actor_of(actor),
+        action=AuditAction.INPUT_REJECTED,
+        outcome="refused",
+        details={"form": form, "fields": sorted(error.field_errors)},
+    )

@@ -82,62 +82,43 @@ async def write_run(deps: Deps, pending: PendingPlan) -> BulkRun:
     return run
 
 
-async def approve(deps: Deps, run_id: int, approver: SlackActor, *, now: datetime) -> bool:
-    """Awaiting approval → approved, exactly once."""
-    async with deps.sessions() as session:
-        won = await transition(
-            session=session,
-            run_id=run_id,
-            from_statuses=[RunStatus.AWAITING_APPROVAL],
-            to_status=RunStatus.APPROVED,
-            approved_by=approver.user_id,
-            approved_by_name=approver.display_name,
-            decided_at=now,
-        )
-        if won:
-            run = await get_run(session=session, run_id=run_id)
-            assert run is not None
-            await record_events(
-                session=session,
-                specs=[
-                    EventSpec(
-                        actor=actor_of(approver),
-                        action=AuditAction.RUN_APPROVED,
-                        subject=Subject(run_id=run_id),
-                        details={"requested_by": run.requested_by},
-                    )
-                ],
-            )
-        await session.commit()
-    return won
-
-
-async def reject(
-    deps: Deps, run_id: int, decider: SlackActor, *, reason: str, now: datetime
+async def decide(
+    deps: Deps,
+    run_id: int,
+    decider: SlackActor,
+    *,
+    approved: bool,
+    now: datetime,
+    reason: str = "",
 ) -> bool:
+    """Awaiting approval → approved or rejected, exactly once (False: already decided)."""
+    values: dict[str, object] = {
+        "approved_by": decider.user_id,  # who decided, either way
+        "approved_by_name": decider.display_name,
+        "decided_at": now,
+    }
+    if not approved:
+        values["rejection_reason"] = reason or None
     async with deps.sessions() as session:
         won = await transition(
             session=session,
             run_id=run_id,
             from_statuses=[RunStatus.AWAITING_APPROVAL],
-            to_status=RunStatus.REJECTED,
-            approved_by=decider.user_id,
-            approved_by_name=decider.display_name,
-            decided_at=now,
-            rejection_reason=reason or None,
+            to_status=RunStatus.APPROVED if approved else RunStatus.REJECTED,
+            **values,
         )
-        if won:
-            await record_events(
-                session=session,
-                specs=[
-                    EventSpec(
-                        actor=actor_of(decider),
-                        action=AuditAction.RUN_REJECTED,
-                        subject=Subject(run_id=run_id),
-                        details={"reason": reason},
-                    )
-                ],
+        run = await get_run(session=session, run_id=run_id)
+        if won and run is not None:
+            event = EventSpec(
+                actor=actor_of(decider),
+                action=AuditAction.RUN_APPROVED if approved else AuditAction.RUN_REJECTED,
+                subject=Subject(run_id=run_id),
+                details={
+                    "requested_by": run.requested_by,
+                    **({"reason": reason} if reason else {}),
+                },
             )
+            await record_events(session=session, specs=[event])
         await session.commit()
     return won
 

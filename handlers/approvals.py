@@ -20,7 +20,7 @@ from bot.deps import Deps
 from bot.forms import ViewState
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.notify import tell_user
-from bot.runs import approve, reject, start
+from bot.runs import decide, start
 from storage.audit import AuditAction, Subject
 from storage.models import BulkRun, RunStatus, utcnow
 from storage.runs import get_run, transition
@@ -118,7 +118,7 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
     if await _refuse(deps, actor, body, run):
         return
     now = utcnow()
-    if not await approve(deps, ref.run_id, actor, now=now):
+    if not await decide(deps, ref.run_id, actor, approved=True, now=now):
         await _already_decided(deps, actor, body, ref.run_id)
         return
     run = await _load(deps, ref.run_id)
@@ -147,7 +147,7 @@ async def submit_rejection(
         return
     reason = ViewState(view).text(BlockId.REJECT_REASON)
     now = utcnow()
-    if not await reject(deps, ref.run_id, actor, reason=reason, now=now):
+    if not await decide(deps, ref.run_id, actor, approved=False, reason=reason, now=now):
         await _already_decided(deps, actor, body, ref.run_id)
         return
     run = await _load(deps, ref.run_id)

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.access import SlackActor
-from bot.auditing import actor_of, audit
+from bot.auditing import refuse_submission
 from bot.blocks.credentials import (
     CredentialLine,
     build_credentials_list,
@@ -34,7 +34,6 @@ from bot.nylas.errors import NylasError
 from bot.nylas.models import Provider
 from handlers.commands import CommandRequest, SubcommandHandler
 from handlers.registration import PendingRegistration, download_key_file, register_credential
-from storage.audit import AuditAction
 from storage.consents import latest_consents
 from storage.credentials import credentials_by_nylas_id, name_taken
 
@@ -112,19 +111,6 @@ async def _credential_lines(deps: Deps, providers: list[Provider]) -> list[Crede
     return lines
 
 
-async def _reject(
-    ack: AsyncAck, deps: Deps, actor: SlackActor, error: UserInputError, form: str
-) -> None:
-    await ack(response_action="errors", errors=error.field_errors)
-    await audit(
-        deps.sessions,
-        actor=actor_of(actor),
-        action=AuditAction.INPUT_REJECTED,
-        outcome="refused",
-        details={"form": form, "fields": sorted(error.field_errors)},
-    )
-
-
 async def _accept(ack: AsyncAck, deps: Deps, pending: PendingRegistration, view_id: str) -> None:
     await ack(
         response_action="update", view=build_registering_view(pending.provider, pending.form.name)
@@ -155,7 +141,9 @@ async def submit_google(ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: 
             upload_problem=upload_problem,
         )
     except UserInputError as error:
-        await _reject(ack, deps, actor, error, CallbackId.GOOGLE_CREDENTIAL)
+        await refuse_submission(
+            ack, deps.sessions, actor=actor, error=error, form=CallbackId.GOOGLE_CREDENTIAL
+        )
         return
     deps.redactor.add(form.key.private_key.get_secret_value())
     origin = ModalOrigin.load(view.get("private_metadata"))
@@ -189,7 +177,9 @@ async def submit_microsoft(
             today=datetime.now(UTC).date(),
         )
     except UserInputError as error:
-        await _reject(ack, deps, actor, error, CallbackId.MICROSOFT_CREDENTIAL)
+        await refuse_submission(
+            ack, deps.sessions, actor=actor, error=error, form=CallbackId.MICROSOFT_CREDENTIAL
+        )
         return
     origin = ModalOrigin.load(view.get("private_metadata"))
     pending = PendingRegistration(

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.access import SlackActor
-from bot.auditing import actor_of, audit
+from bot.auditing import refuse_submission
 from bot.blocks.grants import (
     SKIP_EXISTING,
     START_WHEN_READY,
@@ -30,10 +30,9 @@ from bot.ids import ActionId, BlockId, CallbackId, Subcommand
 from bot.nylas.errors import NylasError
 from bot.nylas.models import GrantFilters
 from bot.plan import Plan, make_plan
-from bot.runs import PendingPlan, approve, start, write_run
+from bot.runs import PendingPlan, decide, start, write_run
 from bot.slack_files import FileProblem, download_text
 from handlers.commands import CommandRequest, SubcommandHandler
-from storage.audit import AuditAction
 from storage.credentials import list_credentials
 from storage.models import CredentialRecord, utcnow
 
@@ -205,13 +204,8 @@ async def submit_grants_request(
     try:
         base, candidates = await _validate(deps, ViewState(view))
     except UserInputError as error:
-        await ack(response_action="errors", errors=error.field_errors)
-        await audit(
-            deps.sessions,
-            actor=actor_of(actor),
-            action=AuditAction.INPUT_REJECTED,
-            outcome="refused",
-            details={"form": CallbackId.GRANTS_REQUEST, "fields": sorted(error.field_errors)},
+        await refuse_submission(
+            ack, deps.sessions, actor=actor, error=error, form=CallbackId.GRANTS_REQUEST
         )
         return
     await ack(response_action="update", view=build_planning_view(len(candidates)))
@@ -271,7 +265,7 @@ async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: S
         await deps.slack.chat_postMessage(channel=channel, **request.as_kwargs())
         text = f"Run {run.id} was sent for approval in <#{channel}>."
     else:
-        await approve(deps, run.id, actor, now=utcnow())
+        await decide(deps, run.id, actor, approved=True, now=utcnow())
         await start(deps, run.id, channel_id=actor.user_id, thread_ts=None)
         text = f"Run {run.id} has started; its progress is in your DMs."
     await deps.slack.views_update(view_id=view_id, view=build_status_view(text))
