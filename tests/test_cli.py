@@ -151,3 +151,27 @@ async def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: 
     assert process.returncode == 1
     assert "bulkauth: cannot start:" in err.decode()
     assert "Traceback" not in err.decode() and "dbcanarypw" not in err.decode()
+
+
+async def test_serve_refuses_an_old_schema_when_auto_migration_is_off(tmp_path: Path) -> None:
+    env = {
+        **clean_env(),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "NYLAS_API_KEY": NYLAS_API_KEY,
+        "PORT": str(free_port()),
+        "BULKAUTH_AUTO_MIGRATE": "false",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 1
+    assert "lacks migrations" in err.decode() and "bulkauth db upgrade" in err.decode()

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks import Message, escape, markdown
-from bot.blocks.metadata import ConsentRef, ModalOrigin
+from bot.blocks.metadata import ConsentRef, CredentialRef, ModalOrigin
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.nylas.consent import COMMON_TENANT
 from storage.models import CredentialRecord, as_utc
@@ -199,4 +199,11 @@ def build_consent_reminder(*, credential: CredentialRecord, requested_by: str) -
         f"<@{requested_by}> the propagation wait for *{escape(credential.name)}* is over: "
         f"you can create grants now with `/bulkauth grants {escape(credential.name)}`."
     )
-    return Message(text=text, blocks=[markdown(text)])
+    assert credential.id is not None
+    button = ButtonElement(
+        action_id=ActionId.OPEN_GRANTS_MODAL,
+        text="Create grants",
+        style="primary",
+        value=CredentialRef(credential_id=credential.id).model_dump_json(),
+    )
+    return Message(text=text, blocks=[markdown(text), ActionsBlock(elements=[button])])

@@ -221,10 +221,11 @@ def build_registered_message(result: Registered) -> Message:
         )
     text = "\n".join(lines)
     blocks: list[Block] = [markdown(text)]
-    if result.provider == "microsoft" and result.record_id is not None:
+    if result.record_id is not None:
+        google = result.provider == "google"
         button = ButtonElement(
-            action_id=ActionId.OPEN_CONSENT_MODAL,
-            text="Get admin consent",
+            action_id=ActionId.OPEN_GRANTS_MODAL if google else ActionId.OPEN_CONSENT_MODAL,
+            text="Create grants" if google else "Get admin consent",
             style="primary",
             value=CredentialRef(credential_id=result.record_id).model_dump_json(),
         )

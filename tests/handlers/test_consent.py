@@ -325,6 +325,21 @@ async def test_reminder_fires_when_the_wait_is_over(
         [reminder] = await slack.wait_for("chat.postMessage", is_reminder)
     assert f"<@{ADMIN}>" in reminder.text_blob() and reminder.params["thread_ts"]
     assert "grants contoso.com" in reminder.text_blob()
+    create = next(
+        element
+        for block in reminder.params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    async with run_bot(settings) as bot:
+        await bot.interact(
+            block_action(user_id=ADMIN, action_id=create["action_id"], value=create["value"])
+        )
+        opened = await slack.wait_for("views.open", lambda c: "grants_request" in c.text_blob())
+    modal = opened[-1].params["view"]
+    assert modal["blocks"][0]["element"]["initial_option"]["text"]["text"] == (
+        "contoso.com (Microsoft)"
+    )
 
 
 async def test_reminder_survives_a_restart(

@@ -91,6 +91,20 @@ async def test_google_registration_with_pasted_key(
     told = await slack.wait_for("chat.postEphemeral", lambda c: stored.id in c.text_blob())
     assert told[0].params["user"] == ADMIN and told[0].params["channel"] == "C0OPS"
     assert "grants acme.com" in told[0].text_blob()
+    create = next(
+        element
+        for block in told[0].params["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    await bot.interact(
+        block_action(user_id=ADMIN, action_id=create["action_id"], value=create["value"])
+    )
+    opened = await slack.wait_for("views.open", lambda c: "grants_request" in c.text_blob())
+    assert (
+        opened[-1].params["view"]["blocks"][0]["element"]["initial_option"]["text"]["text"]
+        == "acme.com (Google)"
+    )
     async with bot.deps.sessions() as session:
         [record] = await list_credentials(session=session)
         [event] = await latest_events(session=session, limit=1)
