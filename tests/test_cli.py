@@ -22,6 +22,20 @@ def clean_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name in keep}
 
 
+async def start_serve(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`python -m bot serve` as a separate process, its output captured."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -30,16 +44,7 @@ def free_port() -> int:
 
 async def test_serve_without_settings_exits_fast_with_one_line_per_problem(tmp_path: Path) -> None:
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_serve(tmp_path, clean_env())
     _out, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     lines = err.decode().splitlines()
@@ -57,16 +62,7 @@ async def test_serve_never_prints_a_secret_it_rejects(tmp_path: Path) -> None:
         "SLACK_SIGNING_SECRET": "s",
         "PORT": "not-a-port",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_serve(tmp_path, env)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 2
     assert "canary" not in err.decode()
@@ -86,16 +82,7 @@ async def test_serve_in_http_mode_is_healthy_and_stops_on_sigterm(
         "PORT": str(port),
         "LOG_FORMAT": "json",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_serve(tmp_path, env)
     assert process.stderr is not None
     early = await _read_until(process.stderr, "bulkauth is running")
     try:
@@ -137,16 +124,7 @@ async def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: 
         "PORT": str(free_port()),
         "DATABASE_URL": "postgresql://bulkauth:dbcanarypw@127.0.0.1:1/bulkauth",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_serve(tmp_path, env)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 1
     assert "bulkauth: cannot start:" in err.decode()
@@ -162,16 +140,7 @@ async def test_serve_refuses_an_old_schema_when_auto_migration_is_off(tmp_path: 
         "PORT": str(free_port()),
         "BULKAUTH_AUTO_MIGRATE": "false",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await start_serve(tmp_path, env)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 1
     assert "lacks migrations" in err.decode() and "bulkauth db upgrade" in err.decode()
