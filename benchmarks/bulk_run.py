@@ -219,7 +219,7 @@ async def memory(users: int) -> None:
         slack, nylas = FakeSlack(), FakeNylas()
         await slack.start()
         await nylas.start()
-        settings = settings_for(slack, nylas, Path(workdir), rate=2000.0, concurrency=64)
+        settings = settings_for(slack, nylas, Path(workdir), rate=1000.0, concurrency=64)
         duration, counts, _ = await run_users(settings, slack, nylas, users)
         await slack.stop()
         await nylas.stop()
