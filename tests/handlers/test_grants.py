@@ -444,3 +444,27 @@ async def test_two_workers_on_postgresql_share_one_run(
     workers = Counter(item.claimed_by for item in items)
     assert len(workers) == 2 and min(workers.values()) > 0
     assert first.deps.runs.worker_id in workers and second.deps.runs.worker_id in workers
+
+
+async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas, provider="microsoft", name="contoso.com")
+    await _consent(bot, credential.id, ready_in_seconds=1.5)
+    view = await plan(
+        bot,
+        slack,
+        credential,
+        users(4, "contoso.com"),
+        options=("skip_existing", "start_when_ready"),
+    )
+    assert "Starts automatically at" in json.dumps(view["blocks"])
+    await confirm(bot, view)
+    [queued] = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
+    assert "waiting for consent propagation" in queued.text_blob()
+    report = await wait_for_csv(slack)
+    assert Counter(row["outcome"] for row in csv.DictReader(io.StringIO(report))) == {"created": 4}
+    first_call = nylas.calls("POST", "/v3/connect/custom")[0]
+    assert (
+        first_call.body["provider"] == "microsoft" and "scopes" not in first_call.body["settings"]
+    )
