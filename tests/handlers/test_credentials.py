@@ -228,6 +228,7 @@ async def test_google_modal_rejects_bad_input_in_place_and_sends_nothing(
     for block_id, fragment in expected.items():
         assert fragment in ack["errors"][block_id]
     assert nylas.requests == []
+    await bot.settled()  # the refusal is audited right after the ack
     async with bot.deps.sessions() as session:
         [event] = await latest_events(session=session, limit=1)
     assert (event.action, event.outcome) == ("input.rejected", "refused")
