@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import aiohttp
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +19,7 @@ from bot.pending import PendingStore
 from bot.reminders import ReminderService
 from bot.run_engine import RunEngine
 from bot.run_report import RunReporter
+from bot.scheduling import Scheduler
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
 from bot.tasks import BackgroundTasks
@@ -93,9 +93,9 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         nylas = build_nylas_client(settings)
         stack.push_async_callback(nylas.aclose)
         sessions = session_factory(engine)
-        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler = Scheduler()
         scheduler.start()
-        stack.callback(scheduler.shutdown, wait=False)
+        stack.push_async_callback(scheduler.close)
         reminders = ReminderService(sessions=sessions, slack=slack, scheduler=scheduler)
         await reminders.start()
         reporter = RunReporter(settings=settings, sessions=sessions, slack=slack)

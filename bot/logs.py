@@ -99,6 +99,9 @@ def configure_logging(
     root.setLevel(level)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # A run scan that outlasts its interval is skipped on purpose (max_instances=1); APScheduler
+    # warns about each skip, which is noise here.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     return handler
 
 

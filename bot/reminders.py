@@ -1,5 +1,5 @@
 """The consent-propagation reminder. The database is the source of truth; APScheduler
-(AsyncIOScheduler, in-memory job store) is only the timer, rebuilt from the database at start.
+(bot/scheduling.py, in-memory job store) is only the timer, rebuilt from the database at start.
 
 Several replicas may schedule the same reminder; the one that claims it in the database posts it.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.consent import build_consent_reminder
+from bot.scheduling import Scheduler
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.consents import (
     claim_reminder,
@@ -35,9 +35,7 @@ def reminder_job_id(consent_id: int) -> str:
 
 
 class ReminderService:
-    def __init__(
-        self, *, sessions: Sessions, slack: AsyncWebClient, scheduler: AsyncIOScheduler
-    ) -> None:
+    def __init__(self, *, sessions: Sessions, slack: AsyncWebClient, scheduler: Scheduler) -> None:
         self._sessions = sessions
         self._slack = slack
         self.scheduler = scheduler

@@ -16,10 +16,9 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from bot.nylas.client import NylasClient
 from bot.run_pass import RunContext, RunPass
+from bot.scheduling import Scheduler
 from bot.settings import Settings
 from storage.audit import Actor
 from storage.credentials import get_credential
@@ -38,7 +37,7 @@ class RunEngine:
         settings: Settings,
         sessions: Sessions,
         nylas: NylasClient,
-        scheduler: AsyncIOScheduler,
+        scheduler: Scheduler,
     ) -> None:
         self.settings = settings
         self.sessions = sessions

@@ -397,7 +397,7 @@ async def test_two_replicas_post_each_reminder_exactly_once(
                 if len(executed) == 2:
                     done.set()
 
-            replica.deps.reminders.scheduler.add_listener(listener, EVENT_JOB_EXECUTED)
+            replica.deps.reminders.scheduler.aps.add_listener(listener, EVENT_JOB_EXECUTED)
         await asyncio.wait_for(done.wait(), timeout=15)
     reminders = [c for c in slack.calls_to("chat.postMessage") if is_reminder(c)]
     assert len(reminders) == 1 and consent_id

@@ -1,0 +1,44 @@
+"""APScheduler (AsyncIOScheduler, 3.x) as the bot's timer, with jobs that are allowed to finish
+before it closes (APScheduler's own shutdown cancels running coroutine jobs and cannot wait)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+Job = Callable[..., Awaitable[None]]
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self.aps = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def start(self) -> None:
+        self.aps.start()
+
+    def add_job(self, func: Job, **options: Any) -> None:
+        """Same options as APScheduler's `add_job`; the job is tracked while it runs."""
+
+        async def tracked(*args: Any) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await func(*args)
+            finally:
+                self._running.discard(task)
+
+        self.aps.add_job(tracked, **options)
+
+    async def close(self, *, timeout: float = 10.0) -> None:
+        """No new runs; let running jobs finish (for `timeout`), then shut down."""
+        if not self.aps.running:
+            return
+        self.aps.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout)
+        self.aps.shutdown(wait=False)
