@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.access import SlackActor
 from bot.auditing import refuse_submission
@@ -34,7 +35,8 @@ from bot.runs import PendingPlan, decide, start, write_run
 from bot.slack_files import FileProblem, download_text
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.credentials import list_credentials
-from storage.models import CredentialRecord, utcnow
+from storage.models import CredentialRecord, RunStatus, utcnow
+from storage.runs import transition
 
 MAX_USER_FILE_BYTES = 5 * 1024 * 1024
 
@@ -262,8 +264,24 @@ async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: S
     channel = deps.settings.bulkauth_approval_channel
     if channel:
         request = build_approval_request(run, pending.plan, rate=deps.settings.bulkauth_nylas_rps)
-        await deps.slack.chat_postMessage(channel=channel, **request.as_kwargs())
-        text = f"Run {run.id} was sent for approval in <#{channel}>."
+        try:
+            await deps.slack.chat_postMessage(channel=channel, **request.as_kwargs())
+            text = f"Run {run.id} was sent for approval in <#{channel}>."
+        except SlackApiError as error:
+            # Nobody could approve it: withdraw the run rather than leave it waiting forever.
+            async with deps.sessions() as session:
+                await transition(
+                    session=session,
+                    run_id=run.id,
+                    from_statuses=[RunStatus.AWAITING_APPROVAL],
+                    to_status=RunStatus.CANCELLED,
+                    finished_at=utcnow(),
+                )
+                await session.commit()
+            text = (
+                f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
+                f"({error.response.get('error')}). Invite it there and plan again."
+            )
     else:
         await decide(deps, run.id, actor, approved=True, now=utcnow())
         await start(deps, run.id, channel_id=actor.user_id, thread_ts=None)

@@ -468,3 +468,19 @@ async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(
     assert (
         first_call.body["provider"] == "microsoft" and "scopes" not in first_call.body["settings"]
     )
+
+
+async def test_a_run_is_withdrawn_when_the_approval_channel_is_out_of_reach(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(approval_bot, nylas)
+    view = await plan(approval_bot, slack, credential, users(2))
+    slack.fail_next("chat.postMessage", status=200, error="not_in_channel", retry_after=None)
+    await confirm(approval_bot, view)
+    told = await slack.wait_for("views.update", lambda c: "withdrawn" in c.text_blob())
+    assert "not_in_channel" in told[-1].text_blob()
+    await approval_bot.settled()
+    async with approval_bot.deps.sessions() as session:
+        run = (await session.exec(select(BulkRun))).one()
+    assert run.status == "cancelled"
+    assert nylas.calls("POST", ".*custom") == []
