@@ -19,6 +19,7 @@ from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.models import BulkAuthRequest, GoogleServiceAccountKey
 from bot.nylas.throttle import Throttle
 from tests.fakes.nylas import API_KEY, FakeNylas
+from tests.keys import rsa_pem
 
 NYLAS_LIMIT = 50
 
@@ -36,7 +37,7 @@ async def measure(rate: float, *, calls: int, latency: float, concurrency: int) 
         project_id="p",
         private_key_id="k",
         client_email="sa@p.iam",
-        private_key=SecretStr("-----BEGIN PRIVATE KEY-----\nx\n"),
+        private_key=SecretStr(rsa_pem()),
     )
     fake.rate_limit_per_second = None
     credential = (await client.create_credential("google", name="bench", data=key)).data.id

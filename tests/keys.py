@@ -16,6 +16,10 @@ def rsa_pem() -> str:
     ).decode()
 
 
+# Has the PEM header but no key inside: for "not a readable PEM key" checks.
+UNREADABLE_PEM = "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n"
+
+
 def ec_pem() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     return key.private_bytes(

@@ -29,6 +29,7 @@ from bot.nylas.models import (
 from bot.nylas.throttle import Throttle
 from tests.contracts.nylas_spec import check_exchange
 from tests.fakes.nylas import API_KEY, FakeNylas
+from tests.keys import canary_of, rsa_pem
 
 FAST_RETRY = RetryPolicy(max_attempts=4, max_backoff_seconds=2.0, initial_backoff_seconds=0.001)
 
@@ -54,13 +55,12 @@ async def client(nylas: FakeNylas) -> AsyncIterator[NylasClient]:
         check_exchange(record.method, record.path, record.body, record.status, record.response)
 
 
-def google_key(marker: str = "canary") -> GoogleServiceAccountKey:
+def google_key(pem: str | None = None) -> GoogleServiceAccountKey:
+    """A key with a private key generated for this test run."""
     return GoogleServiceAccountKey(
         project_id="acme-sa",
         private_key_id="abc123",
-        private_key=SecretStr(
-            f"-----BEGIN PRIVATE KEY-----\n{marker}\n-----END PRIVATE KEY-----\n"
-        ),
+        private_key=SecretStr(pem or rsa_pem()),
         client_email="bulk@acme-sa.iam.gserviceaccount.com",
         client_id="1234",
         token_uri="https://oauth2.googleapis.com/token",
@@ -70,12 +70,13 @@ def google_key(marker: str = "canary") -> GoogleServiceAccountKey:
 async def test_create_google_credential_sends_the_key_and_returns_the_id(
     client: NylasClient, nylas: FakeNylas
 ) -> None:
-    created = await client.create_credential("google", name="Acme", data=google_key())
+    pem = rsa_pem()
+    created = await client.create_credential("google", name="Acme", data=google_key(pem))
     assert created.data.id in nylas.credentials
     assert created.request_id
     sent = nylas.calls("POST", "/v3/connectors/google/creds")[0].body
     assert sent["credential_type"] == "serviceaccount"
-    assert sent["credential_data"]["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert sent["credential_data"]["private_key"] == pem
     assert sent["credential_data"]["client_email"] == "bulk@acme-sa.iam.gserviceaccount.com"
     assert sent["credential_data"]["type"] == "service_account"
 
@@ -95,11 +96,14 @@ async def test_microsoft_credential_may_omit_client_id_and_secret(
 
 
 async def test_secrets_never_show_in_reprs_or_redacted_bodies() -> None:
-    key = google_key("reprcanary")
+    pem = rsa_pem()
+    canary = canary_of(pem)
+    key = google_key(pem)
     data = MicrosoftAdminConsentData(tenant="t", client_id="c", client_secret=SecretStr("mscanary"))
-    assert "reprcanary" not in repr(key) and "reprcanary" not in str(key.model_dump())
+    assert canary not in repr(key) and canary not in str(key.model_dump())
     assert "mscanary" not in repr(data)
-    assert "reprcanary" not in str(redact_body({"credential_data": key.wire_body()}))
+    assert canary in key.wire_body()["private_key"].replace("\n", "")  # the wire body has it ...
+    assert canary not in str(redact_body({"credential_data": key.wire_body()}))  # ... logs never
 
 
 async def test_list_credentials_follows_every_page(client: NylasClient, nylas: FakeNylas) -> None:
@@ -122,9 +126,10 @@ async def test_list_credentials_follows_every_page(client: NylasClient, nylas: F
 async def test_update_credential_sends_the_complete_data(
     client: NylasClient, nylas: FakeNylas
 ) -> None:
-    created = await client.create_credential("google", name="Acme", data=google_key("old"))
-    await client.update_credential("google", created.data.id, data=google_key("new"))
-    assert "new" in nylas.credentials[created.data.id].data["private_key"]
+    created = await client.create_credential("google", name="Acme", data=google_key())
+    rotated = rsa_pem()
+    await client.update_credential("google", created.data.id, data=google_key(rotated))
+    assert nylas.credentials[created.data.id].data["private_key"] == rotated
     assert nylas.credentials[created.data.id].data["project_id"] == "acme-sa"
     assert (await client.get_credential("google", created.data.id)).name == "Acme"
     await client.delete_credential("google", created.data.id)

@@ -13,7 +13,7 @@ from tests import forms
 from tests.conftest import ADMIN, RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.keys import ec_pem, key_json, rsa_pem
+from tests.keys import UNREADABLE_PEM, ec_pem, key_json
 from tests.slack_requests import block_action
 
 AZURE_APP = "2f70abcd-1234-abcd-1234-abcd0316be16"
@@ -146,10 +146,6 @@ async def test_when_slack_refuses_to_delete_the_upload_the_user_is_told_how(
     assert "stays in Slack" in outcome and "Delete file" in outcome
 
 
-def _pem_without_header() -> str:
-    return rsa_pem().replace("-----BEGIN PRIVATE KEY-----", "")
-
-
 GOOGLE_INVALID = [
     pytest.param(
         {},
@@ -177,7 +173,7 @@ GOOGLE_INVALID = [
         {"pasted": key_json(project_id=" ")}, {"key_json": "lacks `project_id`"}, id="blank-project"
     ),
     pytest.param(
-        {"pasted": key_json(pem="-----BEGIN PRIVATE KEY-----\nnope\n")},
+        {"pasted": key_json(pem=UNREADABLE_PEM)},
         {"key_json": "not a readable PEM"},
         id="bad-pem",
     ),
