@@ -98,7 +98,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         stack.push_async_callback(scheduler.close)
         reminders = ReminderService(sessions=sessions, slack=slack, scheduler=scheduler)
         await reminders.start()
-        reporter = RunReporter(settings=settings, sessions=sessions, slack=slack)
+        reporter = RunReporter(settings=settings, sessions=sessions, slack=slack, http=http_session)
         runs = RunEngine(settings=settings, sessions=sessions, nylas=nylas, scheduler=scheduler)
         runs.on_started, runs.on_finished = reporter.update, reporter.finish
         runs.on_progress = reporter.progressed

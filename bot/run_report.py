@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import io
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.grants import build_progress, build_summary
 from bot.settings import Settings
+from bot.slack_upload import Upload, scratch_file, upload_file
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
@@ -37,10 +40,19 @@ def _state(run: BulkRun) -> str:
 
 
 class RunReporter:
-    def __init__(self, *, settings: Settings, sessions: Sessions, slack: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: Sessions,
+        slack: AsyncWebClient,
+        http: aiohttp.ClientSession,
+    ) -> None:
         self._interval = settings.bulkauth_progress_interval_seconds
         self._sessions = sessions
         self._slack = slack
+        self._http = http
+        self.after_finish: Callable[[], Awaitable[None]] | None = None
         self._last_update: dict[int, float] = {}
         self._pending: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -106,31 +118,52 @@ class RunReporter:
             )
 
     async def finish(self, run_id: int, *, cancelled_by: str | None = None) -> None:
-        """Final counts, the summary in the progress message, the CSV in its thread."""
+        """Final counts, the summary in the progress message, the CSV in its thread; then
+        whoever listens (the App Home) hears that the run ended."""
         for handle in [self._pending.pop(run_id)] if run_id in self._pending else []:
             handle.cancel()
         loaded = await self._load(run_id)
         if loaded is None:
             return
         run, counts = loaded
+        with scratch_file(f"run-{run_id}.csv") as path:
+            failures = await self._write_report(run_id, counts, path, cancelled_by=cancelled_by)
+            if run.message_ts and run.channel_id:
+                summary = build_summary(run, counts, failures, cancelled_by=cancelled_by)
+                await self._edit(run, summary.as_kwargs())
+                upload = Upload(
+                    filename=path.name,
+                    title=f"Run {run_id}: every user's outcome",
+                    channel_id=run.channel_id,
+                    thread_ts=run.thread_ts or run.message_ts,
+                )
+                await upload_file(self._slack, self._http, path, upload)
+        if self.after_finish is not None:
+            await self.after_finish()
+
+    async def _write_report(
+        self, run_id: int, counts: Counter[str], path: Path, *, cancelled_by: str | None
+    ) -> Counter[str]:
+        """Store the final counts, write every user's outcome to `path` (streamed from the
+        database) and audit the end; returns the failures by reason."""
         failures: Counter[str] = Counter()
-        report = io.StringIO()
-        writer = csv.writer(report)
-        writer.writerow(CSV_COLUMNS)
         async with self._sessions() as session:
             await store_counts(session=session, run_id=run_id, counts=dict(counts))
-            async for item in stream_items(session=session, run_id=run_id):
-                writer.writerow(
-                    [
-                        item.email,
-                        item.status,
-                        item.grant_id or "",
-                        item.last_error or "",
-                        item.request_id or "",
-                    ]
-                )
-                if item.status == ItemStatus.FAILED:
-                    failures[item.last_error or "unknown"] += 1
+            with path.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(CSV_COLUMNS)
+                async for item in stream_items(session=session, run_id=run_id):
+                    writer.writerow(
+                        [
+                            item.email,
+                            item.status,
+                            item.grant_id or "",
+                            item.last_error or "",
+                            item.request_id or "",
+                        ]
+                    )
+                    if item.status == ItemStatus.FAILED:
+                        failures[item.last_error or "unknown"] += 1
             await record_event(
                 session=session,
                 actor=Actor("bulkauth", "bulkauth run engine"),
@@ -139,14 +172,4 @@ class RunReporter:
                 details={name: counts[name] for name in FINISHED},
             )
             await session.commit()
-        if not run.message_ts or not run.channel_id:
-            return
-        summary = build_summary(run, counts, failures, cancelled_by=cancelled_by)
-        await self._edit(run, summary.as_kwargs())
-        await self._slack.files_upload_v2(
-            channel=run.channel_id,
-            thread_ts=run.thread_ts or run.message_ts,
-            filename=f"run-{run_id}.csv",
-            title=f"Run {run_id}: every user's outcome",
-            content=report.getvalue(),
-        )
+        return failures

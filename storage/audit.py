@@ -15,12 +15,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from storage.models import AuditChainHead, AuditEvent, as_utc, utcnow
+from storage.models import AuditChainHead, AuditEvent, BulkRun, CredentialRecord, as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
 _FORBIDDEN_DETAIL_KEYS = ("secret", "private_key", "password", "token", "api_key")
@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     ACCESS_DENIED = "access.denied"
     INPUT_REJECTED = "input.rejected"
     AUDIT_QUERIED = "audit.queried"
+    AUDIT_EXPORTED = "audit.exported"
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,18 @@ class AuditFilter:
         if self.email is not None:
             query = query.where(col(AuditEvent.email) == self.email.lower())
         if self.credential_id is not None:
-            query = query.where(col(AuditEvent.credential_id) == self.credential_id)
+            # Run events (approved, started, finished…) name the run, not the credential.
+            runs_of_credential = (
+                select(BulkRun.id)
+                .join(CredentialRecord, col(BulkRun.credential_id) == col(CredentialRecord.id))
+                .where(col(CredentialRecord.nylas_credential_id) == self.credential_id)
+            )
+            query = query.where(
+                or_(
+                    col(AuditEvent.credential_id) == self.credential_id,
+                    col(AuditEvent.run_id).in_(runs_of_credential),
+                )
+            )
         if self.run_id is not None:
             query = query.where(col(AuditEvent.run_id) == self.run_id)
         if self.action_prefix is not None:
@@ -192,6 +204,11 @@ async def latest_events(
 ) -> list[AuditEvent]:
     query = filters.apply(select(AuditEvent)).order_by(col(AuditEvent.seq).desc()).limit(limit)
     return list((await session.exec(query)).all())
+
+
+async def count_events(*, session: AsyncSession, filters: AuditFilter = AuditFilter()) -> int:
+    matching = filters.apply(select(AuditEvent)).subquery()
+    return int((await session.exec(select(func.count()).select_from(matching))).one())
 
 
 async def stream_events(

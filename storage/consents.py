@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -118,3 +118,20 @@ async def set_consent_message(
         .where(col(ConsentRequest.id) == consent_id)
         .values(channel_id=channel_id, thread_ts=ts)
     )
+
+
+async def open_consents(*, session: AsyncSession, now: datetime) -> list[ConsentRequest]:
+    """Links still waiting for the admin, and consents still propagating; oldest first."""
+    query = (
+        select(ConsentRequest)
+        .where(
+            or_(
+                (col(ConsentRequest.status) == ConsentStatus.PENDING)
+                & (col(ConsentRequest.expires_at) > now),
+                (col(ConsentRequest.status) == ConsentStatus.CONSENTED)
+                & (col(ConsentRequest.ready_at) > now),
+            )
+        )
+        .order_by(col(ConsentRequest.id))
+    )
+    return list((await session.exec(query)).all())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,3 +57,15 @@ async def find_credential(
     if provider:
         query = query.where(col(CredentialRecord.provider) == provider)
     return (await session.exec(query)).first()
+
+
+async def expiring_secrets(*, session: AsyncSession, until: date) -> list[CredentialRecord]:
+    """Microsoft credentials whose client secret expires on or before `until` (or has expired),
+    soonest first."""
+    query = (
+        select(CredentialRecord)
+        .where(col(CredentialRecord.secret_expires_on).is_not(None))
+        .where(col(CredentialRecord.secret_expires_on) <= until)
+        .order_by(col(CredentialRecord.secret_expires_on))
+    )
+    return list((await session.exec(query)).all())

@@ -4,6 +4,7 @@ never take the same item at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,9 +13,17 @@ from sqlalchemy import func, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import BulkRun, ItemStatus, RunItem, utcnow
+from storage.models import BulkRun, ItemStatus, RunItem, RunStatus, utcnow
 
 INSERT_BATCH = 1000
+ACTIVE_RUN_STATUSES = (
+    RunStatus.AWAITING_APPROVAL,
+    RunStatus.APPROVED,
+    RunStatus.WAITING_FOR_CONSENT,
+    RunStatus.RUNNING,
+)
+ENDED_RUN_STATUSES = (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.REJECTED)
+GRANTED_ITEM_STATUSES = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED)
 
 
 async def create_run(*, session: AsyncSession, run: BulkRun) -> BulkRun:
@@ -240,3 +249,58 @@ async def stream_items(*, session: AsyncSession, run_id: int) -> AsyncIterator[R
     result = await session.stream_scalars(query.execution_options(yield_per=1000))
     async for item in result:
         yield item
+
+
+async def recent_runs(*, session: AsyncSession, ended_since: datetime) -> list[BulkRun]:
+    """Every run not yet ended, and the runs that ended (finished, cancelled or rejected) since
+    `ended_since`; newest first."""
+    ended_at = func.coalesce(col(BulkRun.finished_at), col(BulkRun.decided_at))
+    query = (
+        select(BulkRun)
+        .where(
+            or_(
+                col(BulkRun.status).in_(ACTIVE_RUN_STATUSES),
+                col(BulkRun.status).in_(ENDED_RUN_STATUSES) & (ended_at >= ended_since),
+            )
+        )
+        .order_by(col(BulkRun.id).desc())
+    )
+    return list((await session.exec(query)).all())
+
+
+async def list_runs(
+    *, session: AsyncSession, statuses: Sequence[str] = (), limit: int = 50
+) -> list[BulkRun]:
+    """The newest runs, optionally only those in `statuses`."""
+    query = select(BulkRun).order_by(col(BulkRun.id).desc()).limit(limit)
+    if statuses:
+        query = query.where(col(BulkRun.status).in_(list(statuses)))
+    return list((await session.exec(query)).all())
+
+
+async def item_counts_of_runs(
+    *, session: AsyncSession, run_ids: Sequence[int]
+) -> dict[int, Counter[str]]:
+    """Items per status of each run, in one query."""
+    counts: dict[int, Counter[str]] = {run_id: Counter() for run_id in run_ids}
+    if not run_ids:
+        return counts
+    rows = await session.exec(
+        select(RunItem.run_id, RunItem.status, func.count())
+        .where(col(RunItem.run_id).in_(list(run_ids)))
+        .group_by(col(RunItem.run_id), col(RunItem.status))
+    )
+    for run_id, status, count in rows.all():
+        counts[run_id][str(status)] = int(count)
+    return counts
+
+
+async def grants_by_credential(*, session: AsyncSession) -> dict[int, int]:
+    """Mailboxes given a grant (created or re-authenticated) by the runs of each credential."""
+    rows = await session.exec(
+        select(BulkRun.credential_id, func.count(func.distinct(RunItem.email)))
+        .join(RunItem, col(RunItem.run_id) == col(BulkRun.id))
+        .where(col(RunItem.status).in_(GRANTED_ITEM_STATUSES))
+        .group_by(col(BulkRun.credential_id))
+    )
+    return {int(credential_id): int(count) for credential_id, count in rows.all()}

@@ -20,22 +20,12 @@ from slack_sdk.models.views import View
 
 from bot.blocks import Message, escape, markdown
 from bot.blocks.metadata import ConsentRef, CredentialRef, ModalOrigin
+from bot.blocks.times import slack_date_time, slack_time
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.nylas.consent import COMMON_TENANT
-from storage.models import CredentialRecord, as_utc
+from storage.models import CredentialRecord
 
 MAX_OPTIONS = 100
-
-
-def slack_time(moment: datetime) -> str:
-    """HH:MM in each reader's own time zone (Slack date formatting), UTC as the fallback."""
-    moment = as_utc(moment)
-    return f"<!date^{int(moment.timestamp())}^{{time}}|{moment:%H:%M} UTC>"
-
-
-def slack_date_time(moment: datetime) -> str:
-    moment = as_utc(moment)
-    return f"<!date^{int(moment.timestamp())}^{{date_short}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
 
 
 def _is_common(credential: CredentialRecord) -> bool:

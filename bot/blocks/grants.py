@@ -22,9 +22,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.blocks import Message, escape, markdown
-from bot.blocks.consent import slack_time
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
+from bot.blocks.times import slack_time
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.plan import MAX_LISTED_INVALID, Plan
 from storage.models import BulkRun, CredentialRecord
