@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from bot.nylas.client import NylasClient
 from bot.run_pass import RunContext, RunPass
@@ -23,10 +24,11 @@ from bot.settings import Settings
 from storage.audit import Actor
 from storage.credentials import get_credential
 from storage.db import Sessions
-from storage.models import RunStatus, as_utc, utcnow
+from storage.models import BulkRun, RunStatus, as_utc, utcnow
 from storage.runs import get_run, runs_with_status, transition, unfinished_items
 
 log = logging.getLogger(__name__)
+START_GRACE = timedelta(minutes=1)
 RunHook = Callable[[int], Awaitable[None]]
 
 
@@ -112,9 +114,7 @@ class RunEngine:
                 session=session, statuses=[RunStatus.APPROVED, RunStatus.WAITING_FOR_CONSENT]
             )
             for run in queued:
-                if run.id is not None and (
-                    run.start_after is None or as_utc(run.start_after) <= now
-                ):
+                if run.id is not None and self._due(run, now):
                     await transition(
                         session=session,
                         run_id=run.id,
@@ -127,6 +127,16 @@ class RunEngine:
         for run in running:
             if run.id is not None:
                 self.kick(run.id)
+
+    @staticmethod
+    def _due(run: BulkRun, now: datetime) -> bool:
+        """A queued run whose time has come. An approved run is started by `bot.runs.start`
+        once its progress message exists; the scan takes it over only when that start was cut
+        short (no message after a grace period: the process stopped in between)."""
+        if run.status == RunStatus.APPROVED and run.message_ts is None:
+            decided = as_utc(run.decided_at) if run.decided_at else now
+            return now - decided > START_GRACE
+        return run.start_after is None or as_utc(run.start_after) <= now
 
     def kick(self, run_id: int) -> None:
         """Work this run here unless that is already happening."""

@@ -124,32 +124,13 @@ async def decide(
 
 
 async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | None) -> None:
-    """Post the progress message (in the approval thread, or a DM) and start or queue the run."""
+    """Post the progress message (in the approval thread, or a DM), then start or queue the run.
+    In that order: a short run can end within milliseconds, and its summary and CSV go to that
+    message, so the message must exist before the run may start."""
     async with deps.sessions() as session:
         run = await get_run(session=session, run_id=run_id)
-        assert run is not None and run.id is not None
-        now = utcnow()
-        queued = run.start_after is not None and as_utc(run.start_after) > now
-        await transition(
-            session=session,
-            run_id=run_id,
-            from_statuses=[RunStatus.APPROVED],
-            to_status=RunStatus.WAITING_FOR_CONSENT if queued else RunStatus.RUNNING,
-            **({} if queued else {"started_at": now}),
-        )
-        await record_events(
-            session=session,
-            specs=[
-                EventSpec(
-                    actor=actor_of(await deps.access.actor(run.approved_by or run.requested_by)),
-                    action=AuditAction.RUN_STARTED,
-                    subject=Subject(run_id=run_id),
-                    outcome="queued" if queued else "ok",
-                )
-            ],
-        )
-        await session.commit()
-        await session.refresh(run)
+    assert run is not None and run.id is not None
+    queued = run.start_after is not None and as_utc(run.start_after) > utcnow()
     progress = build_progress(
         run,
         Counter(),
@@ -160,6 +141,7 @@ async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | No
     posted = await deps.slack.chat_postMessage(
         channel=channel_id, thread_ts=thread_ts, **progress.as_kwargs()
     )
+    starter = actor_of(await deps.access.actor(run.approved_by or run.requested_by))
     async with deps.sessions() as session:
         await set_run_message(
             session=session,
@@ -167,6 +149,24 @@ async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | No
             channel_id=str(posted["channel"]),
             ts=str(posted["ts"]),
             thread_ts=thread_ts or str(posted["ts"]),
+        )
+        await transition(
+            session=session,
+            run_id=run_id,
+            from_statuses=[RunStatus.APPROVED],
+            to_status=RunStatus.WAITING_FOR_CONSENT if queued else RunStatus.RUNNING,
+            **({} if queued else {"started_at": utcnow()}),
+        )
+        await record_events(
+            session=session,
+            specs=[
+                EventSpec(
+                    actor=starter,
+                    action=AuditAction.RUN_STARTED,
+                    subject=Subject(run_id=run_id),
+                    outcome="queued" if queued else "ok",
+                )
+            ],
         )
         await session.commit()
     if not queued:

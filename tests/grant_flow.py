@@ -108,3 +108,28 @@ async def wait_for_csv(slack: FakeSlack, *, count: int = 1) -> str:
     await slack.wait_for("files.completeUploadExternal", count=count, timeout=30)
     upload = [u for u in slack.uploads.values() if u.content][-1]
     return upload.content.decode()
+
+
+async def request_approval(
+    bot: RunningBot, slack: FakeSlack, credential: CredentialRecord, users: str
+) -> tuple[str, str, str]:
+    """Plan and confirm with an approval channel set: (Approve button value, channel, ts)."""
+    before = len([c for c in slack.calls_to("chat.postMessage") if is_approval_request(c)])
+    await confirm(bot, await plan(bot, slack, credential, users))
+    requests = await slack.wait_for("chat.postMessage", is_approval_request, count=before + 1)
+    channel = str(requests[-1].params["channel"])
+    ts = [ts for (posted_in, ts) in slack.messages if posted_in == channel][-1]
+    return button(requests[-1].params["blocks"], "approve_run")["value"], channel, ts
+
+
+async def approve(bot: RunningBot, value: str, channel: str, ts: str, *, approver: str) -> None:
+    response = await bot.interact(
+        block_action(
+            user_id=approver,
+            action_id="approve_run",
+            value=value,
+            channel_id=channel,
+            message_ts=ts,
+        )
+    )
+    assert response.status == 200

@@ -71,6 +71,44 @@ class UploadedFile:
     title: str | None = None
 
 
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_SELECT_OPTIONS = 100
+
+
+def _element_problem(element: dict[str, Any]) -> str | None:
+    static = element.get("type") == "static_select" and "option_groups" not in element
+    if static and not 1 <= len(element.get("options") or []) <= MAX_SELECT_OPTIONS:
+        return "a static_select needs 1 to 100 options"
+    return None
+
+
+def block_problem(blocks: Any, most: int) -> str | None:
+    """What Slack would refuse in these blocks (the limits our builders must respect)."""
+    if blocks is None:
+        return None
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if len(blocks) > most:
+        return f"more than {most} blocks"
+    block_ids = [block["block_id"] for block in blocks if "block_id" in block]
+    if len(block_ids) != len(set(block_ids)):
+        return "duplicate block_id"
+    for block in blocks:
+        text = (block.get("text") or {}).get("text") or ""
+        if block.get("type") == "section" and len(text) > MAX_SECTION_TEXT:
+            return "section text longer than 3000"
+        elements = [*(block.get("elements") or []), block.get("accessory"), block.get("element")]
+        elements = [e for e in elements if isinstance(e, dict)]
+        action_ids = [e["action_id"] for e in elements if "action_id" in e]
+        if len(action_ids) != len(set(action_ids)):
+            return "duplicate action_id in a block"
+        if problem := next(filter(None, map(_element_problem, elements)), None):
+            return problem
+    return None
+
+
 @dataclass
 class FakeSlack:
     users: dict[str, SlackUser] = field(default_factory=dict)
@@ -80,6 +118,8 @@ class FakeSlack:
     hosted_files: dict[str, bytes] = field(default_factory=dict)
     uploads: dict[str, UploadedFile] = field(default_factory=dict)
     response_url_posts: list[dict[str, Any]] = field(default_factory=list)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
     deleted_files: list[str] = field(default_factory=list)
     url: str = ""
     _faults: dict[str, list[Fault]] = field(default_factory=dict)
@@ -174,6 +214,8 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else params.get("token")
         await self._record(SlackCall(method=method, params=params, token=token))
+        if self.latency.get(method):
+            await asyncio.sleep(self.latency[method])  # a slow Slack, as seen from the bot
         fault = self._take_fault(method)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
@@ -219,7 +261,11 @@ class FakeSlack:
         return {"ok": True, "user": user.as_api()}
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
-        channel = str(p["channel"])
+        channel = str(p.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if problem := block_problem(p.get("blocks"), MAX_MESSAGE_BLOCKS):
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
         if channel.startswith("U"):  # a DM to a user id opens the IM channel
             channel = "D" + channel[1:]
         ts = self._ts()
@@ -231,6 +277,8 @@ class FakeSlack:
         return {"ok": True, "message_ts": self._ts()}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        if problem := block_problem(p.get("blocks"), MAX_MESSAGE_BLOCKS):
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
         key = (str(p["channel"]), str(p["ts"]))
         if key not in self.messages:
             return {"ok": False, "error": "message_not_found"}
@@ -239,6 +287,8 @@ class FakeSlack:
 
     def _view(self, p: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
         view = p["view"] if isinstance(p["view"], dict) else json.loads(p["view"])
+        if problem := block_problem(view.get("blocks"), MAX_VIEW_BLOCKS):
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": [problem]}
         view_id = view_id or f"V{next(self._ids):06d}"
         stored = {
             **view,
@@ -265,7 +315,13 @@ class FakeSlack:
         return self._view(p, view_id)
 
     def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self._view(p)
+        user_id = str(p.get("user_id") or "")
+        if user_id not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        answer = self._view(p, f"home:{user_id}")
+        if answer["ok"]:
+            self.home_views[user_id] = answer["view"]
+        return answer
 
     def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
         user = str(p.get("users", "")).split(",")[0]
@@ -321,6 +377,9 @@ class FakeSlack:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         payload = await request.json()
+        if problem := block_problem(payload.get("blocks"), MAX_MESSAGE_BLOCKS):
+            await self._record(SlackCall("response_url_refused", {"problem": problem}, None))
+            return web.Response(status=400, text="invalid_blocks")
         self.response_url_posts.append(payload)
         await self._record(SlackCall("response_url", payload, None))
         return web.Response(text="ok")

@@ -22,6 +22,7 @@ from tests.grant_flow import (
     confirm,
     is_approval_request,
     plan,
+    request_approval,
     request_values,
     seed_credential,
     wait_for_csv,
@@ -232,6 +233,22 @@ async def test_run_without_approval_channel_finishes_with_mixed_outcomes(
     assert created[0].grant_id == rows["user3@acme.com"]["grant_id"]
 
 
+async def test_a_run_faster_than_slack_still_reports_in_its_progress_message(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas)
+    view = await plan(bot, slack, credential, users(2))
+    slack.latency["chat.postMessage"] = 1.0  # five run scans pass while the message is posted
+    await confirm(bot, view)
+    report = await wait_for_csv(slack)
+    assert len(report.splitlines()) == 3
+    [posted] = slack.calls_to("chat.postMessage")
+    assert nylas.calls("POST", ".*custom"), "the run ran"
+    [summary] = [c for c in slack.calls_to("chat.update") if "finished" in c.text_blob()]
+    assert summary.params["channel"] == "D" + ADMIN[1:]
+    assert "Run 1" in posted.text_blob()
+
+
 async def test_approval_by_an_approver_starts_the_run_in_the_thread(
     approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
@@ -274,10 +291,9 @@ async def test_approval_by_an_approver_starts_the_run_in_the_thread(
 
 async def _request(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas) -> tuple[str, str]:
     credential = await seed_credential(bot, nylas)
-    await confirm(bot, await plan(bot, slack, credential, users(3)))
-    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-    ts = next(ts for (channel, ts) in slack.messages if channel == APPROVALS)
-    return button(request.params["blocks"], "approve_run")["value"], ts
+    value, channel, ts = await request_approval(bot, slack, credential, users(3))
+    assert channel == APPROVALS
+    return value, ts
 
 
 async def test_requester_and_outsiders_cannot_approve(
