@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from bot.blocks import escape
 from bot.emails import normalise
 from bot.errors import UserInputError
-from storage.audit import AuditFilter
+from storage.audit import CLI_ACTOR_PREFIX, AuditFilter
 from storage.credentials import find_credential
 from storage.db import Sessions
 
@@ -23,7 +23,6 @@ _MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")  # Slack escapes addres
 _CHANNEL = re.compile(r"^<[#!]")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _RUN = re.compile(r"^(?:run\s*[#:-]?\s*|#)?(\d{1,12})$", re.IGNORECASE)
-CLI_ACTOR_PREFIX = "cli:"
 USAGE = (
     "Filter by an email address, a person (@mention), a credential's name or id, or a run id; "
     "or give no filter for the latest events."

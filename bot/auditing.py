@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
 from bot.access import SlackActor
 from bot.errors import UserInputError
-from storage.audit import Actor, AuditAction, Subject, record_event
+from storage.audit import CLI_ACTOR_PREFIX, Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 
 
 def actor_of(slack_actor: SlackActor) -> Actor:
     return Actor(id=slack_actor.user_id, name=slack_actor.display_name)
+
+
+def cli_actor() -> Actor:
+    """Whoever runs the `bulkauth` command: `cli:<operating-system user>`."""
+    user = getpass.getuser()
+    return Actor(id=f"{CLI_ACTOR_PREFIX}{user}", name=user)
 
 
 async def audit(

@@ -1,10 +1,11 @@
-"""The `bulkauth` command line: `serve`, `db upgrade`, `audit verify`, `audit export`."""
+"""The `bulkauth` command line: `serve`, `db upgrade`, `audit verify|export|list`, `runs list`."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -14,13 +15,21 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit_export import ExportFormat, export_events
+from bot.audit_query import resolve_audit_filter
+from bot.auditing import audit as record_audit_event
+from bot.auditing import cli_actor
+from bot.cli_tables import event_table, run_table
+from bot.errors import UserInputError
 from bot.lifespan import SchemaNotCurrent
 from bot.logs import Redactor, configure_logging
 from bot.runner import serve as run_server
 from bot.settings import DatabaseSettings, Settings, describe_problems
-from storage.audit import AuditFilter, verify_chain
+from storage.audit import AuditAction, AuditFilter, count_events, latest_events, verify_chain
+from storage.credentials import list_credentials
 from storage.db import Sessions, engine_for, session_factory
 from storage.migrate import pending_revisions, upgrade
+from storage.models import RunStatus
+from storage.runs import item_counts_of_runs, list_runs
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 T = TypeVar("T")
@@ -151,9 +160,67 @@ def audit_export(
         since=since, actor_id=actor, email=email, credential_id=credential, run_id=run_id
     )
 
-    async def export(sessions: Sessions) -> int:
-        return await export_events(
+    async def export(sessions: Sessions) -> None:
+        rows = await export_events(
             sessions=sessions, filters=filters, output_format=output_format, out=sys.stdout
+        )
+        asked = {name: value for name, value in asdict(filters).items() if value is not None}
+        details = {"filter": asked, "rows": rows}
+        await record_audit_event(
+            sessions, actor=cli_actor(), action=AuditAction.AUDIT_EXPORTED, details=details
         )
 
     with_sessions(export)
+
+
+@audit.command("list")
+@click.argument("filter_text", metavar="[FILTER]", required=False, default="")
+@click.option("--since", callback=_parse_since, help="only events at or after this ISO time")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+def audit_list(filter_text: str, since: datetime | None, limit: int) -> None:
+    """The newest events, newest first. FILTER is what `/bulkauth audit` takes: an email, a
+    user id (U…, or cli:<user>), a credential's name or Nylas id, or a run id."""
+
+    async def listing(sessions: Sessions) -> list[str]:
+        try:
+            query = await resolve_audit_filter(sessions, filter_text)
+        except UserInputError as error:
+            raise click.UsageError(error.user_message.replace("`", "'")) from None
+        filters = replace(query.filters(), since=since)
+        async with sessions() as session:
+            events = await latest_events(session=session, filters=filters, limit=limit)
+            matching = await count_events(session=session, filters=filters)
+        details = {"filter": query.model_dump(exclude_none=True), "matching": matching}
+        await record_audit_event(
+            sessions, actor=cli_actor(), action=AuditAction.AUDIT_QUERIED, details=details
+        )
+        return [*event_table(events), f"{len(events)} of {matching} matching events"]
+
+    for line in with_sessions(listing):
+        click.echo(line)
+
+
+@main.group()
+def runs() -> None:
+    """Bulk runs."""
+
+
+@runs.command("list")
+@click.option(
+    "--status", "statuses", multiple=True, type=click.Choice([s.value for s in RunStatus])
+)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+def runs_list(statuses: tuple[str, ...], limit: int) -> None:
+    """The newest runs with their live counts, newest first."""
+
+    async def listing(sessions: Sessions) -> list[str]:
+        async with sessions() as session:
+            found = await list_runs(session=session, statuses=statuses, limit=limit)
+            counts = await item_counts_of_runs(
+                session=session, run_ids=[run.id for run in found if run.id is not None]
+            )
+            names = {c.id: c.name for c in await list_credentials(session=session)}
+        return run_table(found, counts, names)
+
+    for line in with_sessions(listing):
+        click.echo(line)

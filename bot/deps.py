@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
+from bot.home import HomeTab
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
 from bot.pending import PendingStore
@@ -36,3 +37,4 @@ class Deps:
     reminders: ReminderService
     runs: RunEngine
     reporter: RunReporter
+    home: HomeTab

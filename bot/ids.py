@@ -24,6 +24,8 @@ class Subcommand(StrEnum):
 class ActionId(StrEnum):
     INPUT = "input"  # the one input element of an input block
     OPEN_URL = "open_url"  # link buttons still send block_actions; acked and ignored
+    OPEN_GOOGLE_CREDENTIAL_MODAL = "open_google_credential_modal"
+    OPEN_MICROSOFT_CREDENTIAL_MODAL = "open_microsoft_credential_modal"
     RETRY_REGISTRATION = "retry_registration"
     OPEN_CONSENT_MODAL = "open_consent_modal"
     CONSENT_CREDENTIAL_CHOSEN = "consent_credential_chosen"
@@ -34,6 +36,7 @@ class ActionId(StrEnum):
     APPROVE_RUN = "approve_run"
     REJECT_RUN = "reject_run"
     CANCEL_RUN = "cancel_run"
+    EXPORT_AUDIT = "export_audit"
 
 
 class CallbackId(StrEnum):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
 from bot.deps import Deps
+from bot.home import HomeTab
 from bot.logs import Redactor, secrets_of
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
@@ -98,7 +99,12 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         stack.push_async_callback(scheduler.close)
         reminders = ReminderService(sessions=sessions, slack=slack, scheduler=scheduler)
         await reminders.start()
+        access = AccessPolicy(
+            slack=slack, admins=settings.bulkauth_admins, approvers=settings.bulkauth_approvers
+        )
+        home = HomeTab(sessions=sessions, slack=slack, access=access)
         reporter = RunReporter(settings=settings, sessions=sessions, slack=slack, http=http_session)
+        reporter.after_finish = home.refresh
         runs = RunEngine(settings=settings, sessions=sessions, nylas=nylas, scheduler=scheduler)
         runs.on_started, runs.on_finished = reporter.update, reporter.finish
         runs.on_progress = reporter.progressed
@@ -109,11 +115,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             settings=settings,
             redactor=redactor,
             slack=slack,
-            access=AccessPolicy(
-                slack=slack,
-                admins=settings.bulkauth_admins,
-                approvers=settings.bulkauth_approvers,
-            ),
+            access=access,
             nylas=nylas,
             engine=engine,
             sessions=sessions,
@@ -123,5 +125,6 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             reminders=reminders,
             runs=runs,
             reporter=reporter,
+            home=home,
         )
         log.info("closing resources")

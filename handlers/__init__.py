@@ -8,7 +8,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.ids import ActionId
-from handlers import approvals, commands, consent, credentials, grants
+from handlers import approvals, audit, commands, consent, credentials, grants, home, status
 
 
 async def ack_link_button(ack: AsyncAck) -> None:
@@ -17,11 +17,18 @@ async def ack_link_button(ack: AsyncAck) -> None:
 
 
 def register(app: AsyncApp) -> None:
-    commands.register(
-        app, routes={**credentials.SUBCOMMANDS, **consent.SUBCOMMANDS, **grants.SUBCOMMANDS}
-    )
+    routes = {
+        **credentials.SUBCOMMANDS,
+        **consent.SUBCOMMANDS,
+        **grants.SUBCOMMANDS,
+        **audit.SUBCOMMANDS,
+        **status.SUBCOMMANDS,
+    }
+    commands.register(app, routes=routes)
     credentials.register(app)
     consent.register(app)
     grants.register(app)
     approvals.register(app)
+    audit.register(app)
+    home.register(app)
     app.action(ActionId.OPEN_URL)(ack_link_button)

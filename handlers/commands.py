@@ -42,12 +42,6 @@ async def show_help(request: CommandRequest, *, not_understood: str | None = Non
     await request.ack(response_type="ephemeral", **message.as_kwargs())
 
 
-NOT_YET = (
-    "`/bulkauth {name}` is not available in Slack yet. Meanwhile the audit log is on the command "
-    "line: `bulkauth audit export`, `bulkauth audit verify`."
-)
-
-
 def parse(text: str) -> tuple[str, list[str]]:
     words = text.split()
     if not words:
@@ -68,9 +62,6 @@ def register(app: AsyncApp, routes: Mapping[Subcommand, SubcommandHandler]) -> N
             ack=ack, respond=respond, body=body, args=args, deps=deps, actor=actor
         )
         handler = table.get(name)
-        if handler is None and name in Subcommand.__members__.values():
-            await ack(response_type="ephemeral", text=NOT_YET.format(name=name))
-            return
         if handler is None:
             await show_help(request, not_understood=str(body.get("text") or "").strip())
             return

@@ -21,7 +21,7 @@ from bot.blocks.metadata import ConsentRef, CredentialRef, ModalOrigin
 from bot.consent import new_consent_link, parse_scopes
 from bot.consent_flow import ConsentOutcome, record_consent_outcome
 from bot.deps import Deps
-from bot.errors import UserInputError
+from bot.errors import NotFound, UserInputError
 from bot.forms import ViewState
 from bot.ids import ActionId, BlockId, CallbackId, Subcommand
 from bot.notify import tell_user
@@ -75,12 +75,14 @@ async def consent_command(request: CommandRequest) -> None:
 
 
 async def open_consent_from_button(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
-    """ "Get admin consent" on a freshly registered Microsoft credential."""
+    """ "Get admin consent" on a registered Microsoft credential, or on the App Home."""
     await ack()
     ref = CredentialRef.model_validate_json(body["actions"][0]["value"])
     credentials = await _consent_credentials(deps)
-    selected = next((c for c in credentials if c.id == ref.credential_id), None)
+    if not credentials:
+        raise NotFound(build_no_consent_credentials_message().text)
     channel = (body.get("channel") or {}).get("id") or ""
+    selected = next((c for c in credentials if c.id == ref.credential_id), None)
     await deps.slack.views_open(
         trigger_id=body["trigger_id"],
         view=build_consent_modal(credentials, selected, ModalOrigin(channel_id=channel)),
@@ -169,8 +171,9 @@ async def _post_link(
         callback_reachable=link.callback_reachable,
     )
     try:
+        # Opened from the App Home there is no channel: the link goes to the requester's DM.
         posted = await deps.slack.chat_postMessage(
-            channel=request.channel_id, **message.as_kwargs()
+            channel=request.channel_id or actor.user_id, **message.as_kwargs()
         )
     except SlackApiError as error:
         log.info(

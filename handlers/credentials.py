@@ -1,5 +1,5 @@
 """Credential surfaces: `/bulkauth credential google|microsoft`, `/bulkauth credentials`, the
-two registration modals and their "Try again" button."""
+two registration modals, their "Try again" button and the App Home's "Register" buttons."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ async def open_credential_modal(request: CommandRequest) -> None:
     await request.ack()
     view = MODALS[provider](ModalOrigin(channel_id=request.channel_id))
     await request.deps.slack.views_open(trigger_id=request.trigger_id, view=view)
+
+
+async def open_credential_from_home(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
+    """The App Home's "Register … credential" buttons (no channel: results come as a DM)."""
+    await ack()
+    provider: Provider = "google" if body["actions"][0]["value"] == "google" else "microsoft"
+    await deps.slack.views_open(trigger_id=body["trigger_id"], view=MODALS[provider](ModalOrigin()))
 
 
 async def list_credentials(request: CommandRequest) -> None:
@@ -222,3 +229,5 @@ def register(app: AsyncApp) -> None:
     app.view(CallbackId.GOOGLE_CREDENTIAL)(submit_google)
     app.view(CallbackId.MICROSOFT_CREDENTIAL)(submit_microsoft)
     app.action(ActionId.RETRY_REGISTRATION)(retry_registration)
+    app.action(ActionId.OPEN_GOOGLE_CREDENTIAL_MODAL)(open_credential_from_home)
+    app.action(ActionId.OPEN_MICROSOFT_CREDENTIAL_MODAL)(open_credential_from_home)

@@ -25,9 +25,9 @@ from bot.blocks.metadata import CredentialRef, ModalOrigin, PlanRef
 from bot.consent import Readiness, grant_gate
 from bot.deps import Deps
 from bot.emails import NoEmailColumn, emails_from_file, fold, split_pasted
-from bot.errors import UserInputError
+from bot.errors import NotFound, UserInputError
 from bot.forms import ViewState
-from bot.ids import ActionId, BlockId, CallbackId, Subcommand
+from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
 from bot.nylas.errors import NylasError
 from bot.nylas.models import GrantFilters
 from bot.plan import Plan, make_plan
@@ -50,6 +50,11 @@ async def _open_modal(
     deps: Deps, trigger_id: str, channel_id: str, *, selected_id: int | None = None, name: str = ""
 ) -> None:
     credentials = await _credentials(deps)
+    if not credentials:
+        raise NotFound(
+            "There is no credential to create grants with yet. Register one with "
+            f"`{CommandName.BULKAUTH} credential google` or `… microsoft` first."
+        )
     wanted = name.strip().lower()
     selected = next(
         (

@@ -23,6 +23,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from storage.models import AuditChainHead, AuditEvent, BulkRun, CredentialRecord, as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
+CLI_ACTOR_PREFIX = "cli:"  # actor ids of people using the command line: cli:<os user>
 _FORBIDDEN_DETAIL_KEYS = ("secret", "private_key", "password", "token", "api_key")
 
 

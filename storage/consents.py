@@ -14,7 +14,8 @@ from storage.models import ConsentRequest, ConsentStatus
 async def latest_consents(
     *, session: AsyncSession, credential_ids: list[int]
 ) -> dict[int, ConsentRequest]:
-    """The newest consent request of each credential that has one."""
+    """The most telling consent request of each credential that has one: its newest consented
+    request (a later unanswered link does not undo a consent), else its newest of any status."""
     if not credential_ids:
         return {}
     query = (
@@ -24,7 +25,13 @@ async def latest_consents(
     )
     latest: dict[int, ConsentRequest] = {}
     for consent in (await session.exec(query)).all():
-        latest[consent.credential_id] = consent
+        current = latest.get(consent.credential_id)
+        if (
+            current is None
+            or current.status != ConsentStatus.CONSENTED
+            or consent.status == ConsentStatus.CONSENTED
+        ):
+            latest[consent.credential_id] = consent
     return latest
 
 
@@ -96,17 +103,10 @@ async def reminders_due(*, session: AsyncSession) -> list[ConsentRequest]:
 
 
 async def latest_consent(*, session: AsyncSession, credential_id: int) -> ConsentRequest | None:
-    """The most useful consent request of a credential: the newest consented one, else the
-    newest of any status."""
-    query = (
-        select(ConsentRequest)
-        .where(col(ConsentRequest.credential_id) == credential_id)
-        .order_by(col(ConsentRequest.id).desc())
+    """The most telling consent request of one credential (see `latest_consents`)."""
+    return (await latest_consents(session=session, credential_ids=[credential_id])).get(
+        credential_id
     )
-    requests = list((await session.exec(query)).all())
-    consented = [r for r in requests if r.status == ConsentStatus.CONSENTED]
-    candidates = consented or requests
-    return candidates[0] if candidates else None
 
 
 async def set_consent_message(

@@ -129,6 +129,13 @@ class RunningBot:
     async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
         return await self.post_signed(payload_body(payload))
 
+    async def event(self, envelope: dict[str, Any]) -> aiohttp.ClientResponse:
+        """An Events API request (JSON, signed like every other)."""
+        body = json.dumps(envelope)
+        return await self.post_signed(
+            body, headers=signed_headers(body, content_type="application/json")
+        )
+
     async def settled(self) -> None:
         """Wait until the bot has finished the work its last requests started."""
         assert not await self.deps.tasks.wait_idle(timeout=10), "bot still busy after 10 s"

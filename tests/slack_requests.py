@@ -122,3 +122,22 @@ def view_submission(
         "view": submitted,
         "response_urls": [],
     }
+
+
+def app_home_opened(*, user_id: str, tab: str = "home") -> dict[str, Any]:
+    """The Events API envelope Slack posts when a user opens the bot's Home (or Messages) tab."""
+    return {
+        "token": "deprecated",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0BULK",
+        "type": "event_callback",
+        "event_id": f"Ev{int(time.time() * 1000)}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": "D" + user_id[1:],
+            "tab": tab,
+            "event_ts": f"{time.time():.6f}",
+        },
+    }

@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 MAX_MESSAGE_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,29 @@ def markdown(text: str) -> SectionBlock:
 
 def plain_message(text: str) -> Message:
     return Message(text=text, blocks=[markdown(text)])
+
+
+def short(text: str, limit: int = 40) -> str:
+    """A user-given name cut to fit a list line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def lines_section(
+    heading: str, lines: list[str], *, empty: str, most: int = 20, more_hint: str = ""
+) -> SectionBlock:
+    """A heading (may be empty) and up to `most` lines in one section, cut at a line boundary
+    to fit Slack's 3,000 characters, saying how many lines were left out."""
+    shown = [heading] if heading else []
+    if not lines:
+        return markdown("\n".join([*shown, f"_{empty}_"]))
+    size = len(heading)
+    for index, line in enumerate(lines):
+        note = f"…and {len(lines) - index:,} more{more_hint}"
+        last = index + 1 == len(lines)
+        room = MAX_SECTION_TEXT - (0 if last else len(note) + 1)
+        if index == most or size + 1 + len(line) > room:
+            shown.append(note)
+            break
+        shown.append(line)
+        size += 1 + len(line)
+    return markdown("\n".join(shown))

@@ -31,9 +31,10 @@ class RetryToken(BaseModel):
 
 
 class CredentialRef(BaseModel):
-    """A button that acts on one registered credential (the bot's row id)."""
+    """A button that acts on one registered credential (the bot's row id), or on none yet
+    (the App Home's buttons: the modal then asks which)."""
 
-    credential_id: int
+    credential_id: int | None = None
 
 
 class ConsentRef(BaseModel):

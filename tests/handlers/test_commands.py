@@ -98,9 +98,3 @@ async def test_socket_mode_dispatch_answers_help(bot: RunningBot) -> None:
     response = await bot.app.async_dispatch(request)
     assert response.status == 200
     assert "/bulkauth credentials" in json.loads(response.body)["text"]
-
-
-async def test_a_listed_subcommand_not_built_yet_says_so(bot: RunningBot) -> None:
-    response = await bot.command(slash_command("status", user_id=ADMIN))
-    text = json.loads(await response.text())["text"]
-    assert "not available in Slack yet" in text and "bulkauth audit export" in text

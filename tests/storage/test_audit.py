@@ -6,8 +6,6 @@ import asyncio
 import csv
 import io
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from storage.audit import (
     verify_chain,
 )
 from storage.db import Sessions, create_engine, session_factory
+from tests.cli import run_cli
 
 ADA = Actor("U0ADA", "Ada")
 BOB = Actor("U0BOB", "Bob")
@@ -51,27 +50,6 @@ async def add_events(
                 details={"index": index},
             )
             await session.commit()
-
-
-def cli_env(engine: AsyncEngine) -> dict[str, str]:
-    url = engine.url.render_as_string(hide_password=False)
-    return {"PATH": os.environ["PATH"], "DATABASE_URL": url, "HOME": os.environ.get("HOME", "/")}
-
-
-async def run_cli(engine: AsyncEngine, *args: str, cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=cwd,
-        env=cli_env(engine),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def test_events_chain_and_verify(sessions: Sessions) -> None:

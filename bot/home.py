@@ -1,0 +1,46 @@
+"""Publishing the App Home tab: on `app_home_opened`, and again for everyone who has looked at
+it (since this process started) when a run ends."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import AccessPolicy
+from bot.blocks.home import build_home_refusal_view, build_home_view
+from bot.blocks.times import zone
+from bot.dashboard import load_home
+from storage.db import Sessions
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class HomeTab:
+    def __init__(self, *, sessions: Sessions, slack: AsyncWebClient, access: AccessPolicy) -> None:
+        self._sessions = sessions
+        self._slack = slack
+        self._access = access
+        self._viewers: set[str] = set()
+
+    async def show(self, user_id: str) -> None:
+        """Publish the user's Home: the dashboard when they may use the bot, else why not."""
+        actor = await self._access.actor(user_id)
+        if not self._access.is_allowed(actor):
+            self._viewers.discard(user_id)
+            await self._slack.views_publish(user_id=user_id, view=build_home_refusal_view())
+            return
+        self._viewers.add(user_id)
+        snapshot = await load_home(self._sessions, now=utcnow())
+        view = build_home_view(snapshot, tz=zone(actor.tz))
+        await self._slack.views_publish(user_id=user_id, view=view)
+
+    async def refresh(self) -> None:
+        """Republish for every recent viewer (a run ended, so their Home is out of date)."""
+        for user_id in sorted(self._viewers):
+            try:
+                await self.show(user_id)
+            except SlackApiError as error:
+                log.warning("home of %s not refreshed (%s)", user_id, error.response.get("error"))

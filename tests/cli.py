@@ -1,0 +1,31 @@
+"""Running the `bulkauth` command line as a separate process against a test database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def cli_env(engine: AsyncEngine) -> dict[str, str]:
+    url = engine.url.render_as_string(hide_password=False)
+    return {"PATH": os.environ["PATH"], "DATABASE_URL": url, "HOME": os.environ.get("HOME", "/")}
+
+
+async def run_cli(engine: AsyncEngine, *args: str, cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=cli_env(engine),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
