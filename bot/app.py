@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -22,6 +23,7 @@ from bot.notify import channel_of, tell_user
 from storage.audit import AuditAction
 
 log = logging.getLogger(__name__)
+ACK_POLL_SECONDS = 0.02  # twice the poll interval of slack_bolt/listener/asyncio_runner.py
 
 Next = Callable[[], Awaitable[BoltResponse]]
 _CHECKED_PAYLOADS = {"block_actions", "view_submission", "block_suggestion"}
@@ -111,7 +113,14 @@ def build_app(deps: Deps) -> AsyncApp:
             )
         return await next()
 
-    async def handle_error(error: Exception, body: dict[str, Any]) -> None:
+    async def handle_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> None:
+        if response is None:  # the listener had acked before it failed
+            # Bolt's asyncio runner polls for the ack every 10 ms and clears it once this handler
+            # returns; a listener failing within 10 ms of its ack would then get Slack a 404
+            # three seconds later. One poll's wait lets the ack go out first.
+            await asyncio.sleep(ACK_POLL_SECONDS)
         user_id = (body.get("user") or {}).get("id") or body.get("user_id")
         if isinstance(error, BotError):
             text = error.user_message

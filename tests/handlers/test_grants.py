@@ -27,7 +27,7 @@ from tests.grant_flow import (
     seed_credential,
     wait_for_csv,
 )
-from tests.slack_requests import block_action, view_submission
+from tests.slack_requests import block_action, slash_command, view_submission
 
 APPROVER = "U0APPROVER"
 SECOND_APPROVER = "U0APPROVER2"
@@ -63,6 +63,18 @@ async def approval_bot(make_settings: SettingsFactory, slack: FakeSlack):  # typ
 
 def users(count: int, domain: str = "acme.com") -> str:
     return "\n".join(f"user{index}@{domain}" for index in range(count))
+
+
+async def test_without_any_credential_the_command_says_how_to_register_one(
+    bot: RunningBot, slack: FakeSlack
+) -> None:
+    response = await bot.command(slash_command("grants", user_id=ADMIN))
+    assert response.status == 200
+    [told] = await slack.wait_for("chat.postEphemeral")
+    assert told.params["user"] == ADMIN and told.params["channel"] == "C0OPS"
+    assert "no credential to create grants with yet" in told.text_blob()
+    assert "/bulkauth credential google" in told.text_blob()
+    assert slack.calls_to("views.open") == []  # Slack refuses a select without options
 
 
 async def test_modal_shows_scopes_for_google_and_queueing_for_microsoft(
