@@ -1,4 +1,6 @@
 """Peak memory of `audit export` for a small and a 10x larger log: streaming keeps it flat.
+Then the larger export as the Slack "Export CSV" button sends it (bot.slack_upload, streamed)
+against slack_sdk's files_upload_v2 (which reads the whole file), into the same fake Slack.
 
 python -m benchmarks.audit_export_memory [--events 20000] [--factor 10]
 """
@@ -13,10 +15,15 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.audit_export import export_events
+from bot.slack_upload import Upload, upload_file
 from storage.audit import Actor, AuditAction, AuditFilter, Subject, record_event
 from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import upgrade
+from tests.fakes.slack import FakeSlack
 
 
 class NullWriter(io.TextIOBase):
@@ -46,7 +53,8 @@ async def fill(sessions: Sessions, count: int) -> None:
             await session.commit()
 
 
-async def peak_export_bytes(events: int, workdir: Path) -> tuple[int, float]:
+async def peak_export_bytes(events: int, workdir: Path) -> tuple[int, float, Path]:
+    """(peak traced bytes, seconds) of exporting `events` events; also writes them to a CSV."""
     engine = create_engine(f"sqlite:///{workdir / f'audit-{events}.db'}")
     await upgrade(engine)
     sessions = session_factory(engine)
@@ -60,15 +68,45 @@ async def peak_export_bytes(events: int, workdir: Path) -> tuple[int, float]:
     elapsed = time.monotonic() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    csv_path = workdir / f"audit-{events}.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as file:
+        await export_events(sessions=sessions, filters=AuditFilter(), output_format="csv", out=file)
     await engine.dispose()
     assert written == events
-    return peak, elapsed
+    return peak, elapsed, csv_path
+
+
+async def peak_upload_bytes(csv_path: Path, size: int, *, streamed: bool) -> int:
+    """Peak traced bytes of sending the file to a fake Slack that keeps none of it."""
+    slack = FakeSlack(keep_uploads=False)
+    await slack.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            client = AsyncWebClient(token="xoxb-bench", base_url=f"{slack.url}/api/")
+            tracemalloc.start()
+            if streamed:
+                upload = Upload(filename=csv_path.name, title="audit", channel_id="D0BENCH")
+                await upload_file(client, http, csv_path, upload)
+            else:
+                await client.files_upload_v2(
+                    channel="D0BENCH", file=str(csv_path), filename=csv_path.name, title="audit"
+                )
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    finally:
+        await slack.stop()
+    [received] = slack.uploads.values()
+    assert received.size == size, "every byte arrived"
+    return peak
 
 
 async def main(events: int, factor: int) -> None:
     with tempfile.TemporaryDirectory() as workdir:
-        small_peak, small_time = await peak_export_bytes(events, Path(workdir))
-        large_peak, large_time = await peak_export_bytes(events * factor, Path(workdir))
+        small_peak, small_time, _ = await peak_export_bytes(events, Path(workdir))
+        large_peak, large_time, csv_path = await peak_export_bytes(events * factor, Path(workdir))
+        size = csv_path.stat().st_size
+        streamed = await peak_upload_bytes(csv_path, size, streamed=True)
+        baseline = await peak_upload_bytes(csv_path, size, streamed=False)
     print(f"{events:>9,} events: peak {small_peak / 1e6:6.2f} MB traced, {small_time:5.1f} s")
     print(
         f"{events * factor:>9,} events: peak {large_peak / 1e6:6.2f} MB traced, {large_time:5.1f} s"
@@ -77,6 +115,10 @@ async def main(events: int, factor: int) -> None:
         f"memory ratio for {factor}x the events: {large_peak / small_peak:.2f} "
         f"(1.0 = constant memory)"
     )
+    print(f"sending that {size / 1e6:.1f} MB CSV to Slack (Export CSV):")
+    print(f"  bot.slack_upload (streamed):         peak {streamed / 1e6:6.2f} MB traced")
+    print(f"  baseline files_upload_v2 (in memory): peak {baseline / 1e6:6.2f} MB traced")
+    print(f"  ratio streamed / baseline: {streamed / baseline:.3f}")
 
 
 if __name__ == "__main__":

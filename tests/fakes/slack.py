@@ -66,6 +66,7 @@ class UploadedFile:
     id: str
     filename: str
     content: bytes = b""
+    size: int = 0
     channel_id: str | None = None
     thread_ts: str | None = None
     title: str | None = None
@@ -120,6 +121,7 @@ class FakeSlack:
     response_url_posts: list[dict[str, Any]] = field(default_factory=list)
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
+    keep_uploads: bool = True
     deleted_files: list[str] = field(default_factory=list)
     url: str = ""
     _faults: dict[str, list[Fault]] = field(default_factory=dict)
@@ -366,12 +368,16 @@ class FakeSlack:
 
     async def _upload(self, request: web.Request) -> web.Response:
         upload = self.uploads[request.match_info["file_id"]]
-        if request.content_type.startswith("multipart/"):
+        if not self.keep_uploads:  # a sink for benchmarks: count the bytes, hold none
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                upload.size += len(chunk)
+        elif request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             part = await reader.next()
             upload.content = await part.read() if part is not None else b""  # type: ignore[union-attr]
         else:
             upload.content = await request.read()
+        upload.size = upload.size or len(upload.content)
         await self._record(SlackCall("files.upload_bytes", {"file": upload.id}, None))
         return web.Response(text="OK - uploaded")
 
