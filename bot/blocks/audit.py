@@ -41,7 +41,7 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.GRANT_CREATED: "created a grant for",
     AuditAction.GRANT_REAUTHENTICATED: "re-authenticated the grant of",
     AuditAction.GRANT_FAILED: "could not create a grant for",
-    AuditAction.GRANT_SKIPPED: "skipped (already has a valid grant)",
+    AuditAction.GRANT_SKIPPED: "skipped",
     AuditAction.ACCESS_DENIED: "was refused access",
     AuditAction.INPUT_REJECTED: "had input refused",
     AuditAction.AUDIT_QUERIED: "searched the audit log",
