@@ -11,11 +11,13 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.logs import Redactor, configure_logging
-from tests.conftest import SettingsFactory, run_bot
+from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
+from tests.grant_flow import button
 from tests.handlers.test_credentials import google_values, microsoft_values, wait_for_outcome
 from tests.keys import canary_of, key_json, rsa_pem
+from tests.slack_requests import app_home_opened, block_action, slash_command
 
 MS_SECRET = "canary-ms-client-secret-7f3a9c"
 
@@ -42,6 +44,21 @@ async def dump_database(bot_deps) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(rows)
 
 
+async def look_at_everything(bot: RunningBot, slack: FakeSlack) -> None:
+    """What an operator would look at afterwards: audit (and its export), status, the Home."""
+    for subcommand in ("audit", "status", "credentials"):
+        url = slack.response_url()
+        await bot.command(slash_command(subcommand, user_id=ADMIN, response_url=url))
+    answers = await slack.wait_for("response_url", count=3)
+    audit_answer = next(a for a in answers if "Audit log" in a.text_blob())
+    export = button(audit_answer.params["blocks"], "export_audit")
+    await bot.interact(block_action(user_id=ADMIN, action_id="export_audit", value=export["value"]))
+    await bot.event(app_home_opened(user_id=ADMIN))
+    await slack.wait_for("files.completeUploadExternal")
+    await slack.wait_for("views.publish")
+    await bot.settled()
+
+
 async def test_private_key_and_client_secret_never_leak(
     make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, captured_logs: io.StringIO
 ) -> None:
@@ -64,15 +81,19 @@ async def test_private_key_and_client_secret_never_leak(
         ms_view = await bot.open_modal(slack, "credential microsoft")
         await bot.submit(ms_view, microsoft_values(secret=MS_SECRET))
         await wait_for_outcome(slack, ms_view["id"], "Registered")
+        await look_at_everything(bot, slack)
         database = await dump_database(bot.deps)
         deps_repr = repr(bot.deps)
 
     logs = captured_logs.getvalue()
     slack_calls = "\n".join(call.text_blob() for call in slack.calls)
+    files = "\n".join(upload.content.decode() for upload in slack.uploads.values())
+    assert "credential.registered" in files and "canary.com" in slack_calls
     for canary in (key_canary, MS_SECRET):
         assert canary not in logs
         assert canary not in database
         assert canary not in slack_calls
+        assert canary not in files
         assert canary not in deps_repr
     assert "nylas POST /v3/connectors/google/creds" in logs  # debug logging really ran
     sent = [str(record.body) for record in nylas.requests if record.method == "POST"]
