@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import AccessPolicy
 from bot.blocks.home import build_home_refusal_view, build_home_view
 from bot.blocks.times import zone
-from bot.dashboard import load_home
+from bot.dashboard import HomeSnapshot, load_home
 from storage.db import Sessions
 from storage.models import utcnow
 
@@ -25,7 +25,7 @@ class HomeTab:
         self._access = access
         self._viewers: set[str] = set()
 
-    async def show(self, user_id: str) -> None:
+    async def show(self, user_id: str, snapshot: HomeSnapshot | None = None) -> None:
         """Publish the user's Home: the dashboard when they may use the bot, else why not."""
         actor = await self._access.actor(user_id)
         if not self._access.is_allowed(actor):
@@ -33,14 +33,18 @@ class HomeTab:
             await self._slack.views_publish(user_id=user_id, view=build_home_refusal_view())
             return
         self._viewers.add(user_id)
-        snapshot = await load_home(self._sessions, now=utcnow())
+        snapshot = snapshot or await load_home(self._sessions, now=utcnow())
         view = build_home_view(snapshot, tz=zone(actor.tz))
         await self._slack.views_publish(user_id=user_id, view=view)
 
     async def refresh(self) -> None:
-        """Republish for every recent viewer (a run ended, so their Home is out of date)."""
+        """Republish for every recent viewer (a run ended, so their Home is out of date); the
+        database is read once for all of them."""
+        if not self._viewers:
+            return
+        snapshot = await load_home(self._sessions, now=utcnow())
         for user_id in sorted(self._viewers):
             try:
-                await self.show(user_id)
+                await self.show(user_id, snapshot)
             except SlackApiError as error:
                 log.warning("home of %s not refreshed (%s)", user_id, error.response.get("error"))

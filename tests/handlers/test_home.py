@@ -170,6 +170,7 @@ async def test_the_home_refreshes_when_a_run_ends(
     credential = await seed_credential(bot, nylas)
     first = await open_home(bot, slack)
     assert "0 grants from runs" in texts(first)
+    await open_home(bot, slack, OUTSIDER)  # not a viewer of the dashboard
     await confirm(bot, await plan(bot, slack, credential, "ann@acme.com\nbob@acme.com"))
     await wait_for_csv(slack)
     published = await slack.wait_for(
@@ -177,6 +178,9 @@ async def test_the_home_refreshes_when_a_run_ends(
     )
     assert published[-1].params["user_id"] == ADMIN
     assert "Active runs (0)" in texts(slack.home_views[ADMIN])
+    await bot.settled()
+    outsider = [c for c in slack.calls_to("views.publish") if c.params["user_id"] == OUTSIDER]
+    assert len(outsider) == 1  # only when they opened it
 
 
 async def test_home_buttons_open_the_right_modals(
