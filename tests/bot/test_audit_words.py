@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.audit_query import AuditQuery, parse_audit_filter
 from bot.blocks.audit import ACTION_LABELS
+from bot.blocks.times import local_time, zone
 from bot.errors import UserInputError
 from storage.audit import AuditAction
 
@@ -40,3 +43,10 @@ def test_a_filter_is_read_the_way_it_was_typed(typed: str, query: AuditQuery | s
 def test_a_filter_that_cannot_mean_anything_is_refused(typed: str) -> None:
     with pytest.raises(UserInputError):
         parse_audit_filter(typed)
+
+
+def test_a_time_zone_slack_reports_is_used_and_an_unknown_one_falls_back_to_utc() -> None:
+    moment = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert local_time(moment, zone("America/New_York")) == "2026-07-01 08:00 EDT"
+    assert local_time(moment, zone("Mars/Olympus_Mons")) == "2026-07-01 12:00 UTC"
+    assert local_time(moment, zone("")) == "2026-07-01 12:00 UTC"
