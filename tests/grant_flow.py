@@ -10,6 +10,7 @@ from tests import forms
 from tests.conftest import ADMIN, RunningBot
 from tests.fakes.nylas import FakeNylas, StoredCredential
 from tests.fakes.slack import FakeSlack, SlackCall
+from tests.records import credential_record
 from tests.slack_requests import block_action
 
 GMAIL = "https://www.googleapis.com/auth/gmail.readonly"
@@ -19,19 +20,13 @@ async def seed_credential(
     bot: RunningBot, nylas: FakeNylas, *, provider: str = "google", name: str = "acme.com"
 ) -> CredentialRecord:
     """A credential as registration leaves it: in Nylas and in the bot's database."""
-    nylas_id = f"cred-{provider}-{name}"
-    kind = "serviceaccount" if provider == "google" else "adminconsent"
-    nylas.credentials[nylas_id] = StoredCredential(nylas_id, provider, name, kind, {}, 1, 1)
+    record = credential_record(
+        name, provider, tenant="contoso.com" if provider == "microsoft" else None
+    )
+    nylas.credentials[record.nylas_credential_id] = StoredCredential(
+        record.nylas_credential_id, provider, name, record.credential_type, {}, 1, 1
+    )
     async with bot.deps.sessions() as session:
-        record = CredentialRecord(
-            nylas_credential_id=nylas_id,
-            provider=provider,
-            credential_type=kind,
-            name=name,
-            tenant="contoso.com" if provider == "microsoft" else None,
-            registered_by=ADMIN,
-            registered_by_name="Ada Admin",
-        )
         session.add(record)
         await session.commit()
         await session.refresh(record)

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
-from storage.models import BulkRun, ConsentRequest, RunStatus, utcnow
+from storage.models import ConsentRequest, RunStatus, utcnow
 from storage.runs import add_items
 from tests.conftest import ADMIN, OUTSIDER, RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.grant_flow import button, confirm, plan, seed_credential, wait_for_csv
+from tests.records import run_record
 from tests.slack_requests import app_home_opened, block_action
 
 
@@ -59,23 +60,8 @@ async def seed_dashboard(bot: RunningBot, nylas: FakeNylas) -> None:
     contoso = await seed_credential(bot, nylas, provider="microsoft", name="contoso.com")
     now = utcnow()
     async with bot.deps.sessions() as session:
-        finished = BulkRun(
-            credential_id=acme.id or 0,
-            provider="google",
-            status=RunStatus.FINISHED,
-            requested_by=ADMIN,
-            requested_by_name="Ada",
-            total=3,
-            finished_at=now,
-        )
-        running = BulkRun(
-            credential_id=acme.id or 0,
-            provider="google",
-            status=RunStatus.RUNNING,
-            requested_by=ADMIN,
-            requested_by_name="Ada",
-            total=2,
-        )
+        finished = run_record(acme.id, RunStatus.FINISHED, finished_at=now)
+        running = run_record(acme.id, RunStatus.RUNNING, total=2)
         session.add_all([finished, running])
         await session.flush()
         await add_items(
@@ -223,18 +209,7 @@ async def test_a_large_workspace_still_fits_slack_limits(
         await seed_credential(bot, nylas, name=f"customer-{index:02d}-" + "x" * 100)
         await seed_credential(bot, nylas, provider="microsoft", name=f"tenant-{index:02d}.example")
     async with bot.deps.sessions() as session:
-        runs = [
-            BulkRun(
-                credential_id=1,
-                provider="google",
-                status=RunStatus.AWAITING_APPROVAL,
-                requested_by=ADMIN,
-                requested_by_name="Ada",
-                total=10,
-            )
-            for _ in range(50)
-        ]
-        session.add_all(runs)
+        session.add_all(run_record(1, RunStatus.AWAITING_APPROVAL) for _ in range(50))
         await session.commit()
     view = await open_home(bot, slack)  # the fake Slack refuses more than 100 blocks
     assert len(view["blocks"]) <= 100

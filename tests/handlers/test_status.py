@@ -7,9 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from storage.models import (
-    BulkRun,
     ConsentRequest,
-    CredentialRecord,
     ItemStatus,
     RunStatus,
     utcnow,
@@ -17,6 +15,7 @@ from storage.models import (
 from storage.runs import add_items
 from tests.conftest import ADMIN, OUTSIDER, RunningBot
 from tests.fakes.slack import FakeSlack
+from tests.records import credential_record, run_record
 from tests.slack_requests import slash_command
 
 
@@ -40,61 +39,44 @@ def section(sections: list[str], title: str) -> str:
     return found[0]
 
 
-def credential(name: str, provider: str, **fields: Any) -> CredentialRecord:
-    return CredentialRecord(
-        nylas_credential_id=f"cred-{name}",
-        provider=provider,
-        credential_type="serviceaccount" if provider == "google" else "adminconsent",
-        name=name,
-        registered_by=ADMIN,
-        registered_by_name="Ada",
-        **fields,
-    )
-
-
-def bulk_run(credential_id: int | None, status: RunStatus, **fields: Any) -> BulkRun:
-    assert credential_id is not None
-    values: dict[str, Any] = {
-        "provider": "google",
-        "requested_by": ADMIN,
-        "requested_by_name": "Ada",
-        "total": 4,
-    }
-    values.update(fields)
-    return BulkRun(credential_id=credential_id, status=status, **values)
-
-
 async def seed(bot: RunningBot) -> dict[str, int]:
     """Credentials, runs in every state, consent requests and secrets about to expire."""
     now, today = utcnow(), date.today()
     async with bot.deps.sessions() as session:
-        acme = credential("acme.com", "google")
-        contoso = credential("contoso.com", "microsoft", tenant="contoso.com")
-        soon = credential("soon.example", "microsoft", secret_expires_on=today + timedelta(10))
-        gone = credential("gone.example", "microsoft", secret_expires_on=today - timedelta(2))
-        later = credential("later.example", "microsoft", secret_expires_on=today + timedelta(90))
+        acme = credential_record("acme.com", "google")
+        contoso = credential_record("contoso.com", "microsoft", tenant="contoso.com")
+        soon = credential_record(
+            "soon.example", "microsoft", secret_expires_on=today + timedelta(10)
+        )
+        gone = credential_record(
+            "gone.example", "microsoft", secret_expires_on=today - timedelta(2)
+        )
+        later = credential_record(
+            "later.example", "microsoft", secret_expires_on=today + timedelta(90)
+        )
         session.add_all([acme, contoso, soon, gone, later])
         await session.flush()
         runs = {
-            "awaiting": bulk_run(acme.id, RunStatus.AWAITING_APPROVAL),
-            "running": bulk_run(acme.id, RunStatus.RUNNING, started_at=now),
-            "waiting": bulk_run(
+            "awaiting": run_record(acme.id, RunStatus.AWAITING_APPROVAL, total=4),
+            "running": run_record(acme.id, RunStatus.RUNNING, started_at=now, total=4),
+            "waiting": run_record(
                 contoso.id,
                 RunStatus.WAITING_FOR_CONSENT,
                 provider="microsoft",
+                total=4,
                 start_after=now + timedelta(minutes=4),
             ),
-            "finished": bulk_run(
+            "finished": run_record(
                 acme.id,
                 RunStatus.FINISHED,
                 finished_at=now - timedelta(days=3),
                 created=3,
                 failed=1,
             ),
-            "rejected": bulk_run(
+            "rejected": run_record(
                 acme.id, RunStatus.REJECTED, approved_by="U0ANN", decided_at=now - timedelta(1)
             ),
-            "old": bulk_run(acme.id, RunStatus.FINISHED, finished_at=now - timedelta(days=10)),
+            "old": run_record(acme.id, RunStatus.FINISHED, finished_at=now - timedelta(days=10)),
         }
         session.add_all(runs.values())
         await session.flush()
@@ -188,10 +170,12 @@ async def test_many_runs_are_cut_to_fit_and_point_to_the_command_line(
     bot: RunningBot, slack: FakeSlack
 ) -> None:
     async with bot.deps.sessions() as session:
-        acme = credential("a" * 120, "google")
+        acme = credential_record("a" * 120, "google")
         session.add(acme)
         await session.flush()
-        session.add_all(bulk_run(acme.id, RunStatus.AWAITING_APPROVAL) for _ in range(60))
+        session.add_all(
+            run_record(acme.id, RunStatus.AWAITING_APPROVAL, total=4) for _ in range(60)
+        )
         await session.commit()
     awaiting = section(await ask_status(bot, slack), "Awaiting approval* (60)")
     assert len(awaiting) <= 3000  # the fake Slack refuses more, as Slack does

@@ -9,52 +9,33 @@ from bot.dashboard import load_home, load_status
 from storage.audit import Actor, AuditAction, AuditFilter, Subject, count_events, record_event
 from storage.db import Sessions
 from storage.models import (
-    BulkRun,
     ConsentRequest,
-    CredentialRecord,
     ItemStatus,
     RunStatus,
     utcnow,
 )
 from storage.runs import add_items, list_runs
-
-
-def _credential(name: str, provider: str, expires: date | None = None) -> CredentialRecord:
-    return CredentialRecord(
-        nylas_credential_id=f"cred-{name}",
-        provider=provider,
-        credential_type="x",
-        name=name,
-        registered_by="U1",
-        registered_by_name="Ada",
-        secret_expires_on=expires,
-    )
-
-
-def _run(credential_id: int | None, status: RunStatus, **fields: object) -> BulkRun:
-    return BulkRun(
-        credential_id=credential_id or 0,
-        provider="google",
-        status=status,
-        requested_by="U1",
-        requested_by_name="Ada",
-        total=3,
-        **fields,  # type: ignore[arg-type]
-    )
+from tests.records import credential_record, run_record
 
 
 async def test_status_and_home_read_runs_consents_secrets_and_grants(sessions: Sessions) -> None:
     now = utcnow()
     async with sessions() as session:
-        acme = _credential("acme.com", "google")
-        contoso = _credential("contoso.com", "microsoft", date.today() + timedelta(days=5))
-        far = _credential("far.example", "microsoft", date.today() + timedelta(days=31))
+        acme = credential_record("acme.com")
+        contoso = credential_record(
+            "contoso.com", "microsoft", secret_expires_on=date.today() + timedelta(days=5)
+        )
+        far = credential_record(
+            "far.example", "microsoft", secret_expires_on=date.today() + timedelta(days=31)
+        )
         session.add_all([acme, contoso, far])
         await session.flush()
-        first = _run(acme.id, RunStatus.FINISHED, finished_at=now - timedelta(days=1), created=2)
-        second = _run(acme.id, RunStatus.RUNNING)
-        old = _run(acme.id, RunStatus.CANCELLED, finished_at=now - timedelta(days=8))
-        rejected = _run(acme.id, RunStatus.REJECTED, decided_at=now - timedelta(days=2))
+        first = run_record(
+            acme.id, RunStatus.FINISHED, finished_at=now - timedelta(days=1), created=2
+        )
+        second = run_record(acme.id, RunStatus.RUNNING)
+        old = run_record(acme.id, RunStatus.CANCELLED, finished_at=now - timedelta(days=8))
+        rejected = run_record(acme.id, RunStatus.REJECTED, decided_at=now - timedelta(days=2))
         session.add_all([first, second, old, rejected])
         await session.flush()
         # ann is granted by both runs: counted once for the credential
@@ -101,12 +82,12 @@ async def test_status_and_home_read_runs_consents_secrets_and_grants(sessions: S
     grants = {summary.record.name: summary.grants for summary in home.credentials}
     assert grants == {"acme.com": 2, "contoso.com": 0, "far.example": 0}
     assert [line.run_id for line in home.active_runs] == [second.id]
-    assert home.credential_names["cred-acme.com"] == "acme.com"
+    assert home.credential_names["cred-google-acme.com"] == "acme.com"
 
     async with sessions() as session:
         # the run's approval names no credential, yet belongs to the credential's history
         about_acme = await count_events(
-            session=session, filters=AuditFilter(credential_id="cred-acme.com")
+            session=session, filters=AuditFilter(credential_id="cred-google-acme.com")
         )
         running_only = await list_runs(session=session, statuses=[RunStatus.RUNNING])
     assert about_acme == 1 and [run.id for run in running_only] == [second.id]

@@ -1,0 +1,32 @@
+"""Rows as the bot writes them, for tests that start from a given database state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.models import BulkRun, CredentialRecord, RunStatus
+
+REQUESTER = "U0ADMIN"
+
+
+def credential_record(name: str, provider: str = "google", **fields: Any) -> CredentialRecord:
+    values: dict[str, Any] = {
+        "nylas_credential_id": f"cred-{provider}-{name}",
+        "credential_type": "serviceaccount" if provider == "google" else "adminconsent",
+        "registered_by": REQUESTER,
+        "registered_by_name": "Ada Admin",
+        **fields,
+    }
+    return CredentialRecord(provider=provider, name=name, **values)
+
+
+def run_record(credential_id: int | None, status: RunStatus, **fields: Any) -> BulkRun:
+    assert credential_id is not None, "flush the credential first"
+    values: dict[str, Any] = {
+        "provider": "google",
+        "requested_by": REQUESTER,
+        "requested_by_name": "Ada Admin",
+        "total": 3,
+        **fields,
+    }
+    return BulkRun(credential_id=credential_id, status=status, **values)
