@@ -16,8 +16,11 @@ def rsa_pem() -> str:
     ).decode()
 
 
-# Has the PEM header but no key inside: for "not a readable PEM key" checks.
-UNREADABLE_PEM = "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n"
+def unreadable_pem() -> str:
+    """A generated key whose body was damaged (header and footer kept): for "not a readable
+    PEM key" checks."""
+    lines = rsa_pem().splitlines()
+    return "\n".join([lines[0], "not base64 at all", lines[-1]]) + "\n"
 
 
 def ec_pem() -> str:

@@ -13,7 +13,7 @@ from tests import forms
 from tests.conftest import ADMIN, RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.keys import UNREADABLE_PEM, ec_pem, key_json
+from tests.keys import ec_pem, key_json, unreadable_pem
 from tests.slack_requests import block_action
 
 AZURE_APP = "2f70abcd-1234-abcd-1234-abcd0316be16"
@@ -173,7 +173,7 @@ GOOGLE_INVALID = [
         {"pasted": key_json(project_id=" ")}, {"key_json": "lacks `project_id`"}, id="blank-project"
     ),
     pytest.param(
-        {"pasted": key_json(pem=UNREADABLE_PEM)},
+        {"pasted": key_json(pem=unreadable_pem())},
         {"key_json": "not a readable PEM"},
         id="bad-pem",
     ),
