@@ -44,3 +44,12 @@ def multi_select(*values: str) -> dict[str, Any]:
             ],
         }
     }
+
+
+def assert_refused_in_place(ack: dict[str, Any], expected: dict[str, str]) -> None:
+    """The submission's ack shows errors on exactly the `expected` blocks, each saying its
+    fragment (the modal stays open where the user typed)."""
+    assert ack["response_action"] == "errors"
+    assert set(ack["errors"]) == set(expected)
+    for block_id, fragment in expected.items():
+        assert fragment in ack["errors"][block_id]

@@ -128,3 +128,10 @@ async def approve(bot: RunningBot, value: str, channel: str, ts: str, *, approve
         )
     )
     assert response.status == 200
+
+
+async def start_run(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, users: str) -> None:
+    """acme.com registered, a plan for `users`, confirmed: without an approval channel the run
+    starts at once."""
+    credential = await seed_credential(bot, nylas)
+    await confirm(bot, await plan(bot, slack, credential, users))

@@ -22,6 +22,18 @@ def clean_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name in keep}
 
 
+def serve_env(**settings: str) -> dict[str, str]:
+    """A clean environment with the settings `serve` needs in HTTP mode, plus `settings`."""
+    return {
+        **clean_env(),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "NYLAS_API_KEY": NYLAS_API_KEY,
+        "PORT": str(free_port()),
+        **settings,
+    }
+
+
 async def start_serve(cwd: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
     """`python -m bot serve` as a separate process, its output captured."""
     return await asyncio.create_subprocess_exec(
@@ -73,15 +85,7 @@ async def test_serve_in_http_mode_is_healthy_and_stops_on_sigterm(
     tmp_path: Path, slack: FakeSlack
 ) -> None:
     port = free_port()
-    env = {
-        **clean_env(),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": f"{slack.url}/api/",
-        "NYLAS_API_KEY": NYLAS_API_KEY,
-        "PORT": str(port),
-        "LOG_FORMAT": "json",
-    }
+    env = serve_env(SLACK_API_URL=f"{slack.url}/api/", PORT=str(port), LOG_FORMAT="json")
     process = await start_serve(tmp_path, env)
     assert process.stderr is not None
     early = await _read_until(process.stderr, "bulkauth is running")
@@ -116,14 +120,7 @@ async def _read_until(stream: asyncio.StreamReader, marker: str) -> str:
 
 
 async def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
-    env = {
-        **clean_env(),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "NYLAS_API_KEY": NYLAS_API_KEY,
-        "PORT": str(free_port()),
-        "DATABASE_URL": "postgresql://bulkauth:dbcanarypw@127.0.0.1:1/bulkauth",
-    }
+    env = serve_env(DATABASE_URL="postgresql://bulkauth:dbcanarypw@127.0.0.1:1/bulkauth")
     process = await start_serve(tmp_path, env)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 1
@@ -132,14 +129,7 @@ async def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: 
 
 
 async def test_serve_refuses_an_old_schema_when_auto_migration_is_off(tmp_path: Path) -> None:
-    env = {
-        **clean_env(),
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "NYLAS_API_KEY": NYLAS_API_KEY,
-        "PORT": str(free_port()),
-        "BULKAUTH_AUTO_MIGRATE": "false",
-    }
+    env = serve_env(BULKAUTH_AUTO_MIGRATE="false")
     process = await start_serve(tmp_path, env)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 1

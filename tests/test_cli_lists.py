@@ -10,12 +10,11 @@ from tests.cli import run_cli
 from tests.conftest import RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.grant_flow import confirm, plan, seed_credential, wait_for_csv
+from tests.grant_flow import start_run, wait_for_csv
 
 
 async def finished_run(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas) -> None:
-    credential = await seed_credential(bot, nylas)
-    await confirm(bot, await plan(bot, slack, credential, "ann@acme.com\nbob@acme.com"))
+    await start_run(bot, slack, nylas, "ann@acme.com\nbob@acme.com")
     await wait_for_csv(slack)
     await bot.settled()
 

@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
+MAX_SECTION_LINES = 20  # a list longer than this is a job for the CLI or an export
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,10 @@ def short(text: str, limit: int = 40) -> str:
 
 
 def lines_section(
-    heading: str, lines: list[str], *, empty: str, most: int = 20, more_hint: str = ""
+    heading: str, lines: list[str], *, empty: str, more_hint: str = ""
 ) -> SectionBlock:
-    """A heading (may be empty) and up to `most` lines in one section, cut at a line boundary
-    to fit Slack's 3,000 characters, saying how many lines were left out."""
+    """A heading (may be empty) and up to 20 lines in one section, cut at a line boundary to
+    fit Slack's 3,000 characters, saying how many lines were left out."""
     shown = [heading] if heading else []
     if not lines:
         return markdown("\n".join([*shown, f"_{empty}_"]))
@@ -55,7 +56,7 @@ def lines_section(
         note = f"…and {len(lines) - index:,} more{more_hint}"
         last = index + 1 == len(lines)
         room = MAX_SECTION_TEXT - (0 if last else len(note) + 1)
-        if index == most or size + 1 + len(line) > room:
+        if index == MAX_SECTION_LINES or size + 1 + len(line) > room:
             shown.append(note)
             break
         shown.append(line)

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from storage.audit import AuditFilter, latest_events
 from storage.models import BulkRun, RunItem
+from tests import forms
 from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
@@ -25,6 +26,7 @@ from tests.grant_flow import (
     request_approval,
     request_values,
     seed_credential,
+    start_run,
     wait_for_csv,
 )
 from tests.slack_requests import block_action, slash_command, view_submission
@@ -130,10 +132,7 @@ async def test_request_modal_rejects_bad_input_in_place(
     }.get(inputs.pop("upload", ""))
     view = await bot.open_modal(slack, f"grants {credential.name}")
     _, ack = await bot.submit(view, request_values(credential, upload=upload, **inputs))
-    assert ack["response_action"] == "errors"
-    assert set(ack["errors"]) == set(expected)
-    for block_id, fragment in expected.items():
-        assert fragment in ack["errors"][block_id]
+    forms.assert_refused_in_place(ack, expected)
     assert nylas.requests == []
 
 
@@ -404,8 +403,7 @@ async def test_cancel_stops_new_items_and_keeps_finished_ones(
     nylas.latency = 0.05
     settings = make_settings(**RUN_SETTINGS, bulkauth_nylas_rps=20, bulkauth_nylas_concurrency=2)
     async with run_bot(settings) as bot:
-        credential = await seed_credential(bot, nylas)
-        await confirm(bot, await plan(bot, slack, credential, users(200)))
+        await start_run(bot, slack, nylas, users(200))
         await nylas.wait_for("POST", "/v3/connect/custom", count=5)
         progress = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
         cancel = button(progress[0].params["blocks"], "cancel_run")
@@ -428,8 +426,7 @@ async def test_a_restart_in_the_middle_loses_and_repeats_nothing(
     nylas.latency = 0.02
     settings = make_settings(**RUN_SETTINGS, bulkauth_nylas_rps=50, bulkauth_nylas_concurrency=4)
     async with run_bot(settings) as bot:
-        credential = await seed_credential(bot, nylas)
-        await confirm(bot, await plan(bot, slack, credential, users(120)))
+        await start_run(bot, slack, nylas, users(120))
         await nylas.wait_for("POST", "/v3/connect/custom", count=20)
     stopped_at = len(nylas.calls("POST", "/v3/connect/custom"))
     assert stopped_at < 120
