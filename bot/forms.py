@@ -1,11 +1,14 @@
-"""Reading a submitted modal's `state.values` (one input element per block, action id INPUT)."""
+"""Reading a submitted modal's `state.values`.
+
+Slack keys each value by the block's `block_id` and then by the element's own `action_id`, which
+need not be `ActionId.INPUT`: a select that re-renders the modal carries its own action id. Every
+input block holds one element, so a value is found by its block id alone, whatever the action id.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
-
-from bot.ids import ActionId
 
 
 class ViewState:
@@ -13,7 +16,8 @@ class ViewState:
         self._values: dict[str, dict[str, Any]] = (view.get("state") or {}).get("values") or {}
 
     def _element(self, block_id: str) -> dict[str, Any]:
-        return dict((self._values.get(block_id) or {}).get(ActionId.INPUT) or {})
+        elements = self._values.get(block_id) or {}
+        return dict(next(iter(elements.values()), None) or {})
 
     def text(self, block_id: str) -> str:
         """The typed text, stripped; "" when empty."""

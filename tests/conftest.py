@@ -25,14 +25,7 @@ from tests.contracts.nylas_spec import check_exchange
 from tests.databases import PostgresServer
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.slack_requests import (
-    SIGNING_SECRET,
-    form_body,
-    payload_body,
-    signed_headers,
-    slash_command,
-    view_submission,
-)
+from tests.slack_requests import SIGNING_SECRET, form_body, payload_body, signed_headers
 
 ADMIN = "U0ADMIN"
 OUTSIDER = "U0OUTSIDER"
@@ -139,26 +132,6 @@ class RunningBot:
     async def settled(self) -> None:
         """Wait until the bot has finished the work its last requests started."""
         assert not await self.deps.tasks.wait_idle(timeout=10), "bot still busy after 10 s"
-
-    async def open_modal(
-        self, slack: FakeSlack, text: str, *, user_id: str = ADMIN
-    ) -> dict[str, Any]:
-        """Run a slash command that opens a modal; returns the view the fake Slack received."""
-        before = len(slack.calls_to("views.open"))
-        response = await self.command(
-            slash_command(text, user_id=user_id, response_url=slack.response_url())
-        )
-        assert response.status == 200
-        await slack.wait_for("views.open", count=before + 1)
-        return slack.latest_view()
-
-    async def submit(
-        self, view: dict[str, Any], values: dict[str, Any], *, user_id: str = ADMIN
-    ) -> tuple[int, dict[str, Any]]:
-        """Submit a modal as Slack would; returns the ack's status and JSON body."""
-        response = await self.interact(view_submission(user_id=user_id, view=view, values=values))
-        text = await response.text()
-        return response.status, json.loads(text) if text else {}
 
 
 @asynccontextmanager

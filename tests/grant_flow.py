@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 from storage.models import CredentialRecord
-from tests import forms
 from tests.conftest import ADMIN, RunningBot
 from tests.fakes.nylas import FakeNylas, StoredCredential
 from tests.fakes.slack import FakeSlack, SlackCall
 from tests.records import credential_record
-from tests.slack_requests import block_action
+from tests.slack_ui import Modal, Person
 
 GMAIL = "https://www.googleapis.com/auth/gmail.readonly"
 
@@ -33,24 +32,33 @@ async def seed_credential(
     return record
 
 
-def request_values(
-    credential: CredentialRecord,
+async def open_request(
+    person: Person, credential: CredentialRecord, *, preselected: bool = False
+) -> Modal:
+    """The request modal with `credential` chosen: named in the command (`preselected`), or
+    chosen in the select, which makes the bot redraw the modal for that provider."""
+    if preselected:
+        return await person.open_modal(f"grants {credential.name}")
+    modal = await person.open_modal("grants")
+    await modal.choose("Credential", f"{credential.name} ({credential.provider.title()})")
+    return modal
+
+
+def fill_request(
+    modal: Modal,
     *,
     users: str | None = None,
     upload: dict[str, Any] | None = None,
     scopes: tuple[str, ...] = (GMAIL,),
     options: tuple[str, ...] = ("skip_existing",),
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "grants_credential": forms.select(str(credential.id)),
-        "grants_users_text": forms.text(users),
-        "grants_users_file": forms.files(upload) if upload else forms.files(),
-        "grants_options": forms.checkboxes(*options),
-    }
-    if credential.provider == "google":
-        values["grants_scopes"] = forms.multi_select(*scopes)
-        values["grants_extra_scopes"] = forms.text(None)
-    return values
+) -> None:
+    """Type the users (or attach a file), pick the scopes (Google) and tick the options."""
+    modal.type("Users", users)
+    if upload is not None:
+        modal.attach("…or a CSV/TXT file", upload)
+    if modal.has_input("Scopes"):
+        modal.choose_many("Scopes", *scopes)
+    modal.tick("Options", *options)
 
 
 def button(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
@@ -64,30 +72,29 @@ def button(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
 
 
 async def plan(
-    bot: RunningBot, slack: FakeSlack, credential: CredentialRecord, users: str, **values: Any
-) -> dict[str, Any]:
-    """Open the modal, submit it, and return the plan view the modal turned into."""
-    view = await bot.open_modal(slack, f"grants {credential.name}")
-    status, ack = await bot.submit(view, request_values(credential, users=users, **values))
-    assert status == 200 and ack.get("response_action") == "update", ack
-    calls = await slack.wait_for(
-        "views.update",
-        lambda c: c.params.get("view_id") == view["id"] and "Dry run" in c.text_blob(),
+    bot: RunningBot,
+    slack: FakeSlack,
+    credential: CredentialRecord,
+    users: str | None,
+    *,
+    user_id: str = ADMIN,
+    preselected: bool = False,
+    **values: Any,
+) -> Modal:
+    """Open the modal, fill and submit it; returns the modal once it shows the dry-run plan."""
+    modal = await open_request(Person(bot, slack, user_id), credential, preselected=preselected)
+    fill_request(modal, users=users, **values)
+    submitted = await modal.submit()
+    assert submitted.status == 200 and submitted.ack.get("response_action") == "update", (
+        submitted.ack
     )
-    return {
-        **slack.views[view["id"]],
-        "id": view["id"],
-        "blocks": calls[-1].params["view"]["blocks"],
-    }
+    return await modal.wait_for("Dry run")
 
 
-async def confirm(bot: RunningBot, plan_view: dict[str, Any], *, user_id: str = ADMIN) -> None:
-    confirm_button = button(plan_view["blocks"], "confirm_plan")
-    response = await bot.interact(
-        block_action(
-            user_id=user_id, action_id="confirm_plan", value=confirm_button["value"], view=plan_view
-        )
-    )
+async def confirm(bot: RunningBot, plan_modal: Modal) -> None:
+    """Press the plan's "Start run" or "Request approval"."""
+    label = "Request approval" if "Request approval" in plan_modal.text() else "Start run"
+    response = await plan_modal.click(label)
     assert response.status == 200
 
 
@@ -107,26 +114,16 @@ async def wait_for_csv(slack: FakeSlack, *, count: int = 1) -> str:
 
 async def request_approval(
     bot: RunningBot, slack: FakeSlack, credential: CredentialRecord, users: str
-) -> tuple[str, str, str]:
-    """Plan and confirm with an approval channel set: (Approve button value, channel, ts)."""
+) -> SlackCall:
+    """Plan and confirm with an approval channel set: the approval request message."""
     before = len([c for c in slack.calls_to("chat.postMessage") if is_approval_request(c)])
     await confirm(bot, await plan(bot, slack, credential, users))
     requests = await slack.wait_for("chat.postMessage", is_approval_request, count=before + 1)
-    channel = str(requests[-1].params["channel"])
-    ts = [ts for (posted_in, ts) in slack.messages if posted_in == channel][-1]
-    return button(requests[-1].params["blocks"], "approve_run")["value"], channel, ts
+    return requests[-1]
 
 
-async def approve(bot: RunningBot, value: str, channel: str, ts: str, *, approver: str) -> None:
-    response = await bot.interact(
-        block_action(
-            user_id=approver,
-            action_id="approve_run",
-            value=value,
-            channel_id=channel,
-            message_ts=ts,
-        )
-    )
+async def approve(bot: RunningBot, slack: FakeSlack, request: SlackCall, *, approver: str) -> None:
+    response = await Person(bot, slack, approver).click(request, "Approve")
     assert response.status == 200
 
 

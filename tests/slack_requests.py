@@ -1,4 +1,6 @@
-"""Signed Slack requests, built the way Slack sends them, for posting to the running bot."""
+"""Signed Slack requests for posting to the running bot: slash commands and events, which carry
+no view or message. Interactions (clicks, submissions) are derived from what the bot sent, in
+tests/slack_ui.py."""
 
 from __future__ import annotations
 
@@ -61,67 +63,6 @@ def form_body(fields: dict[str, str]) -> str:
 
 def payload_body(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
-
-
-def block_action(
-    *,
-    user_id: str,
-    action_id: str,
-    value: str = "",
-    channel_id: str = "C0OPS",
-    message_ts: str | None = None,
-    response_url: str = "",
-    view: dict[str, Any] | None = None,
-    block_id: str = "b",
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
-        "api_app_id": "A0BULK",
-        "token": "deprecated",
-        "team": {"id": TEAM_ID, "domain": "fake"},
-        "trigger_id": "13345224609.738474920.8088930838d88f008e1",
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": block_id,
-                "value": value,
-                "type": "button",
-                "action_ts": str(time.time()),
-            }
-        ],
-    }
-    if view is not None:
-        payload["container"] = {"type": "view", "view_id": view["id"]}
-        payload["view"] = view
-    else:
-        payload["container"] = {
-            "type": "message",
-            "message_ts": message_ts or "1.1",
-            "channel_id": channel_id,
-            "is_ephemeral": False,
-        }
-        payload["channel"] = {"id": channel_id, "name": "ops"}
-        payload["response_url"] = response_url
-        payload["message"] = {"ts": message_ts or "1.1", "text": ""}
-    return payload
-
-
-def view_submission(
-    *, user_id: str, view: dict[str, Any], values: dict[str, dict[str, dict[str, Any]]]
-) -> dict[str, Any]:
-    """A view_submission for a view the fake Slack received in views.open/update/push."""
-    submitted = {**view, "state": {"values": values}, "type": "modal"}
-    return {
-        "type": "view_submission",
-        "team": {"id": TEAM_ID, "domain": "fake"},
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
-        "api_app_id": "A0BULK",
-        "token": "deprecated",
-        "trigger_id": "13345224609.738474920.8088930838d88f008e2",
-        "view": submitted,
-        "response_urls": [],
-    }
 
 
 def app_home_opened(*, user_id: str, tab: str = "home") -> dict[str, Any]:

@@ -12,12 +12,12 @@ from sqlmodel import SQLModel
 
 from bot.logs import Redactor, configure_logging
 from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
+from tests.credential_flow import registration_outcome, submit_google, submit_microsoft
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.grant_flow import button
-from tests.handlers.test_credentials import google_values, microsoft_values, wait_for_outcome
 from tests.keys import canary_of, key_json, rsa_pem
-from tests.slack_requests import app_home_opened, block_action, slash_command
+from tests.slack_requests import app_home_opened, slash_command
+from tests.slack_ui import Person
 
 MS_SECRET = "canary-ms-client-secret-7f3a9c"
 
@@ -51,8 +51,7 @@ async def look_at_everything(bot: RunningBot, slack: FakeSlack) -> None:
         await bot.command(slash_command(subcommand, user_id=ADMIN, response_url=url))
     answers = await slack.wait_for("response_url", count=3)
     audit_answer = next(a for a in answers if "Audit log" in a.text_blob())
-    export = button(audit_answer.params["blocks"], "export_audit")
-    await bot.interact(block_action(user_id=ADMIN, action_id="export_audit", value=export["value"]))
+    await Person(bot, slack, ADMIN).click(audit_answer, "Export CSV")
     await bot.event(app_home_opened(user_id=ADMIN))
     await slack.wait_for("files.completeUploadExternal")
     await slack.wait_for("views.publish")
@@ -66,21 +65,21 @@ async def test_private_key_and_client_secret_never_leak(
     key_canary = canary_of(pem)
     upload = slack.host_file(key_json(pem).encode(), filename="canary.json")
     async with run_bot(make_settings(), redactor=REDACTOR) as bot:
-        view = await bot.open_modal(slack, "credential google")
-        await bot.submit(view, google_values(name="canary.com", upload=upload))
-        await wait_for_outcome(slack, view["id"], "Registered")
-        pasted = await bot.open_modal(slack, "credential google")
-        await bot.submit(pasted, google_values(name="canary-pasted.com", pasted=key_json(pem)))
-        await wait_for_outcome(slack, pasted["id"], "Registered")
+        view = await Person(bot, slack, ADMIN).open_modal("credential google")
+        await submit_google(view, name="canary.com", upload=upload)
+        await registration_outcome(view, "Registered")
+        pasted = await Person(bot, slack, ADMIN).open_modal("credential google")
+        await submit_google(pasted, name="canary-pasted.com", pasted=key_json(pem))
+        await registration_outcome(pasted, "Registered")
         nylas.fail("POST", r"/v3/connectors/microsoft/creds", status=500, times=99)
-        failing = await bot.open_modal(slack, "credential microsoft")
-        await bot.submit(failing, microsoft_values(name="broken.com", secret=MS_SECRET))
-        await wait_for_outcome(slack, failing["id"], "did not register")
+        failing = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
+        await submit_microsoft(failing, name="broken.com", secret=MS_SECRET)
+        await registration_outcome(failing, "did not register")
         nylas.fail("POST", r"/v3/connectors/microsoft/creds", status=500, times=0)
         nylas._faults.clear()
-        ms_view = await bot.open_modal(slack, "credential microsoft")
-        await bot.submit(ms_view, microsoft_values(secret=MS_SECRET))
-        await wait_for_outcome(slack, ms_view["id"], "Registered")
+        ms_view = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
+        await submit_microsoft(ms_view, secret=MS_SECRET)
+        await registration_outcome(ms_view, "Registered")
         await look_at_everything(bot, slack)
         database = await dump_database(bot.deps)
         deps_repr = repr(bot.deps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ class SlackCall:
     method: str
     params: dict[str, Any]
     token: str | None
+    response: dict[str, Any] | None = None  # what the fake answered, once it has
+    received_at: float = field(default_factory=time.monotonic)
 
     def text_blob(self) -> str:
         return json.dumps(self.params, default=str)
@@ -72,6 +75,33 @@ class UploadedFile:
     title: str | None = None
 
 
+INTERACTIVE_TYPES = frozenset(
+    {
+        "button",
+        "checkboxes",
+        "datepicker",
+        "datetimepicker",
+        "email_text_input",
+        "file_input",
+        "number_input",
+        "overflow",
+        "plain_text_input",
+        "radio_buttons",
+        "rich_text_input",
+        "timepicker",
+        "url_text_input",
+        "static_select",
+        "external_select",
+        "users_select",
+        "conversations_select",
+        "channels_select",
+        "multi_static_select",
+        "multi_external_select",
+        "multi_users_select",
+        "multi_conversations_select",
+        "multi_channels_select",
+    }
+)
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_SECTION_TEXT = 3000
@@ -83,6 +113,21 @@ def _element_problem(element: dict[str, Any]) -> str | None:
     if static and not 1 <= len(element.get("options") or []) <= MAX_SELECT_OPTIONS:
         return "a static_select needs 1 to 100 options"
     return None
+
+
+def _generated_id() -> str:
+    return secrets.token_urlsafe(4)
+
+
+def assign_ids(blocks: list[dict[str, Any]]) -> None:
+    """Give every block a `block_id` and every interactive element an `action_id` where the app
+    left them out, as Slack does: payloads then carry these generated ids."""
+    for block in blocks:
+        block.setdefault("block_id", _generated_id())
+        elements = [*(block.get("elements") or []), block.get("accessory"), block.get("element")]
+        for element in elements:
+            if isinstance(element, dict) and element.get("type") in INTERACTIVE_TYPES:
+                element.setdefault("action_id", _generated_id())
 
 
 def block_problem(blocks: Any, most: int) -> str | None:
@@ -120,6 +165,9 @@ class FakeSlack:
     uploads: dict[str, UploadedFile] = field(default_factory=dict)
     response_url_posts: list[dict[str, Any]] = field(default_factory=list)
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Messages only one user sees (chat.postEphemeral, response URLs), by (channel, ts).
+    ephemerals: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    response_urls: dict[str, str] = field(default_factory=dict)  # response URL id -> channel
     latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
     keep_uploads: bool = True
     deleted_files: list[str] = field(default_factory=list)
@@ -160,8 +208,11 @@ class FakeSlack:
             "url_private_download": f"{self.url}/files/{file_id}/download/{filename}",
         }
 
-    def response_url(self) -> str:
-        return f"{self.url}/response/{next(self._ids)}"
+    def response_url(self, channel_id: str = "C0OPS") -> str:
+        """A response URL as Slack gives with a command or a click in `channel_id`."""
+        response_id = str(next(self._ids))
+        self.response_urls[response_id] = channel_id
+        return f"{self.url}/response/{response_id}"
 
     def latest_view(self) -> dict[str, Any]:
         return list(self.views.values())[-1]
@@ -206,6 +257,18 @@ class FakeSlack:
             self.calls.append(call)
             self._changed.notify_all()
 
+    async def _answered(self, call: SlackCall, response: dict[str, Any]) -> None:
+        async with self._changed:
+            call.response = response
+            self._changed.notify_all()
+
+    async def answer_of(self, call: SlackCall, *, timeout: float = 10.0) -> dict[str, Any]:
+        """What the fake answered to `call` (waiting until it has)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: call.response is not None)
+        assert call.response is not None
+        return call.response
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params: dict[str, Any] = dict(request.query)
@@ -215,21 +278,27 @@ class FakeSlack:
             params.update(dict(await request.post()))
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else params.get("token")
-        await self._record(SlackCall(method=method, params=params, token=token))
+        call = SlackCall(method=method, params=params, token=token)
+        await self._record(call)
         if self.latency.get(method):
             await asyncio.sleep(self.latency[method])  # a slow Slack, as seen from the bot
+        status, headers, answer = self._answer(method, params, token)
+        await self._answered(call, answer)
+        return web.json_response(answer, status=status, headers=headers)
+
+    def _answer(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
         fault = self._take_fault(method)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-            return web.json_response(
-                {"ok": False, "error": fault.error}, status=fault.status, headers=headers
-            )
+            return fault.status, headers, {"ok": False, "error": fault.error}
         if not token or not token.startswith("xoxb-"):
-            return web.json_response({"ok": False, "error": "not_authed"})
+            return 200, {}, {"ok": False, "error": "not_authed"}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(params))
+            return 200, {}, {"ok": False, "error": "unknown_method"}
+        return 200, {}, handler(params)
 
     def _take_fault(self, method: str) -> Fault | None:
         queue = self._faults.get(method) or []
@@ -262,6 +331,22 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": user.as_api()}
 
+    @staticmethod
+    def _message(p: dict[str, Any], ts: str) -> dict[str, Any]:
+        """A message as Slack stores and shows it: generated ids filled in, sent by the bot."""
+        if isinstance(p.get("blocks"), str):
+            p["blocks"] = json.loads(p["blocks"])
+        assign_ids(p.get("blocks") or [])
+        return {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": "B0BOT",
+            "app_id": "A0BULK",
+            "team": TEAM_ID,
+            **p,
+            "ts": ts,
+        }
+
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         channel = str(p.get("channel") or "")
         if not channel:
@@ -271,12 +356,17 @@ class FakeSlack:
         if channel.startswith("U"):  # a DM to a user id opens the IM channel
             channel = "D" + channel[1:]
         ts = self._ts()
-        message = {**p, "channel": channel, "ts": ts}
+        message = {**self._message(p, ts), "channel": channel}
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
-    def _m_chat_postEphemeral(self, _p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "message_ts": self._ts()}
+    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        if problem := block_problem(p.get("blocks"), MAX_MESSAGE_BLOCKS):
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+        ts = self._ts()
+        channel = str(p.get("channel") or "")
+        self.ephemerals[(channel, ts)] = {**self._message(p, ts), "channel": channel}
+        return {"ok": True, "message_ts": ts}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
         if problem := block_problem(p.get("blocks"), MAX_MESSAGE_BLOCKS):
@@ -284,43 +374,78 @@ class FakeSlack:
         key = (str(p["channel"]), str(p["ts"]))
         if key not in self.messages:
             return {"ok": False, "error": "message_not_found"}
-        self.messages[key] = {**self.messages[key], **p}
+        self.messages[key] = {**self.messages[key], **self._message(p, key[1])}
         return {"ok": True, "channel": key[0], "ts": key[1]}
 
-    def _view(self, p: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
-        view = p["view"] if isinstance(p["view"], dict) else json.loads(p["view"])
+    def _view(
+        self, view: dict[str, Any] | str, view_id: str | None = None, *, root: str | None = None
+    ) -> dict[str, Any]:
+        """Store a view as Slack does (generated ids, a new hash) and answer with it."""
+        view = view if isinstance(view, dict) else json.loads(view)
         if problem := block_problem(view.get("blocks"), MAX_VIEW_BLOCKS):
             return {"ok": False, "error": "invalid_arguments", "response_metadata": [problem]}
+        assign_ids(view.get("blocks") or [])
         view_id = view_id or f"V{next(self._ids):06d}"
+        previous = self.views.get(view_id) or {}
         stored = {
+            "team_id": TEAM_ID,
+            "app_id": "A0BULK",
+            "app_installed_team_id": TEAM_ID,
+            "bot_id": "B0BOT",
+            "external_id": "",
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "previous_view_id": None,
             **view,
             "id": view_id,
-            "hash": f"h{next(self._ids)}",
+            "root_view_id": previous.get("root_view_id") or root or view_id,
+            "hash": f"{int(time.time())}.h{next(self._ids)}",
             "private_metadata": view.get("private_metadata", ""),
             "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
         }
         self.views[view_id] = stored
         return {"ok": True, "view": stored}
 
+    def apply_response_action(
+        self, view_id: str, ack: dict[str, Any], *, submitted_hash: str
+    ) -> str | None:
+        """What Slack does with a view_submission's ack: `update` replaces the submitted view
+        (unless the app already changed it since), `push` stacks a new one; returns the view
+        now on top, or None when the modal closed."""
+        action = ack.get("response_action")
+        if action == "errors":
+            return view_id
+        if action == "update":
+            if self.views[view_id]["hash"] == submitted_hash:
+                self._view(ack["view"], view_id)
+            return view_id
+        if action == "push":
+            root = self.views[view_id]["root_view_id"]
+            return str(self._view(ack["view"], root=root)["view"]["id"])
+        return None
+
     def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("trigger_id"):
             return {"ok": False, "error": "invalid_trigger_id"}
-        return self._view(p)
+        return self._view(p["view"])
 
     def _m_views_push(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self._view(p)
+        return self._view(p["view"])
 
     def _m_views_update(self, p: dict[str, Any]) -> dict[str, Any]:
         view_id = str(p.get("view_id") or "")
         if view_id not in self.views:
             return {"ok": False, "error": "not_found"}
-        return self._view(p, view_id)
+        if p.get("hash") and p["hash"] != self.views[view_id]["hash"]:
+            return {"ok": False, "error": "hash_conflict"}  # the user changed it meanwhile
+        return self._view(p["view"], view_id)
 
     def _m_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
         user_id = str(p.get("user_id") or "")
         if user_id not in self.users:
             return {"ok": False, "error": "user_not_found"}
-        answer = self._view(p, f"home:{user_id}")
+        answer = self._view(p["view"], f"home:{user_id}")
         if answer["ok"]:
             self.home_views[user_id] = answer["view"]
         return answer
@@ -387,5 +512,11 @@ class FakeSlack:
             await self._record(SlackCall("response_url_refused", {"problem": problem}, None))
             return web.Response(status=400, text="invalid_blocks")
         self.response_url_posts.append(payload)
-        await self._record(SlackCall("response_url", payload, None))
+        call = SlackCall("response_url", payload, None)
+        await self._record(call)
+        # Posted ephemerally (the default) in the channel the response URL belongs to.
+        channel = self.response_urls.get(request.match_info["id"], "")
+        ts = self._ts()
+        self.ephemerals[(channel, ts)] = {**self._message(dict(payload), ts), "channel": channel}
+        await self._answered(call, {"ok": True, "channel": channel, "message_ts": ts})
         return web.Response(text="ok")

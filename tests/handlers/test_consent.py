@@ -16,11 +16,13 @@ from sqlmodel import select
 from bot.consent import Readiness, grant_gate, hash_state
 from storage.audit import latest_events
 from storage.models import ConsentRequest, CredentialRecord, utcnow
-from tests import forms
 from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
+from tests.credential_flow import registration_outcome, submit_microsoft
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
-from tests.slack_requests import block_action, slash_command
+from tests.grant_flow import fill_request
+from tests.slack_requests import slash_command
+from tests.slack_ui import Person
 
 PUBLIC_URL = "https://bulkauth.example.com"
 
@@ -71,18 +73,28 @@ def manual_button(call: SlackCall) -> dict[str, Any]:
     )
 
 
+SCOPES = "Scope override (optional)"
+
+
 async def request_link(
-    bot: RunningBot, slack: FakeSlack, name: str, scopes: str | None = None
+    bot: RunningBot,
+    slack: FakeSlack,
+    name: str,
+    scopes: str | None = None,
+    *,
+    choose: str | None = None,
 ) -> SlackCall:
+    """`/bulkauth consent <name>` (the credential preselected), or `/bulkauth consent` with the
+    credential labelled `choose` chosen in the select; then Get link. Returns the link message."""
     before = len(slack.calls_to("chat.postMessage"))
-    view = await bot.open_modal(slack, f"consent {name}")
-    values: dict[str, Any] = {
-        "consent_credential": forms.select(view["blocks"][1]["element"]["initial_option"]["value"])
-    }
+    person = Person(bot, slack, ADMIN)
+    modal = await person.open_modal("consent" if choose else f"consent {name}")
+    if choose:
+        await modal.choose("Credential", choose)
     if scopes is not None:
-        values["consent_scopes"] = forms.text(scopes)
-    status, ack = await bot.submit(view, values)
-    assert status == 200 and ack == {}
+        modal.type(SCOPES, scopes)
+    submitted = await modal.submit()
+    assert submitted.status == 200 and submitted.ack == {}, submitted.ack
     posted = await slack.wait_for("chat.postMessage", count=before + 1)
     await bot.settled()
     return posted[-1]
@@ -111,19 +123,12 @@ async def test_modal_offers_scopes_only_for_a_specific_tenant(
 ) -> None:
     specific = await seed_credential(consent_bot)
     common = await seed_credential(consent_bot, name="any-org", tenant="common")
-    view = await consent_bot.open_modal(slack, "consent")
-    assert [b.get("block_id") for b in view["blocks"]].count("consent_scopes") == 0
+    modal = await Person(consent_bot, slack, ADMIN).open_modal("consent")
+    assert not modal.has_input(SCOPES)
     for chosen, expect_scopes in ((specific, True), (common, False)):
-        action = block_action(
-            user_id=ADMIN, action_id="consent_credential_chosen", view=slack.views[view["id"]]
-        )
-        action["actions"][0]["selected_option"] = {"value": str(chosen.id)}
-        before = len(slack.calls_to("views.update"))
-        await consent_bot.interact(action)
-        updated = (await slack.wait_for("views.update", count=before + 1))[-1].params["view"]
-        block_ids = [block.get("block_id") for block in updated["blocks"]]
-        assert ("consent_scopes" in block_ids) is expect_scopes
-        assert ("Azure app's API permissions" in json.dumps(updated)) is not expect_scopes
+        await modal.choose("Credential", f"{chosen.name} ({chosen.tenant})")
+        assert modal.has_input(SCOPES) is expect_scopes
+        assert ("Azure app's API permissions" in modal.text()) is not expect_scopes
 
 
 async def test_link_for_a_specific_tenant_carries_the_scope_override(
@@ -153,16 +158,27 @@ async def test_link_for_a_specific_tenant_carries_the_scope_override(
     assert event.action == "consent.link_issued"
 
 
-async def test_bad_scope_is_refused_in_the_modal(consent_bot: RunningBot, slack: FakeSlack) -> None:
-    credential = await seed_credential(consent_bot)
-    view = await consent_bot.open_modal(slack, "consent contoso.com")
-    _, ack = await consent_bot.submit(
-        view,
-        {
-            "consent_credential": forms.select(str(credential.id)),
-            "consent_scopes": forms.text("Mail.Read <script>"),
-        },
+async def test_a_credential_chosen_in_the_select_gets_its_link(
+    consent_bot: RunningBot, slack: FakeSlack
+) -> None:
+    """`/bulkauth consent` without a name: the person picks the credential in the select (the
+    modal is redrawn for it) and gets that credential's link."""
+    await seed_credential(consent_bot, name="fabrikam.com", tenant="fabrikam.com")
+    contoso = await seed_credential(consent_bot)
+    posted = await request_link(
+        consent_bot, slack, "contoso.com", "Mail.Read", choose="contoso.com (contoso.com)"
     )
+    query = query_of(link_of(posted))
+    assert query["credential_id"] == [contoso.nylas_credential_id]
+    assert query["scope"] == ["Mail.Read"]
+    assert "Admin consent link for contoso.com" in posted.text_blob()
+
+
+async def test_bad_scope_is_refused_in_the_modal(consent_bot: RunningBot, slack: FakeSlack) -> None:
+    await seed_credential(consent_bot)
+    modal = await Person(consent_bot, slack, ADMIN).open_modal("consent contoso.com")
+    modal.type(SCOPES, "Mail.Read <script>")
+    ack = (await modal.submit()).ack
     assert "Not a Microsoft Graph scope" in ack["errors"]["consent_scopes"]
 
 
@@ -275,21 +291,11 @@ async def test_manual_button_records_consent_as_the_clicking_user(
 ) -> None:
     await seed_credential(consent_bot)
     posted = await request_link(consent_bot, slack, "contoso.com")
-    button = manual_button(posted)
-    refused = await consent_bot.interact(
-        block_action(user_id=OUTSIDER, action_id=button["action_id"], value=button["value"])
-    )
+    refused = await Person(consent_bot, slack, OUTSIDER).click(posted, "Consent was granted")
     assert refused.status == 200
     [refusal] = await slack.wait_for("chat.postEphemeral", lambda c: "not allowed" in c.text_blob())
     assert refusal.params["user"] == OUTSIDER
-    await consent_bot.interact(
-        block_action(
-            user_id=ADMIN,
-            action_id=button["action_id"],
-            value=button["value"],
-            message_ts=posted.params.get("ts"),
-        )
-    )
+    await Person(consent_bot, slack, ADMIN).click(posted, "Consent was granted")
     [reply] = await slack.wait_for(
         "chat.postMessage", lambda c: "can be created from" in c.text_blob()
     )
@@ -325,21 +331,16 @@ async def test_reminder_fires_when_the_wait_is_over(
         [reminder] = await slack.wait_for("chat.postMessage", is_reminder)
     assert f"<@{ADMIN}>" in reminder.text_blob() and reminder.params["thread_ts"]
     assert "grants contoso.com" in reminder.text_blob()
-    create = next(
-        element
-        for block in reminder.params["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    )
     async with run_bot(settings) as bot:
-        await bot.interact(
-            block_action(user_id=ADMIN, action_id=create["action_id"], value=create["value"])
+        person = Person(bot, slack, ADMIN)
+        await person.click(reminder, "Create grants")
+        modal = await person.next_modal(lambda c: "grants_request" in c.text_blob())
+        assert modal.blocks[0]["element"]["initial_option"]["text"]["text"] == (
+            "contoso.com (Microsoft)"
         )
-        opened = await slack.wait_for("views.open", lambda c: "grants_request" in c.text_blob())
-    modal = opened[-1].params["view"]
-    assert modal["blocks"][0]["element"]["initial_option"]["text"]["text"] == (
-        "contoso.com (Microsoft)"
-    )
+        fill_request(modal, users="ann@contoso.com")
+        assert (await modal.submit()).ack["response_action"] == "update"
+        assert "1 new users" in (await modal.wait_for("Dry run")).text()
 
 
 async def test_reminder_survives_a_restart(
@@ -430,26 +431,19 @@ async def test_gate_reports_not_consented_waiting_and_ready(
 async def test_get_admin_consent_button_opens_the_modal_for_that_credential(
     consent_bot: RunningBot, slack: FakeSlack
 ) -> None:
-    from tests.handlers.test_credentials import microsoft_values, wait_for_outcome
-
-    view = await consent_bot.open_modal(slack, "credential microsoft")
-    await consent_bot.submit(view, microsoft_values())
-    await wait_for_outcome(slack, view["id"], "Registered")
+    person = Person(consent_bot, slack, ADMIN)
+    view = await person.open_modal("credential microsoft")
+    await submit_microsoft(view)
+    await registration_outcome(view, "Registered")
     [told] = await slack.wait_for(
         "chat.postEphemeral", lambda c: "Get admin consent" in c.text_blob()
     )
-    button = next(
-        element
-        for block in told.params["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    )
-    await consent_bot.interact(
-        block_action(user_id=ADMIN, action_id=button["action_id"], value=button["value"])
-    )
-    opened = await slack.wait_for("views.open", count=2)
-    modal = opened[-1].params["view"]
-    assert modal["callback_id"] == "consent_link"
-    assert modal["blocks"][1]["element"]["initial_option"]["text"]["text"] == (
+    await person.click(told, "Get admin consent")
+    modal = await person.next_modal(lambda c: "consent_link" in c.text_blob())
+    assert modal.blocks[1]["element"]["initial_option"]["text"]["text"] == (
         "contoso.com (contoso.com)"
     )
+    before = len(slack.calls_to("chat.postMessage"))
+    assert (await modal.submit()).ack == {}
+    posted = await slack.wait_for("chat.postMessage", count=before + 1)
+    assert "Admin consent link for contoso.com" in posted[-1].text_blob()

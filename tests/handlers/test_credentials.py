@@ -9,62 +9,26 @@ import pytest
 
 from storage.audit import latest_events
 from storage.credentials import list_credentials
-from tests import forms
 from tests.conftest import ADMIN, RunningBot
+from tests.credential_flow import (
+    AZURE_APP,
+    registration_outcome,
+    submit_google,
+    submit_microsoft,
+)
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
+from tests.grant_flow import fill_request
 from tests.keys import ec_pem, key_json, unreadable_pem
-from tests.slack_requests import block_action
-
-AZURE_APP = "2f70abcd-1234-abcd-1234-abcd0316be16"
-
-
-def google_values(
-    *, name: str = "acme.com", pasted: str | None = None, upload: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    return {
-        "credential_name": forms.text(name),
-        "key_json": forms.text(pasted),
-        "key_file": forms.files(upload) if upload else forms.files(),
-    }
-
-
-def microsoft_values(
-    *,
-    name: str = "contoso.com",
-    tenant: str = "contoso.com",
-    client_id: str = AZURE_APP,
-    secret: str = "ms-secret-value-1234",
-    connector_app: bool = False,
-    expires: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "credential_name": forms.text(name),
-        "tenant": forms.text(tenant),
-        "client_id": forms.text(client_id),
-        "client_secret": forms.text(secret),
-        "use_connector_app": forms.checkboxes("use_connector_app")
-        if connector_app
-        else forms.checkboxes(),
-        "secret_expires_on": forms.picked_date(expires),
-    }
-
-
-async def wait_for_outcome(slack: FakeSlack, view_id: str, marker: str) -> str:
-    """The registration runs after the ack; wait for the modal to show `marker`."""
-    calls = await slack.wait_for(
-        "views.update",
-        lambda call: call.params.get("view_id") == view_id and marker in call.text_blob(),
-    )
-    return calls[-1].text_blob()
+from tests.slack_ui import Person, assert_refused_in_place
 
 
 async def test_google_modal_opens_at_once_with_both_key_inputs(
     bot: RunningBot, slack: FakeSlack
 ) -> None:
-    view = await bot.open_modal(slack, "credential google")
-    assert view["callback_id"] == "credential_google"
-    blocks = {block.get("block_id"): block for block in view["blocks"]}
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    assert view.view["callback_id"] == "credential_google"
+    blocks = {block.get("block_id"): block for block in view.blocks}
     assert blocks["key_file"]["element"]["type"] == "file_input"
     assert blocks["key_file"]["element"]["filetypes"] == ["json"]
     assert blocks["key_json"]["element"]["multiline"] is True
@@ -80,31 +44,24 @@ async def test_credential_without_provider_explains_usage(bot: RunningBot) -> No
 async def test_google_registration_with_pasted_key(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    view = await bot.open_modal(slack, "credential google")
-    status, ack = await bot.submit(view, google_values(pasted=key_json()))
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    status, ack = await submit_google(view, pasted=key_json())
     assert status == 200 and ack["response_action"] == "update"
-    assert "Registering" in json.dumps(ack["view"])
-    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    assert "Registering" in json.dumps(ack["view"]) and "Registering" in view.text()
+    outcome = await registration_outcome(view, "Registered")
     [stored] = nylas.credentials.values()
     assert stored.credential_type == "serviceaccount" and stored.name == "acme.com"
     assert stored.id in outcome and "nylas-bulk@acme-bulk.iam.gserviceaccount.com" in outcome
     told = await slack.wait_for("chat.postEphemeral", lambda c: stored.id in c.text_blob())
     assert told[0].params["user"] == ADMIN and told[0].params["channel"] == "C0OPS"
     assert "grants acme.com" in told[0].text_blob()
-    create = next(
-        element
-        for block in told[0].params["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    )
-    await bot.interact(
-        block_action(user_id=ADMIN, action_id=create["action_id"], value=create["value"])
-    )
-    opened = await slack.wait_for("views.open", lambda c: "grants_request" in c.text_blob())
-    assert (
-        opened[-1].params["view"]["blocks"][0]["element"]["initial_option"]["text"]["text"]
-        == "acme.com (Google)"
-    )
+    person = Person(bot, slack, ADMIN)
+    await person.click(told[0], "Create grants")
+    grants = await person.next_modal(lambda c: "grants_request" in c.text_blob())
+    assert grants.blocks[0]["element"]["initial_option"]["text"]["text"] == "acme.com (Google)"
+    fill_request(grants, users="ann@acme.com")
+    assert (await grants.submit()).ack["response_action"] == "update"
+    assert "1 new users" in (await grants.wait_for("Dry run")).text()
     async with bot.deps.sessions() as session:
         [record] = await list_credentials(session=session)
         [event] = await latest_events(session=session, limit=1)
@@ -125,10 +82,10 @@ async def test_google_registration_with_uploaded_key_downloads_it_then_deletes_i
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     upload = slack.host_file(key_json().encode(), filename="acme-key.json")
-    view = await bot.open_modal(slack, "credential google")
-    _, ack = await bot.submit(view, google_values(upload=upload))
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    _, ack = await submit_google(view, upload=upload)
     assert ack["response_action"] == "update"
-    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    outcome = await registration_outcome(view, "Registered")
     assert slack.calls_to("files.download")[0].token.startswith("xoxb-")
     assert slack.deleted_files == [upload["id"]]
     assert "deleted from Slack" in outcome
@@ -140,9 +97,9 @@ async def test_when_slack_refuses_to_delete_the_upload_the_user_is_told_how(
 ) -> None:
     upload = slack.host_file(key_json().encode(), filename="acme-key.json")
     slack.fail_next("files.delete", status=200, error="cant_delete_file", retry_after=None)
-    view = await bot.open_modal(slack, "credential google")
-    await bot.submit(view, google_values(upload=upload))
-    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    await submit_google(view, upload=upload)
+    outcome = await registration_outcome(view, "Registered")
     assert "stays in Slack" in outcome and "Delete file" in outcome
 
 
@@ -213,12 +170,9 @@ async def test_google_modal_rejects_bad_input_in_place_and_sends_nothing(
         "big": {**slack.host_file(b"{}"), "size": 70_000},
         "txt": slack.host_file(key_json().encode(), filename="key.txt"),
     }.get(inputs.get("upload", ""))
-    view = await bot.open_modal(slack, "credential google")
-    status, ack = await bot.submit(
-        view,
-        google_values(
-            name=inputs.get("name", "acme.com"), pasted=inputs.get("pasted"), upload=upload
-        ),
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    status, ack = await submit_google(
+        view, name=inputs.get("name", "acme.com"), pasted=inputs.get("pasted"), upload=upload
     )
     assert status == 200 and ack["response_action"] == "errors"
     for block_id, fragment in expected.items():
@@ -233,11 +187,11 @@ async def test_google_modal_rejects_bad_input_in_place_and_sends_nothing(
 async def test_a_name_already_used_for_the_provider_is_refused(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    view = await bot.open_modal(slack, "credential google")
-    await bot.submit(view, google_values(name="Acme.com", pasted=key_json()))
-    await wait_for_outcome(slack, view["id"], "Registered")
-    again = await bot.open_modal(slack, "credential google")
-    _, ack = await bot.submit(again, google_values(name="acme.COM", pasted=key_json()))
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    await submit_google(view, name="Acme.com", pasted=key_json())
+    await registration_outcome(view, "Registered")
+    again = await Person(bot, slack, ADMIN).open_modal("credential google")
+    _, ack = await submit_google(again, name="acme.COM", pasted=key_json())
     assert "already has this name" in ack["errors"]["credential_name"]
     assert len(nylas.calls("POST", r"/v3/connectors/google/creds")) == 1
 
@@ -246,9 +200,9 @@ async def test_missing_connector_registers_nothing_and_says_how_to_add_one(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     del nylas.connectors["google"]
-    view = await bot.open_modal(slack, "credential google")
-    await bot.submit(view, google_values(pasted=key_json()))
-    outcome = await wait_for_outcome(slack, view["id"], "no Google connector")
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    await submit_google(view, pasted=key_json())
+    outcome = await registration_outcome(view, "no Google connector")
     assert "Create Connector" in outcome and "Dashboard" in outcome
     assert nylas.calls("POST", r".*/creds") == []
     async with bot.deps.sessions() as session:
@@ -261,26 +215,14 @@ async def test_nylas_error_is_shown_with_request_id_and_retry_needs_no_retyping(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     nylas.fail("POST", r"/v3/connectors/google/creds", status=400)
-    view = await bot.open_modal(slack, "credential google")
-    await bot.submit(view, google_values(pasted=key_json()))
-    failed = await wait_for_outcome(slack, view["id"], "did not register")
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    await submit_google(view, pasted=key_json())
+    failed = await registration_outcome(view, "did not register")
     request_id = nylas.calls("POST", r".*/creds")[0].response["request_id"]
     assert request_id in failed and "scripted 400" in failed
-    update = slack.calls_to("views.update")[-1].params["view"]
-    button = next(
-        element
-        for block in update["blocks"]
-        if block["type"] == "actions"
-        for element in block["elements"]
-    )
-    current = {**slack.views[view["id"]], "id": view["id"]}
-    response = await bot.interact(
-        block_action(
-            user_id=ADMIN, action_id=button["action_id"], value=button["value"], view=current
-        )
-    )
+    response = await view.click("Try again")
     assert response.status == 200
-    await wait_for_outcome(slack, view["id"], "Registered")
+    await registration_outcome(view, "Registered")
     assert len(nylas.credentials) == 1
     async with bot.deps.sessions() as session:
         actions = [e.action for e in await latest_events(session=session, limit=2)]
@@ -290,10 +232,10 @@ async def test_nylas_error_is_shown_with_request_id_and_retry_needs_no_retyping(
 async def test_microsoft_registration_with_app_credentials(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    view = await bot.open_modal(slack, "credential microsoft")
-    _, ack = await bot.submit(view, microsoft_values(expires="2099-01-31"))
+    view = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
+    _, ack = await submit_microsoft(view, expires="2099-01-31")
     assert ack["response_action"] == "update"
-    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    outcome = await registration_outcome(view, "Registered")
     [stored] = nylas.credentials.values()
     assert stored.credential_type == "adminconsent"
     assert stored.data == {
@@ -314,11 +256,9 @@ async def test_microsoft_registration_with_app_credentials(
 async def test_microsoft_registration_with_the_connectors_app_and_common_tenant(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    view = await bot.open_modal(slack, "credential microsoft")
-    await bot.submit(
-        view, microsoft_values(tenant="Common", client_id="", secret="", connector_app=True)
-    )
-    outcome = await wait_for_outcome(slack, view["id"], "Registered")
+    view = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
+    await submit_microsoft(view, tenant="Common", client_id="", secret="", connector_app=True)
+    outcome = await registration_outcome(view, "Registered")
     assert [c.data for c in nylas.credentials.values()] == [{"tenant": "common"}]
     assert "API permissions" in outcome
 
@@ -345,9 +285,9 @@ async def test_microsoft_modal_rejects_bad_input_in_place(
     inputs: dict[str, Any],
     expected: dict[str, str],
 ) -> None:
-    view = await bot.open_modal(slack, "credential microsoft")
-    _, ack = await bot.submit(view, microsoft_values(**inputs))
-    forms.assert_refused_in_place(ack, expected)
+    view = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
+    _, ack = await submit_microsoft(view, **inputs)
+    assert_refused_in_place(ack, expected)
     assert nylas.requests == []
 
 
@@ -363,12 +303,14 @@ async def test_credentials_list_joins_nylas_with_who_registered(
     [empty] = await slack.wait_for("response_url")
     assert "No credentials yet" in empty.text_blob()
     for name in ("first.com", "second.com"):
-        view = await bot.open_modal(slack, "credential google")
-        await bot.submit(view, google_values(name=name, pasted=key_json()))
-        await wait_for_outcome(slack, view["id"], "Registered")
-    view = await bot.open_modal(slack, "credential microsoft")
-    await bot.submit(view, microsoft_values())
-    await wait_for_outcome(slack, view["id"], "Registered")
+        view = await Person(bot, slack, ADMIN).open_modal("credential google")
+        await submit_google(view, name=name, pasted=key_json())
+        await registration_outcome(view, "Registered")
+    view = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
+    await submit_microsoft(
+        view,
+    )
+    await registration_outcome(view, "Registered")
     nylas.credentials["outside"] = type(next(iter(nylas.credentials.values())))(
         "outside", "google", "made-elsewhere", "serviceaccount", {}, 1, 1
     )

@@ -14,22 +14,22 @@ from sqlmodel import select
 
 from storage.audit import AuditFilter, latest_events
 from storage.models import BulkRun, RunItem
-from tests import forms
 from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, SlackCall
 from tests.grant_flow import (
-    button,
     confirm,
+    fill_request,
     is_approval_request,
+    open_request,
     plan,
     request_approval,
-    request_values,
     seed_credential,
     start_run,
     wait_for_csv,
 )
-from tests.slack_requests import block_action, slash_command, view_submission
+from tests.slack_requests import slash_command
+from tests.slack_ui import Person, assert_refused_in_place
 
 APPROVER = "U0APPROVER"
 SECOND_APPROVER = "U0APPROVER2"
@@ -88,10 +88,11 @@ async def test_modal_shows_scopes_for_google_and_queueing_for_microsoft(
         (google, "grants_scopes", "start_when_ready"),
         (microsoft, "start_when_ready", "grants_scopes"),
     ):
-        view = await bot.open_modal(slack, f"grants {credential.name}")
-        text = json.dumps(view)
-        assert expected in text and absent not in text
-        assert view["blocks"][0]["element"]["initial_option"]["value"] == str(credential.id)
+        modal = await Person(bot, slack, ADMIN).open_modal(f"grants {credential.name}")
+        assert expected in modal.text() and absent not in modal.text()
+        assert modal.blocks[0]["element"]["initial_option"]["value"] == str(credential.id)
+        chosen = await open_request(Person(bot, slack, ADMIN), credential)
+        assert expected in chosen.text() and absent not in chosen.text()
 
 
 INVALID = [
@@ -130,9 +131,9 @@ async def test_request_modal_rejects_bad_input_in_place(
         "pdf": slack.host_file(b"%PDF", filename="users.pdf"),
         "no-email": slack.host_file(b"name,team\nada,x\nbob,y\n", filename="users.csv"),
     }.get(inputs.pop("upload", ""))
-    view = await bot.open_modal(slack, f"grants {credential.name}")
-    _, ack = await bot.submit(view, request_values(credential, upload=upload, **inputs))
-    forms.assert_refused_in_place(ack, expected)
+    modal = await open_request(Person(bot, slack, ADMIN), credential)
+    fill_request(modal, upload=upload, **inputs)
+    assert_refused_in_place((await modal.submit()).ack, expected)
     assert nylas.requests == []
 
 
@@ -140,16 +141,15 @@ async def test_microsoft_credential_must_be_consented_and_ready(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     credential = await seed_credential(bot, nylas, provider="microsoft", name="contoso.com")
-    view = await bot.open_modal(slack, "grants contoso.com")
-    _, ack = await bot.submit(view, request_values(credential, users="a@contoso.com"))
+    modal = await open_request(Person(bot, slack, ADMIN), credential)
+    fill_request(modal, users="a@contoso.com")
+    ack = (await modal.submit()).ack
     assert "No admin consent is recorded" in ack["errors"]["grants_credential"]
     await _consent(bot, credential.id, ready_in_seconds=600)
-    _, ack = await bot.submit(view, request_values(credential, users="a@contoso.com"))
+    ack = (await modal.submit()).ack
     assert "grants can start at" in ack["errors"]["grants_credential"]
-    _, ack = await bot.submit(
-        view, request_values(credential, users="a@contoso.com", options=("start_when_ready",))
-    )
-    assert ack["response_action"] == "update"
+    modal.tick("Options", "start_when_ready")
+    assert (await modal.submit()).ack["response_action"] == "update"
 
 
 async def _consent(bot: RunningBot, credential_id: int | None, *, ready_in_seconds: float) -> None:
@@ -189,7 +189,7 @@ async def test_plan_counts_duplicates_invalid_existing_and_new(
         "New1@acme.com, new1@acme.com; valid@acme.com\nstale@acme.com not-an-email new2@acme.com"
     )
     view = await plan(bot, slack, credential, pasted)
-    text = json.dumps(view["blocks"])
+    text = view.text()
     assert "6 entries: 4 users, 1 duplicates folded, 1 invalid" in text
     assert "2 new users" in text
     assert "1 already have a valid grant: skipped" in text
@@ -265,21 +265,12 @@ async def test_approval_by_an_approver_starts_the_run_in_the_thread(
 ) -> None:
     credential = await seed_credential(approval_bot, nylas)
     view = await plan(approval_bot, slack, credential, users(5))
-    assert "Request approval" in json.dumps(view["blocks"])
+    assert "Request approval" in view.text()
     await confirm(approval_bot, view)
     [request] = await slack.wait_for("chat.postMessage", is_approval_request)
     assert request.params["channel"] == APPROVALS and nylas.calls("POST", ".*custom") == []
     ts = next(ts for (channel, ts) in slack.messages if channel == APPROVALS)
-    approve = button(request.params["blocks"], "approve_run")
-    await approval_bot.interact(
-        block_action(
-            user_id=APPROVER,
-            action_id="approve_run",
-            value=approve["value"],
-            channel_id=APPROVALS,
-            message_ts=ts,
-        )
-    )
+    await Person(approval_bot, slack, APPROVER).click(request, "Approve")
     await wait_for_csv(slack)
     decided = [c for c in slack.calls_to("chat.update") if c.params["ts"] == ts]
     assert "Approved by <@U0APPROVER>" in decided[0].text_blob()
@@ -300,27 +291,38 @@ async def test_approval_by_an_approver_starts_the_run_in_the_thread(
     )
 
 
-async def _request(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas) -> tuple[str, str]:
+async def test_an_uploaded_list_is_planned_approved_and_run(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """The credential chosen in the select, the users in a CSV file: plan, approval, run."""
+    credential = await seed_credential(approval_bot, nylas)
+    listed = b"Name,E-mail\nAnn,ann@acme.com\nBob,bob@acme.com\nCy,cy@acme.com\n"
+    upload = slack.host_file(listed, filename="people.csv")
+    view = await plan(approval_bot, slack, credential, None, upload=upload)
+    assert "3 new users" in view.text()
+    await confirm(approval_bot, view)
+    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
+    await Person(approval_bot, slack, APPROVER).click(request, "Approve")
+    report = await wait_for_csv(slack)
+    rows = {row["email"]: row["outcome"] for row in csv.DictReader(io.StringIO(report))}
+    assert rows == {"ann@acme.com": "created", "bob@acme.com": "created", "cy@acme.com": "created"}
+
+
+async def _request(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas) -> tuple[SlackCall, str]:
+    """An approval request in the channel: its message and its ts."""
     credential = await seed_credential(bot, nylas)
-    value, channel, ts = await request_approval(bot, slack, credential, users(3))
-    assert channel == APPROVALS
-    return value, ts
+    request = await request_approval(bot, slack, credential, users(3))
+    answer = await slack.answer_of(request)
+    assert answer["channel"] == APPROVALS
+    return request, str(answer["ts"])
 
 
 async def test_requester_and_outsiders_cannot_approve(
     approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    value, ts = await _request(approval_bot, slack, nylas)
+    request, _ts = await _request(approval_bot, slack, nylas)
     for user in (ADMIN, OUTSIDER):
-        await approval_bot.interact(
-            block_action(
-                user_id=user,
-                action_id="approve_run",
-                value=value,
-                channel_id=APPROVALS,
-                message_ts=ts,
-            )
-        )
+        await Person(approval_bot, slack, user).click(request, "Approve")
     refusals = await slack.wait_for("chat.postEphemeral", count=2)
     assert "own request" in refusals[0].text_blob() and refusals[0].params["user"] == ADMIN
     assert "Only approvers" in refusals[1].text_blob()
@@ -335,14 +337,13 @@ async def test_requester_and_outsiders_cannot_approve(
 async def test_concurrent_approvals_apply_exactly_once(
     approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    value, ts = await _request(approval_bot, slack, nylas)
-    clicks = [
-        block_action(
-            user_id=user, action_id="approve_run", value=value, channel_id=APPROVALS, message_ts=ts
+    request, _ts = await _request(approval_bot, slack, nylas)
+    await asyncio.gather(
+        *(
+            Person(approval_bot, slack, user).click(request, "Approve")
+            for user in (APPROVER, SECOND_APPROVER, APPROVER)
         )
-        for user in (APPROVER, SECOND_APPROVER, APPROVER)
-    ]
-    await asyncio.gather(*(approval_bot.interact(click) for click in clicks))
+    )
     await wait_for_csv(slack)
     await approval_bot.settled()
     async with approval_bot.deps.sessions() as session:
@@ -363,29 +364,12 @@ async def test_concurrent_approvals_apply_exactly_once(
 async def test_rejection_carries_a_reason_and_creates_nothing(
     approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    value, ts = await _request(approval_bot, slack, nylas)
-    await approval_bot.interact(
-        block_action(
-            user_id=APPROVER,
-            action_id="reject_run",
-            value=value,
-            channel_id=APPROVALS,
-            message_ts=ts,
-        )
-    )
-    [opened] = await slack.wait_for("views.open", lambda c: "reject_reason" in c.text_blob())
-    reason_view = slack.latest_view()
-    await approval_bot.interact(
-        view_submission(
-            user_id=APPROVER,
-            view=reason_view,
-            values={
-                "reject_reason": {
-                    "input": {"type": "plain_text_input", "value": "Wrong tenant <!channel>"}
-                }
-            },
-        )
-    )
+    request, ts = await _request(approval_bot, slack, nylas)
+    approver = Person(approval_bot, slack, APPROVER)
+    await approver.click(request, "Reject")
+    reason = await approver.next_modal(lambda c: "reject_reason" in c.text_blob())
+    reason.type("Reason", "Wrong tenant <!channel>")
+    assert (await reason.submit()).status == 200
     decided = await slack.wait_for("chat.update", lambda c: c.params["ts"] == ts)
     assert "Rejected by <@U0APPROVER>" in decided[0].text_blob()
     assert "Wrong tenant &lt;!channel&gt;" in decided[0].text_blob()
@@ -394,7 +378,6 @@ async def test_rejection_carries_a_reason_and_creates_nothing(
         run = (await session.exec(select(BulkRun))).one()
     assert (run.status, run.rejection_reason) == ("rejected", "Wrong tenant <!channel>")
     assert nylas.calls("POST", ".*custom") == []
-    assert opened
 
 
 async def test_cancel_stops_new_items_and_keeps_finished_ones(
@@ -406,10 +389,7 @@ async def test_cancel_stops_new_items_and_keeps_finished_ones(
         await start_run(bot, slack, nylas, users(200))
         await nylas.wait_for("POST", "/v3/connect/custom", count=5)
         progress = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
-        cancel = button(progress[0].params["blocks"], "cancel_run")
-        await bot.interact(
-            block_action(user_id=ADMIN, action_id="cancel_run", value=cancel["value"])
-        )
+        await Person(bot, slack, ADMIN).click(progress[0], "Cancel")
         report = await wait_for_csv(slack)
         await bot.settled()
         sent_at_end = len(nylas.calls("POST", "/v3/connect/custom"))
@@ -483,7 +463,7 @@ async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(
         users(4, "contoso.com"),
         options=("skip_existing", "start_when_ready"),
     )
-    assert "Starts automatically at" in json.dumps(view["blocks"])
+    assert "Starts automatically at" in view.text()
     await confirm(bot, view)
     [queued] = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
     assert "waiting for consent propagation" in queued.text_blob()

@@ -13,9 +13,10 @@ from storage.runs import add_items
 from tests.conftest import ADMIN, OUTSIDER, RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.grant_flow import button, confirm, plan, seed_credential, wait_for_csv
+from tests.grant_flow import confirm, plan, seed_credential, wait_for_csv
 from tests.records import run_record
-from tests.slack_requests import app_home_opened, block_action
+from tests.slack_requests import app_home_opened
+from tests.slack_ui import Person
 
 
 async def open_home(bot: RunningBot, slack: FakeSlack, user_id: str = ADMIN) -> dict[str, Any]:
@@ -27,18 +28,6 @@ async def open_home(bot: RunningBot, slack: FakeSlack, user_id: str = ADMIN) -> 
         "views.publish", lambda c: c.params["user_id"] == user_id, count=before + 1
     )
     return slack.home_views[user_id]
-
-
-async def press(
-    bot: RunningBot, view: dict[str, Any], element: dict[str, Any], *, user_id: str = ADMIN
-) -> None:
-    """Click a button of a published Home view, as Slack sends the click."""
-    response = await bot.interact(
-        block_action(
-            user_id=user_id, action_id=element["action_id"], value=element["value"], view=view
-        )
-    )
-    assert response.status == 200
 
 
 def texts(view: dict[str, Any]) -> str:
@@ -172,14 +161,15 @@ async def test_the_home_refreshes_when_a_run_ends(
 async def test_home_buttons_open_the_right_modals(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    view = await open_home(bot, slack)  # no credentials yet
-    await press(bot, view, button(view["blocks"], "open_grants_modal"))
+    await open_home(bot, slack)  # no credentials yet
+    home = Person(bot, slack, ADMIN).home()
+    await home.click("Create grants")
     [told] = await slack.wait_for("chat.postMessage")
     assert told.params["channel"] == ADMIN  # a Home has no channel: a DM
     assert "no credential to create grants with yet" in told.text_blob()
     assert slack.calls_to("views.open") == []
 
-    await press(bot, view, button(view["blocks"], "open_microsoft_credential_modal"))
+    await home.click("Register Microsoft credential")
     [opened] = await slack.wait_for("views.open")
     assert opened.params["view"]["callback_id"] == "credential_microsoft"
 
@@ -187,16 +177,17 @@ async def test_home_buttons_open_the_right_modals(
     view = await open_home(bot, slack)
     contoso = next(b for b in view["blocks"] if "*contoso.com*" in json.dumps(b))
     assert contoso["accessory"]["action_id"] == "open_consent_modal"  # no consent yet
-    await press(bot, view, contoso["accessory"])
-    opened_views = await slack.wait_for("views.open", count=2)
-    consent_modal = opened_views[-1].params["view"]
-    assert consent_modal["callback_id"] == "consent_link"
-    assert "contoso.com" in json.dumps(consent_modal["blocks"][1]["element"]["initial_option"])
+    await home.click("Get admin consent", near="*contoso.com*")
+    consent = await Person(bot, slack, ADMIN).next_modal(lambda c: "consent_link" in c.text_blob())
+    assert "contoso.com" in json.dumps(consent.blocks[1]["element"]["initial_option"])
+    assert (await consent.submit()).ack == {}
+    [link] = await slack.wait_for("chat.postMessage", lambda c: "consent link" in c.text_blob())
+    assert link.params["channel"] == ADMIN  # opened from the Home: the link comes as a DM
 
 
 async def test_outsiders_cannot_use_home_buttons(bot: RunningBot, slack: FakeSlack) -> None:
-    view = await open_home(bot, slack)
-    await press(bot, view, button(view["blocks"], "open_google_credential_modal"), user_id=OUTSIDER)
+    await open_home(bot, slack)
+    await Person(bot, slack, OUTSIDER).home(of=ADMIN).click("Register Google credential")
     [refusal] = await slack.wait_for("chat.postMessage")
     assert refusal.params["channel"] == OUTSIDER and "not allowed" in refusal.text_blob()
     assert slack.calls_to("views.open") == []
