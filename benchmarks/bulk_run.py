@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
 import statistics
 import tempfile
@@ -40,14 +41,15 @@ from tests.fakes.nylas import API_KEY, FakeNylas, StoredCredential
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import (
     SIGNING_SECRET,
-    block_action,
     form_body,
     payload_body,
     signed_headers,
     slash_command,
 )
+from tests.slack_ui import message_click
 
 ADMIN = "U0BENCH"
+OUTSIDER = "U0BENCHOUT"  # clicks buttons it may not use: refused, so the run goes on
 SCOPE = "https://www.googleapis.com/auth/calendar"
 
 
@@ -113,7 +115,7 @@ async def run_users(
         started = time.monotonic()
         await decide(deps, run.id, actor, approved=True, now=utcnow())
         await start(deps, run.id, channel_id=ADMIN, thread_ts=None)
-        extra = await during(bot.port) if callable(during) else None  # type: ignore[misc]
+        extra = await during(bot.port, slack) if callable(during) else None  # type: ignore[misc]
         await slack.wait_for("files.completeUploadExternal", timeout=users)
         duration = time.monotonic() - started
         async with deps.sessions() as session:
@@ -122,8 +124,9 @@ async def run_users(
     return duration, counts, extra
 
 
-async def responsiveness(port: int) -> dict[str, list[float]]:
-    """50 slash commands and 50 button clicks at once, each timed to its ack."""
+async def responsiveness(port: int, slack: FakeSlack) -> dict[str, list[float]]:
+    """50 slash commands and 50 button clicks at once, each timed to its ack (the clicks are
+    an outsider's Cancel on the run's progress message, which the bot refuses)."""
     url = f"http://127.0.0.1:{port}/slack/events"
 
     async def timed(http: aiohttp.ClientSession, body: str) -> float:
@@ -135,7 +138,10 @@ async def responsiveness(port: int) -> dict[str, list[float]]:
 
     await asyncio.sleep(3)  # let the run get going first
     commands = [form_body(slash_command("help", user_id=ADMIN)) for _ in range(50)]
-    clicks = [payload_body(block_action(user_id=ADMIN, action_id="open_url")) for _ in range(50)]
+    [(channel, ts)] = [key for key in slack.messages if "Cancel" in json.dumps(slack.messages[key])]
+    clicks = [
+        payload_body(message_click(slack, OUTSIDER, channel, ts, "Cancel")) for _ in range(50)
+    ]
     async with aiohttp.ClientSession() as http:
         command_times = await asyncio.gather(*(timed(http, body) for body in commands))
         click_times = await asyncio.gather(*(timed(http, body) for body in clicks))
@@ -177,6 +183,7 @@ async def throughput(users: int, baseline_users: int) -> None:
             await slack.start()
             await nylas.start()
             slack.add_user(ADMIN, "Bench", admin=True)
+            slack.add_user(OUTSIDER, "Outsider")
             settings = settings_for(slack, nylas, Path(workdir), rate, concurrency=int(rate))
             probe = responsiveness if rate == 50.0 else None
             duration, counts, acks = await run_users(settings, slack, nylas, users, probe)

@@ -159,23 +159,6 @@ class Person:
     user_id: str
     channel_id: str = "C0OPS"
 
-    def _envelope(self, kind: str) -> dict[str, Any]:
-        return {
-            "type": kind,
-            "user": {
-                "id": self.user_id,
-                "username": self.user_id.lower(),
-                "name": self.user_id.lower(),
-                "team_id": TEAM_ID,
-            },
-            "api_app_id": "A0BULK",
-            "token": "deprecated",
-            "team": {"id": TEAM_ID, "domain": "fake"},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "trigger_id": TRIGGER_ID,
-        }
-
     async def command(self, text: str, *, channel_id: str | None = None) -> aiohttp.ClientResponse:
         """`/bulkauth <text>` typed in a channel."""
         channel = channel_id or self.channel_id
@@ -220,25 +203,54 @@ class Person:
         assert answer.get("ok"), answer
         channel = str(answer.get("channel") or message.params["channel"])
         ts = str(answer.get("ts") or answer.get("message_ts"))
-        ephemeral = (channel, ts) in self.slack.ephemerals
-        shown = (self.slack.ephemerals if ephemeral else self.slack.messages)[(channel, ts)]
-        block, element = _find_button(shown.get("blocks") or [], text, near)
-        payload = {
-            **self._envelope("block_actions"),
-            "container": {
-                "type": "message",
-                "message_ts": ts,
-                "channel_id": channel,
-                "is_ephemeral": ephemeral,
-            },
-            "channel": {"id": channel, "name": "ops"},
-            "state": {"values": initial_state(shown.get("blocks") or [])},
-            "response_url": self.slack.response_url(channel),
-            "actions": [_button_action(block, element)],
-        }
-        if not ephemeral:
-            payload["message"] = {k: v for k, v in shown.items() if k != "channel"}
-        return await self.bot.interact(payload)
+        return await self.bot.interact(
+            message_click(self.slack, self.user_id, channel, ts, text, near=near)
+        )
+
+
+def envelope(kind: str, user_id: str) -> dict[str, Any]:
+    """The fields every interaction payload carries."""
+    return {
+        "type": kind,
+        "user": {
+            "id": user_id,
+            "username": user_id.lower(),
+            "name": user_id.lower(),
+            "team_id": TEAM_ID,
+        },
+        "api_app_id": "A0BULK",
+        "token": "deprecated",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "trigger_id": TRIGGER_ID,
+    }
+
+
+def message_click(
+    slack: FakeSlack, user_id: str, channel: str, ts: str, text: str, *, near: str | None = None
+) -> dict[str, Any]:
+    """The block_actions Slack sends when `user_id` clicks the button labelled `text` on the
+    message at (channel, ts) as it stands in the fake Slack."""
+    ephemeral = (channel, ts) in slack.ephemerals
+    shown = (slack.ephemerals if ephemeral else slack.messages)[(channel, ts)]
+    block, element = _find_button(shown.get("blocks") or [], text, near)
+    payload = {
+        **envelope("block_actions", user_id),
+        "container": {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        },
+        "channel": {"id": channel, "name": "ops"},
+        "state": {"values": initial_state(shown.get("blocks") or [])},
+        "response_url": slack.response_url(channel),
+        "actions": [_button_action(block, element)],
+    }
+    if not ephemeral:  # Slack sends the message itself only when everyone sees it
+        payload["message"] = {k: v for k, v in shown.items() if k != "channel"}
+    return payload
 
 
 @dataclass
@@ -256,7 +268,7 @@ class Home:
         view = self.view
         block, element = _find_button(view["blocks"], text, near)
         payload = {
-            **self.person._envelope("block_actions"),
+            **envelope("block_actions", self.person.user_id),
             "container": {"type": "view", "view_id": view["id"]},
             "view": {**view, "state": {"values": initial_state(view["blocks"])}},
             "actions": [_button_action(block, element)],
@@ -382,7 +394,7 @@ class Modal:
 
     async def _interact(self, action: dict[str, Any]) -> aiohttp.ClientResponse:
         payload = {
-            **self.person._envelope("block_actions"),
+            **envelope("block_actions", self.person.user_id),
             "container": {"type": "view", "view_id": self.view_id},
             "view": self.view,
             "actions": [action],
@@ -398,7 +410,7 @@ class Modal:
         """Press the modal's submit button; Slack applies the ack to what the person sees."""
         view = self.view
         payload = {
-            **self.person._envelope("view_submission"),
+            **envelope("view_submission", self.person.user_id),
             "view": view,
             "response_urls": [],
         }
