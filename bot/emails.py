@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 _SEPARATORS = re.compile(r"[\s,;]+")
 _HEADER_WORDS = ("email", "e-mail", "mail", "upn", "userprincipalname", "address")
 SAMPLE_ROWS = 50
+MAX_USER_FILE_BYTES = 5 * 1024 * 1024  # read whole up to this size, refused above it
 
 
 @dataclass

@@ -27,8 +27,7 @@ async def download_text(
     if not str(file.get("name") or "").lower().endswith(extensions):
         raise FileProblem(f"Upload {kind} ({' or '.join(extensions)}).")
     url = str(file.get("url_private_download") or file.get("url_private") or "")
-    allowed = SLACK_FILE_HOSTS | {urlsplit(deps.settings.slack_api_url or "").hostname or ""}
-    if urlsplit(url).hostname not in allowed:
+    if not is_slack_file_url(url, deps.settings.slack_api_url):
         raise FileProblem("The file's address is not Slack's, so the bot did not fetch it.")
     token = deps.settings.slack_bot_token.get_secret_value()
     try:
@@ -37,14 +36,42 @@ async def download_text(
             headers={"Authorization": f"Bearer {token}"},
             timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS),
         ) as reply:
-            content = await reply.content.read(max_bytes + 1)
             if reply.status != 200 or reply.content_type == "text/html":
                 raise FileProblem("Slack did not hand over the file (check the files:read scope).")
+            content = await _read_whole(reply, max_bytes, too_large)
     except (aiohttp.ClientError, TimeoutError):
         raise FileProblem("The file could not be read from Slack just now; submit again.") from None
-    if len(content) > max_bytes:
-        raise FileProblem(too_large)
+    declared = int(file.get("size") or len(content))
+    if len(content) != declared:
+        # Half a file reads as a shorter list (or a line cut mid-address): never use it.
+        raise FileProblem("The file arrived incomplete from Slack; submit again.")
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileProblem("This file is not UTF-8 text.") from None
+
+
+async def _read_whole(reply: aiohttp.ClientResponse, max_bytes: int, too_large: str) -> bytes:
+    """Every byte of the body (it arrives in pieces), refusing one larger than `max_bytes`."""
+    content = bytearray()
+    async for piece in reply.content.iter_chunked(64 * 1024):
+        content += piece
+        if len(content) > max_bytes:
+            raise FileProblem(too_large)
+    return bytes(content)
+
+
+def is_slack_file_url(url: str, slack_api_url: str | None) -> bool:
+    """Only Slack's file hosts over https on the default port, or (for a local fake Slack) the
+    exact origin of the configured Slack API, ever receive the bot token."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme == "https" and parts.hostname in SLACK_FILE_HOSTS and port in (None, 443):
+        return True
+    if not slack_api_url:
+        return False
+    api = urlsplit(slack_api_url)
+    return (parts.scheme, parts.hostname, port) == (api.scheme, api.hostname, api.port)

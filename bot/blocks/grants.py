@@ -25,6 +25,7 @@ from bot.blocks import Message, escape, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
 from bot.blocks.times import slack_time
+from bot.emails import MAX_USER_FILE_BYTES
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.plan import MAX_LISTED_INVALID, Plan
 from storage.models import BulkRun, CredentialRecord
@@ -85,6 +86,8 @@ def build_grants_modal(
             label="…or a CSV/TXT file",
             optional=True,
             element=FileInputElement(action_id=ActionId.INPUT, filetypes=["csv", "txt"]),
+            hint="A CSV with an email column, or one address per line; read whole, up to "
+            f"{MAX_USER_FILE_BYTES // 1024**2} MB.",
         ),
     ]
     if selected is not None and selected.provider == "google":

@@ -102,6 +102,7 @@ INTERACTIVE_TYPES = frozenset(
         "multi_channels_select",
     }
 )
+DOWNLOAD_PIECE_BYTES = 16 * 1024
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_SECTION_TEXT = 3000
@@ -170,6 +171,7 @@ class FakeSlack:
     response_urls: dict[str, str] = field(default_factory=dict)  # response URL id -> channel
     latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
     keep_uploads: bool = True
+    cut_downloads_at: int | None = None  # serve only this many bytes of a hosted file
     deleted_files: list[str] = field(default_factory=list)
     url: str = ""
     _faults: dict[str, list[Fault]] = field(default_factory=dict)
@@ -489,7 +491,19 @@ class FakeSlack:
                 request.headers["Authorization"].removeprefix("Bearer "),
             )
         )
-        return web.Response(body=content, content_type="application/octet-stream")
+        # Served in pieces, as Slack's file host streams a large file: a reader must keep
+        # reading until the end, not take the first piece that arrived for the whole file.
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        if self.cut_downloads_at is None:
+            response.content_length = len(content)
+        else:  # a transfer that ends early without saying so (chunked, no length)
+            content = content[: self.cut_downloads_at]
+        await response.prepare(request)
+        for start in range(0, len(content), DOWNLOAD_PIECE_BYTES):
+            await response.write(content[start : start + DOWNLOAD_PIECE_BYTES])
+            await asyncio.sleep(0.001)
+        await response.write_eof()
+        return response
 
     async def _upload(self, request: web.Request) -> web.Response:
         upload = self.uploads[request.match_info["file_id"]]

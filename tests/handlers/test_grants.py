@@ -137,6 +137,71 @@ async def test_request_modal_rejects_bad_input_in_place(
     assert nylas.requests == []
 
 
+@pytest.fixture
+async def large_list_bot(make_settings: SettingsFactory):  # type: ignore[no-untyped-def]
+    async with run_bot(make_settings(**RUN_SETTINGS, bulkauth_max_users=20_000)) as running:
+        yield running
+
+
+async def test_a_large_uploaded_list_is_read_whole(
+    large_list_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """20,000 rows (about 900 KB, which Slack's file host sends in pieces): every user is
+    planned, none is lost to a partial read."""
+    credential = await seed_credential(large_list_bot, nylas)
+    rows = "".join(f"Person {i},Team {i % 7},person.number{i}@acme.com\n" for i in range(20_000))
+    content = ("name,team,email\n" + rows).encode()
+    assert len(content) > 900_000
+    upload = slack.host_file(content, filename="everyone.csv")
+    view = await plan(large_list_bot, slack, credential, None, upload=upload)
+    assert "20,000 entries: 20,000 users" in view.text() and "20,000 new users" in view.text()
+
+
+async def test_an_uploaded_list_over_the_user_limit_is_refused(
+    large_list_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(large_list_bot, nylas)
+    content = "".join(f"user{i}@acme.com\n" for i in range(20_001)).encode()
+    modal = await open_request(Person(large_list_bot, slack, ADMIN), credential)
+    fill_request(modal, upload=slack.host_file(content, filename="users.txt"))
+    assert_refused_in_place((await modal.submit()).ack, {"grants_users_file": "more than 20,000"})
+    assert nylas.calls("GET", "/v3/grants") == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "http://files.slack.com/files-pri/T0-F1/download/users.csv",
+        "https://files.slack.com:8443/files-pri/T0-F1/download/users.csv",
+        "https://files.slack.com.evil.example/users.csv",
+        "http://127.0.0.1:1/files/F1/download/users.csv",
+    ],
+)
+async def test_a_file_address_that_is_not_slacks_is_never_fetched(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, address: str
+) -> None:
+    """A forged file object (the submission altered on its way) cannot make the bot send its
+    token anywhere but Slack's file host over https, or the Slack API origin it is set up with."""
+    credential = await seed_credential(bot, nylas)
+    upload = {**slack.host_file(b"email\na@acme.com\n", filename="users.csv")}
+    upload["url_private_download"] = upload["url_private"] = address
+    modal = await open_request(Person(bot, slack, ADMIN), credential)
+    fill_request(modal, upload=upload)
+    assert_refused_in_place((await modal.submit()).ack, {"grants_users_file": "not Slack's"})
+    assert slack.calls_to("files.download") == []
+
+
+async def test_a_file_that_arrives_incomplete_is_refused(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas)
+    content = "".join(f"user{i}@acme.com\n" for i in range(300)).encode()
+    slack.cut_downloads_at = len(content) // 2 + 3  # ends inside an address
+    modal = await open_request(Person(bot, slack, ADMIN), credential)
+    fill_request(modal, upload=slack.host_file(content, filename="users.txt"))
+    assert_refused_in_place((await modal.submit()).ack, {"grants_users_file": "incomplete"})
+
+
 async def test_microsoft_credential_must_be_consented_and_ready(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
