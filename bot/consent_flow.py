@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.blocks import Message, markdown
+from bot.blocks import Message, escape, markdown
 from bot.blocks.consent import (
     build_consent_failed_reply,
     build_consent_granted_reply,
@@ -86,9 +86,9 @@ async def _tell_thread(
     )
     if consent.thread_ts:
         closed = Message(
-            text=f"Admin consent link for {credential_name}: {outcome_line}",
+            text=f"Admin consent link for {escape(credential_name)}: {outcome_line}",
             blocks=[
-                markdown(f"Admin consent link for *{credential_name}* (used)."),
+                markdown(f"Admin consent link for *{escape(credential_name)}* (used)."),
                 markdown(outcome_line),
             ],
         )

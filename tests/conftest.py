@@ -74,6 +74,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.start()
     yield fake
     await fake.stop()
+    assert fake.unescaped_markup() == [], "user input reached Slack's mrkdwn unescaped"
 
 
 @pytest.fixture

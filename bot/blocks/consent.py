@@ -154,7 +154,7 @@ def build_consent_link_message(
                 ]
             )
         )
-    return Message(text=f"Admin consent link for {credential.name}", blocks=blocks)
+    return Message(text=f"Admin consent link for {escape(credential.name)}", blocks=blocks)
 
 
 def build_consent_granted_reply(

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -114,6 +116,58 @@ def _element_problem(element: dict[str, Any]) -> str | None:
     if static and not 1 <= len(element.get("options") or []) <= MAX_SELECT_OPTIONS:
         return "a static_select needs 1 to 100 options"
     return None
+
+
+# In mrkdwn Slack turns "<…>" into a ping (<!channel>), a link (<https://…|text>) or a mention.
+# The bot itself writes only mentions (<@U…>, <#C…>), date tokens (<!date^…>) and links to the
+# services it works with (the local fakes in tests); anything else is user input let through.
+MARKUP = re.compile(r"<([^>]*)>?")
+BOTS_OWN_MARKUP = re.compile(r"[@#][A-Z0-9]+(\|[^<>]*)?|!date\^[^<>]*")
+BOTS_LINK_HOSTS = frozenset({"127.0.0.1", "localhost", "admin.google.com", "portal.azure.com"})
+
+
+def unescaped(text: str) -> bool:
+    for match in MARKUP.finditer(text):
+        inside = match.group(1)
+        if BOTS_OWN_MARKUP.fullmatch(inside):
+            continue
+        if urlsplit(inside.split("|", 1)[0]).hostname not in BOTS_LINK_HOSTS:
+            return True
+    return False
+
+
+SHOWN_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.update",
+        "chat.postEphemeral",
+        "response_url",
+        "views.open",
+        "views.update",
+        "views.push",
+        "views.publish",
+    }
+)
+
+
+def mrkdwn_texts(value: Any, *, top: bool = True) -> list[str]:
+    """Every string Slack renders as mrkdwn in a message or view: the message's `text` (its
+    fallback, shown in notifications) and every mrkdwn text object."""
+    found: list[str] = []
+    if isinstance(value, str) and value[:1] in "[{":
+        value = json.loads(value)
+    if isinstance(value, dict):
+        if top and isinstance(value.get("text"), str):
+            found.append(value["text"])
+        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
+            found.append(value["text"])
+        for key, inner in value.items():
+            if key in {"blocks", "view", "elements", "fields", "text", "accessory", "element"}:
+                found += mrkdwn_texts(inner, top=False)
+    elif isinstance(value, list):
+        for inner in value:
+            found += mrkdwn_texts(inner, top=False)
+    return found
 
 
 def _generated_id() -> str:
@@ -218,6 +272,17 @@ class FakeSlack:
 
     def latest_view(self) -> dict[str, Any]:
         return list(self.views.values())[-1]
+
+    def unescaped_markup(self) -> list[str]:
+        """Texts the bot showed in which Slack would render a ping or a link it did not mean
+        (user input that reached mrkdwn unescaped)."""
+        return [
+            text
+            for call in self.calls
+            if call.method in SHOWN_METHODS
+            for text in mrkdwn_texts(call.params)
+            if unescaped(text)
+        ]
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [call for call in self.calls if call.method == method]
