@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel
-
 from bot.blocks import escape
+from bot.blocks.metadata import MAX_DB_ID, DbId, Ref
 from bot.emails import normalise
 from bot.errors import UserInputError
 from storage.audit import CLI_ACTOR_PREFIX, AuditFilter
@@ -29,14 +28,14 @@ USAGE = (
 )
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(Ref):
     """One resolved filter (at most one field is set; none means every event)."""
 
     email: str | None = None
     actor_id: str | None = None
     credential_id: str | None = None  # the Nylas credential id
     credential_name: str | None = None
-    run_id: int | None = None
+    run_id: DbId | None = None
 
     def filters(self) -> AuditFilter:
         return AuditFilter(
@@ -81,6 +80,8 @@ def parse_audit_filter(text: str) -> AuditQuery | str:
     if _USER_ID.match(text) or text.lower().startswith(CLI_ACTOR_PREFIX):
         return AuditQuery(actor_id=text)
     if run := _RUN.match(text):
+        if not 1 <= int(run.group(1)) <= MAX_DB_ID:
+            raise UserInputError(f"There is no run {run.group(1)}: run ids are small numbers.")
         return AuditQuery(run_id=int(run.group(1)))
     if "@" in text:
         email = normalise(text)

@@ -167,9 +167,12 @@ class RunReporter:
             await record_event(
                 session=session,
                 actor=Actor("bulkauth", "bulkauth run engine"),
-                action=AuditAction.RUN_CANCELLED if cancelled_by else AuditAction.RUN_FINISHED,
+                action=AuditAction.RUN_FINISHED,  # who cancelled is the run.cancelled event
                 subject=Subject(run_id=run_id),
-                details={name: counts[name] for name in FINISHED},
+                details={
+                    **{name: counts[name] for name in FINISHED},
+                    **({"cancelled_by": cancelled_by} if cancelled_by else {}),
+                },
             )
             await session.commit()
         return failures

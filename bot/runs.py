@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
 
 from bot.access import SlackActor
 from bot.auditing import actor_of
@@ -20,6 +24,8 @@ from storage.runs import (
     set_run_message,
     transition,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,19 @@ async def decide(
     return won
 
 
-async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | None) -> None:
-    """Post the progress message (in the approval thread, or a DM), then start or queue the run.
-    In that order: a short run can end within milliseconds, and its summary and CSV go to that
-    message, so the message must exist before the run may start."""
+async def start(
+    deps: Deps,
+    run_id: int,
+    *,
+    channel_id: str,
+    thread_ts: str | None,
+    fallbacks: Sequence[str] = (),
+) -> str:
+    """Post the progress message (in the approval thread, or a DM), then start or queue the run;
+    returns the channel the message went to. In that order: a short run can end within
+    milliseconds, and its summary and CSV go to that message, so the message must exist before
+    the run may start. When the bot cannot post there (removed from the channel), the message
+    goes to the first of `fallbacks` (user ids: a DM) that works."""
     async with deps.sessions() as session:
         run = await get_run(session=session, run_id=run_id)
     assert run is not None and run.id is not None
@@ -138,9 +153,23 @@ async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | No
         eta_seconds=None,
         state="waiting for consent propagation" if queued else "starting",
     )
-    posted = await deps.slack.chat_postMessage(
-        channel=channel_id, thread_ts=thread_ts, **progress.as_kwargs()
-    )
+    places = [(channel_id, thread_ts), *((user, None) for user in fallbacks)]
+    for index, (channel, thread) in enumerate(places):
+        try:
+            posted = await deps.slack.chat_postMessage(
+                channel=channel, thread_ts=thread, **progress.as_kwargs()
+            )
+            break
+        except SlackApiError as error:
+            if index == len(places) - 1:
+                raise
+            log.warning(
+                "run.progress_not_posted run=%s channel=%s error=%s",
+                run_id,
+                channel,
+                error.response.get("error"),
+            )
+    thread_ts = thread
     starter = actor_of(await deps.access.actor(run.approved_by or run.requested_by))
     async with deps.sessions() as session:
         await set_run_message(
@@ -171,3 +200,4 @@ async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | No
         await session.commit()
     if not queued:
         deps.runs.kick(run_id)
+    return str(posted["channel"])

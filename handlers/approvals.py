@@ -1,11 +1,15 @@
 """Approval buttons in the approval channel (Approve / Reject with a reason) and the Cancel
-button of a run's progress message. Each decision is applied exactly once."""
+button of a run's progress message. Each decision is applied exactly once, only to the run of
+the message it was clicked in, and its Slack side effects never leave a run without a place to
+report."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.access import SlackActor
 from bot.auditing import actor_of, audit
@@ -19,18 +23,13 @@ from bot.blocks.metadata import RunRef
 from bot.deps import Deps
 from bot.forms import ViewState
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.notify import tell_user
+from bot.notify import channel_of, tell_user
 from bot.runs import decide, start
 from storage.audit import AuditAction, Subject
 from storage.models import BulkRun, RunStatus, utcnow
-from storage.runs import get_run, transition
+from storage.runs import ACTIVE_RUN_STATUSES, get_run, transition
 
-CANCELLABLE = (
-    RunStatus.AWAITING_APPROVAL,
-    RunStatus.APPROVED,
-    RunStatus.WAITING_FOR_CONSENT,
-    RunStatus.RUNNING,
-)
+log = logging.getLogger(__name__)
 
 
 async def _load(deps: Deps, run_id: int) -> BulkRun | None:
@@ -38,20 +37,44 @@ async def _load(deps: Deps, run_id: int) -> BulkRun | None:
         return await get_run(session=session, run_id=run_id)
 
 
-async def _refuse(
-    deps: Deps,
-    actor: SlackActor,
-    body: dict[str, Any],
-    run: BulkRun | None,
-) -> bool:
-    """True (after an ephemeral refusal, audited) when `actor` may not decide on `run`."""
+def _clicked_on(ref: RunRef, *messages: tuple[str | None, str | None]) -> bool:
+    return (ref.channel_id, ref.message_ts) in messages
+
+
+def _decision_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
+    """Why `actor` may not decide on `run` from the message in `ref` ("" when they may)."""
     if run is None:
-        reason = "This run does not exist."
-    elif run.requested_by == actor.user_id:
-        reason = "You cannot approve or reject your own request; another approver must."
-    elif not deps.access.may_decide(actor):
-        reason = "Only approvers (BULKAUTH_APPROVERS) may decide on runs."
-    else:
+        return "This run does not exist."
+    if not _clicked_on(ref, (run.approval_channel_id, run.approval_ts)):
+        return f"This button does not belong to run {run.id}'s approval request."
+    if run.requested_by == actor.user_id:
+        return "You cannot approve or reject your own request; another approver must."
+    if not deps.access.may_decide(actor):
+        return "Only approvers (BULKAUTH_APPROVERS) may decide on runs."
+    return ""
+
+
+def _cancel_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
+    """Why `actor` may not cancel `run` from the message in `ref` ("" when they may): the
+    requester, an approver or an admin, on the run's progress or approval message."""
+    if run is None:
+        return "This run does not exist."
+    own_messages = ((run.channel_id, run.message_ts), (run.approval_channel_id, run.approval_ts))
+    if not _clicked_on(ref, *own_messages):
+        return f"This button does not belong to run {run.id}."
+    allowed = (
+        run.requested_by == actor.user_id
+        or deps.access.may_decide(actor)
+        or deps.access.is_allowed(actor)
+    )
+    return "" if allowed else "Only the requester, an approver or an admin may cancel a run."
+
+
+async def _refused(
+    deps: Deps, actor: SlackActor, body: dict[str, Any], run: BulkRun | None, reason: str
+) -> bool:
+    """True (after an ephemeral refusal, audited) when there is a `reason` to refuse."""
+    if not reason:
         return False
     await audit(
         deps.sessions,
@@ -59,12 +82,12 @@ async def _refuse(
         action=AuditAction.ACCESS_DENIED,
         outcome="refused",
         subject=Subject(run_id=run.id if run else None),
-        details={"surface": "approval", "reason": reason},
+        details={"surface": "run button", "reason": reason},
     )
     await tell_user(
         deps.slack,
         user_id=actor.user_id,
-        channel_id=(body.get("channel") or {}).get("id"),
+        channel_id=channel_of(body),
         message=plain_message(reason),
     )
     return True
@@ -79,13 +102,14 @@ async def _already_decided(
     await tell_user(
         deps.slack,
         user_id=actor.user_id,
-        channel_id=(body.get("channel") or {}).get("id"),
+        channel_id=channel_of(body),
         message=plain_message(f"Run {run_id} was already decided{who}: {status}."),
     )
 
 
 def _ref(body: dict[str, Any]) -> RunRef:
-    ref = RunRef.model_validate_json(body["actions"][0]["value"])
+    """The run named by the clicked button, with the message it was clicked in."""
+    ref = RunRef.parse(body["actions"][0]["value"])
     container = body.get("container") or {}
     return ref.model_copy(
         update={
@@ -102,20 +126,33 @@ def _request_summary(body: dict[str, Any], run: BulkRun) -> str:
     return text or f"Run {run.id} requested by <@{run.requested_by}>."
 
 
-async def _close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, outcome: str) -> None:
-    """Replace the request's buttons with the decision, and tell the requester."""
+async def _close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, outcome: str) -> str:
+    """Replace the request's buttons with the decision and tell the requester; returns Slack's
+    error when the request message could not be edited ("" when it was)."""
     decided = build_decided_request(run, summary, outcome)
-    await deps.slack.chat_update(channel=ref.channel_id, ts=ref.message_ts, **decided.as_kwargs())
-    told = plain_message(f"Your run {run.id}: {outcome}")
-    await deps.slack.chat_postMessage(channel=run.requested_by, **told.as_kwargs())
+    problem = ""
+    try:
+        await deps.slack.chat_update(
+            channel=ref.channel_id, ts=ref.message_ts, **decided.as_kwargs()
+        )
+    except SlackApiError as error:
+        problem = str(error.response.get("error") or "unknown error")
+        log.warning("run.request_not_updated run=%s error=%s", run.id, problem)
+    try:
+        told = plain_message(f"Your run {run.id}: {outcome}")
+        await deps.slack.chat_postMessage(channel=run.requested_by, **told.as_kwargs())
+    except SlackApiError as error:
+        log.warning("run.requester_not_told run=%s error=%s", run.id, error.response.get("error"))
+    return problem
 
 
 async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
-    """Approve: exactly once, never by the requester; then the run starts in the thread."""
+    """Approve: exactly once, never by the requester; then the run starts in the thread (or,
+    when the bot can no longer post there, in the requester's DMs)."""
     await ack()
     ref = _ref(body)
     run = await _load(deps, ref.run_id)
-    if await _refuse(deps, actor, body, run):
+    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
         return
     now = utcnow()
     if not await decide(deps, ref.run_id, actor, approved=True, now=now):
@@ -124,15 +161,28 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
     run = await _load(deps, ref.run_id)
     assert run is not None
     outcome = approval_outcome(approved=True, by=actor.user_id, at=now)
-    await _close_request(deps, ref, run, _request_summary(body, run), outcome)
-    await start(deps, ref.run_id, channel_id=ref.channel_id, thread_ts=ref.message_ts)
+    problem = await _close_request(deps, ref, run, _request_summary(body, run), outcome)
+    where = await start(
+        deps,
+        ref.run_id,
+        channel_id=ref.channel_id,
+        thread_ts=ref.message_ts,
+        fallbacks=[run.requested_by, actor.user_id],
+    )
+    if problem:
+        note = (
+            f"Run {run.id} is approved and started, but its request message could not be "
+            f"updated ({problem}). Its progress is in <#{where}>."
+        )
+        await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
 
 
 async def reject_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
     """Reject: ask for a reason first (the decision happens on submit)."""
     await ack()
     ref = _ref(body)
-    if await _refuse(deps, actor, body, await _load(deps, ref.run_id)):
+    run = await _load(deps, ref.run_id)
+    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
         return
     await deps.slack.views_open(trigger_id=body["trigger_id"], view=build_reject_reason_modal(ref))
 
@@ -141,9 +191,9 @@ async def submit_rejection(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], deps: Deps, actor: SlackActor
 ) -> None:
     await ack()
-    ref = RunRef.model_validate_json(view["private_metadata"])
+    ref = RunRef.parse(view["private_metadata"])
     run = await _load(deps, ref.run_id)
-    if await _refuse(deps, actor, body, run):
+    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
         return
     reason = ViewState(view).text(BlockId.REJECT_REASON)
     now = utcnow()
@@ -154,24 +204,47 @@ async def submit_rejection(
     assert run is not None
     outcome = approval_outcome(approved=False, by=actor.user_id, at=now, reason=reason)
     summary = f"Run {run.id} requested by <@{run.requested_by}>."
-    await _close_request(deps, ref, run, summary, outcome)
+    problem = await _close_request(deps, ref, run, summary, outcome)
+    if problem:
+        note = (
+            f"Run {run.id} is rejected, but its request message could not be updated ({problem})."
+        )
+        await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
 
 
 async def cancel_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
-    """Cancel: no new items are sent; finished ones stay as they are."""
+    """Cancel: no new items are sent; finished ones stay as they are. An awaiting request's
+    buttons are replaced; who cancelled is audited."""
     await ack()
     ref = _ref(body)
+    run = await _load(deps, ref.run_id)
+    if await _refused(deps, actor, body, run, _cancel_refusal(deps, actor, run, ref)):
+        return
+    assert run is not None
     async with deps.sessions() as session:
         won = await transition(
             session=session,
             run_id=ref.run_id,
-            from_statuses=CANCELLABLE,
+            from_statuses=ACTIVE_RUN_STATUSES,
             to_status=RunStatus.CANCELLED,
             finished_at=utcnow(),
         )
         await session.commit()
     if not won:
         await _already_decided(deps, actor, body, ref.run_id)
+        return
+    await audit(
+        deps.sessions,
+        actor=actor_of(actor),
+        action=AuditAction.RUN_CANCELLED,
+        subject=Subject(run_id=run.id),
+        details={"was": run.status},
+    )
+    if run.status == RunStatus.AWAITING_APPROVAL and run.approval_channel_id and run.approval_ts:
+        where = RunRef(run_id=ref.run_id, channel_id=run.approval_channel_id)
+        where = where.model_copy(update={"message_ts": run.approval_ts})
+        outcome = f":octagonal_sign: Cancelled by <@{actor.user_id}> before a decision."
+        await _close_request(deps, where, run, _request_summary(body, run), outcome)
         return
     deps.runs.cancel_locally(ref.run_id)
     await deps.runs.wait_stopped(ref.run_id, timeout=30)

@@ -61,7 +61,7 @@ async def export_audit(
 ) -> None:
     """ "Export CSV": every matching event, oldest first, as a file in the user's DM."""
     await ack()
-    query = AuditQuery.model_validate_json(body["actions"][0]["value"])
+    query = AuditQuery.parse(body["actions"][0]["value"])
     opened = await deps.slack.conversations_open(users=actor.user_id)
     dm = str(opened["channel"]["id"])
     filename = f"audit-{query.slug()}-{utcnow():%Y%m%d-%H%M}.csv"

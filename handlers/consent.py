@@ -24,12 +24,12 @@ from bot.deps import Deps
 from bot.errors import NotFound, UserInputError
 from bot.forms import ViewState
 from bot.ids import ActionId, BlockId, CallbackId, Subcommand
-from bot.notify import tell_user
+from bot.notify import channel_of, tell_user
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.audit import AuditAction, Subject, record_event
 from storage.consents import add_consent_request, get_consent_request, set_consent_message
 from storage.credentials import get_credential, list_credentials
-from storage.models import ConsentStatus, CredentialRecord, utcnow
+from storage.models import ConsentStatus, CredentialRecord, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ async def consent_command(request: CommandRequest) -> None:
 async def open_consent_from_button(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """ "Get admin consent" on a registered Microsoft credential, or on the App Home."""
     await ack()
-    ref = CredentialRef.model_validate_json(body["actions"][0]["value"])
+    ref = CredentialRef.parse(body["actions"][0]["value"])
     credentials = await _consent_credentials(deps)
     if not credentials:
         raise NotFound(build_no_consent_credentials_message().text)
@@ -197,22 +197,31 @@ async def consent_granted_manually(
 ) -> None:
     """ "Consent was granted": the fallback when the callback cannot reach the bot."""
     await ack()
-    ref = ConsentRef.model_validate_json(body["actions"][0]["value"])
+    ref = ConsentRef.parse(body["actions"][0]["value"])
     async with deps.sessions() as session:
         consent = await get_consent_request(session=session, consent_id=ref.consent_id)
+    now = utcnow()
+    expired = consent is not None and as_utc(consent.expires_at) <= now
     recorded = (
         consent is not None
+        and not expired
         and consent.status == ConsentStatus.PENDING
         and await record_consent_outcome(
-            deps, consent, ConsentOutcome(granted=True), actor=actor_of(actor), now=utcnow()
+            deps, consent, ConsentOutcome(granted=True), actor=actor_of(actor), now=now
         )
     )
     if not recorded:
+        text = (
+            "This consent link has expired, so consent through it is not recorded. Send a new "
+            "one with `/bulkauth consent`."
+            if expired
+            else "This consent request was already settled."
+        )
         await tell_user(
             deps.slack,
             user_id=actor.user_id,
-            channel_id=(body.get("channel") or {}).get("id"),
-            message=plain_message("This consent request was already settled."),
+            channel_id=channel_of(body),
+            message=plain_message(text),
         )
 
 

@@ -200,10 +200,19 @@ async def retry_registration(
 ) -> None:
     """The "Try again" button on a failed registration: same data, no retyping."""
     await ack()
-    retry = RetryToken.model_validate_json(body["actions"][0]["value"])
+    retry = RetryToken.parse(body["actions"][0]["value"])
     view_id = str(body["view"]["id"])
-    pending: PendingRegistration | None = deps.pending.get(retry.token)
-    if pending is None or pending.actor.user_id != actor.user_id:
+    held: PendingRegistration | None = deps.pending.get(retry.token)
+    if (
+        held is not None
+        and held.actor.user_id == actor.user_id
+        and deps.pending.is_taken(retry.token)
+    ):
+        return  # a second click while the first retry is under way: one registration only
+    pending = (
+        deps.pending.take(retry.token) if held and held.actor.user_id == actor.user_id else None
+    )
+    if pending is None:
         text = (
             "This submission is no longer held (the bot keeps it 15 minutes, in memory "
             f"only). Run `{CommandName.BULKAUTH} credential …` again."

@@ -37,7 +37,7 @@ from bot.slack_files import FileProblem, download_text
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.credentials import list_credentials
 from storage.models import CredentialRecord, RunStatus, utcnow
-from storage.runs import transition
+from storage.runs import set_approval_message, transition
 
 
 async def _credentials(deps: Deps) -> list[CredentialRecord]:
@@ -81,7 +81,7 @@ async def grants_command(request: CommandRequest) -> None:
 async def open_grants_from_button(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """ "Create grants" on a registration message or a consent reminder."""
     await ack()
-    ref = CredentialRef.model_validate_json(body["actions"][0]["value"])
+    ref = CredentialRef.parse(body["actions"][0]["value"])
     await _open_modal(
         deps,
         body["trigger_id"],
@@ -251,7 +251,7 @@ async def _plan(
 async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
     """ "Request approval" / "Start run" on the plan."""
     await ack()
-    ref = PlanRef.model_validate_json(body["actions"][0]["value"])
+    ref = PlanRef.parse(body["actions"][0]["value"])
     view_id = str(body["view"]["id"])
     pending: PendingPlan | None = deps.pending.get(ref.token)
     if pending is None or pending.requester.user_id != actor.user_id:
@@ -270,7 +270,15 @@ async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: S
     if channel:
         request = build_approval_request(run, pending.plan, rate=deps.settings.bulkauth_nylas_rps)
         try:
-            await deps.slack.chat_postMessage(channel=channel, **request.as_kwargs())
+            posted = await deps.slack.chat_postMessage(channel=channel, **request.as_kwargs())
+            async with deps.sessions() as session:
+                await set_approval_message(
+                    session=session,
+                    run_id=run.id,
+                    channel_id=str(posted["channel"]),
+                    ts=str(posted["ts"]),
+                )
+                await session.commit()
             text = f"Run {run.id} was sent for approval in <#{channel}>."
         except SlackApiError as error:
             # Nobody could approve it: withdraw the run rather than leave it waiting forever.

@@ -109,6 +109,7 @@ async def _failed(
     outcome: str,
 ) -> None:
     """Record the failure, then show it (with "Try again" when retrying can help)."""
+    deps.pending.restore(token)  # the held submission may be retried once more
     async with deps.sessions() as session:
         await record_event(
             session=session,

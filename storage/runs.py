@@ -179,6 +179,17 @@ async def set_run_message(
     )
 
 
+async def set_approval_message(
+    *, session: AsyncSession, run_id: int, channel_id: str, ts: str
+) -> None:
+    """Where the run's approval request was posted."""
+    await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .values(approval_channel_id=channel_id, approval_ts=ts)
+    )
+
+
 async def store_counts(*, session: AsyncSession, run_id: int, counts: dict[str, int]) -> None:
     await session.exec(
         update(BulkRun)

@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
+    ConfirmObject,
     ContextBlock,
     InputBlock,
     MarkdownTextObject,
@@ -243,9 +244,33 @@ def build_approval_request(run: BulkRun, plan: Plan, *, rate: float) -> Message:
                     ButtonElement(
                         action_id=ActionId.REJECT_RUN, text="Reject", style="danger", value=ref
                     ),
+                    cancel_button(run, awaiting=True),
                 ]
             ),
         ],
+    )
+
+
+def cancel_button(run: BulkRun, *, awaiting: bool) -> ButtonElement:
+    """Cancel a run (its progress message) or withdraw a request (its approval message); Slack
+    asks the person to confirm first."""
+    assert run.id is not None
+    consequence = (
+        "Nothing has been created; the request is withdrawn."
+        if awaiting
+        else "Users not yet sent get no grant; grants already created stay."
+    )
+    return ButtonElement(
+        action_id=ActionId.CANCEL_RUN,
+        text="Cancel request" if awaiting else "Cancel",
+        value=RunRef(run_id=run.id).model_dump_json(),
+        confirm=ConfirmObject(
+            title=f"Cancel run {run.id}?",
+            text=consequence,
+            confirm="Cancel run",
+            deny="Keep it",
+            style="danger",
+        ),
     )
 
 
@@ -304,18 +329,7 @@ def build_progress(
         lines.append(f"{rate:.1f} per second{eta}")
     blocks: list[Block] = [markdown("\n".join(lines))]
     if run.status in ("running", "approved", "waiting_for_consent", "awaiting_approval"):
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        action_id=ActionId.CANCEL_RUN,
-                        text="Cancel",
-                        style="danger",
-                        value=RunRef(run_id=run.id).model_dump_json(),
-                    )
-                ]
-            )
-        )
+        blocks.append(ActionsBlock(elements=[cancel_button(run, awaiting=False)]))
     return Message(text=f"Run {run.id}: {done:,}/{total:,}", blocks=blocks)
 
 

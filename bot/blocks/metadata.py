@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated, Self
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bot.errors import UserInputError
 
 MAX_PRIVATE_METADATA = 3000
+MAX_DB_ID = 2**31 - 1  # PostgreSQL's integer: a larger id cannot name a row
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
+DAMAGED = "This button or form carries data bulkauth did not make, so nothing was done."
 
 
-class ModalOrigin(BaseModel):
+class Ref(BaseModel):
+    """Data the bot put in a button value or private_metadata, read back with `parse`: what
+    comes back is checked like any user input (a damaged value is a clear refusal)."""
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Self:
+        try:
+            return cls.model_validate_json(raw or "")
+        except ValidationError:
+            raise UserInputError(DAMAGED) from None
+
+
+class ModalOrigin(Ref):
     """Where the modal was opened from, so results can be posted there."""
 
     channel_id: str = ""
@@ -20,38 +39,38 @@ class ModalOrigin(BaseModel):
 
     @classmethod
     def load(cls, text: str | None) -> ModalOrigin:
-        return cls.model_validate_json(text) if text else cls()
+        return cls.parse(text) if text else cls()
 
 
-class RetryToken(BaseModel):
+class RetryToken(Ref):
     """Points at a submission kept in memory for a retry (never the secret itself)."""
 
     token: str
     channel_id: str = ""
 
 
-class CredentialRef(BaseModel):
+class CredentialRef(Ref):
     """A button that acts on one registered credential (the bot's row id), or on none yet
     (the App Home's buttons: the modal then asks which)."""
 
-    credential_id: int | None = None
+    credential_id: DbId | None = None
 
 
-class ConsentRef(BaseModel):
+class ConsentRef(Ref):
     """A button that acts on one consent request."""
 
-    consent_id: int
+    consent_id: DbId
 
 
-class PlanRef(BaseModel):
+class PlanRef(Ref):
     """A plan held in memory between the dry run and the requester's confirmation."""
 
     token: str
 
 
-class RunRef(BaseModel):
+class RunRef(Ref):
     """A button or modal that acts on one bulk run."""
 
-    run_id: int
+    run_id: DbId
     channel_id: str = ""
     message_ts: str = ""

@@ -226,6 +226,7 @@ class FakeSlack:
     latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
     keep_uploads: bool = True
     cut_downloads_at: int | None = None  # serve only this many bytes of a hosted file
+    left_channels: set[str] = field(default_factory=set)  # the bot was removed from these
     deleted_files: list[str] = field(default_factory=list)
     url: str = ""
     _faults: dict[str, list[Fault]] = field(default_factory=dict)
@@ -365,6 +366,8 @@ class FakeSlack:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}
+        if method.startswith("chat.") and str(params.get("channel")) in self.left_channels:
+            return 200, {}, {"ok": False, "error": "not_in_channel"}
         return 200, {}, handler(params)
 
     def _take_fault(self, method: str) -> Fault | None:

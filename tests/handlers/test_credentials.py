@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -326,3 +327,18 @@ async def test_credentials_list_joins_nylas_with_who_registered(
     everything = (await slack.wait_for("response_url", count=3))[-1].text_blob()
     assert "contoso.com" in everything and "consent: not requested" in everything
     assert len(nylas.calls("GET", r"/v3/connectors/google/creds")) >= 2
+
+
+async def test_three_clicks_on_try_again_register_once(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    nylas.fail("POST", r"/v3/connectors/google/creds", status=400)
+    view = await Person(bot, slack, ADMIN).open_modal("credential google")
+    await submit_google(view, pasted=key_json())
+    await registration_outcome(view, "did not register")
+    nylas.latency = 0.3  # the first retry is still under way when the others arrive
+    await asyncio.gather(*(view.click("Try again") for _ in range(3)))
+    await registration_outcome(view, "Registered")
+    await bot.settled()
+    assert len(nylas.calls("POST", r".*/creds")) == 2  # the failed one and one retry
+    assert len(nylas.credentials) == 1
