@@ -79,8 +79,9 @@ def build_app(deps: Deps) -> AsyncApp:
     app = AsyncApp(
         client=deps.slack,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "unused",
-        # Socket Mode requests come over the authenticated websocket and carry no signature.
-        request_verification_enabled=not settings.socket_mode,
+        # HTTP requests are signature-checked by the server before their body is even parsed
+        # (bot/server.py); Socket Mode requests come over the authenticated websocket.
+        request_verification_enabled=False,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )
