@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from bot.access import SlackActor
 from bot.auditing import actor_of
 from bot.blocks.grants import build_progress
 from bot.deps import Deps
+from bot.logs import log_event
 from bot.plan import Plan
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
@@ -20,6 +22,8 @@ from storage.runs import (
     set_run_message,
     transition,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,9 @@ async def decide(
             )
             await record_events(session=session, specs=[event])
         await session.commit()
+    if won:
+        decision = "approved" if approved else "rejected"
+        log_event(log, "run.decided", run=run_id, decision=decision, by=decider.user_id)
     return won
 
 
@@ -169,5 +176,8 @@ async def start(deps: Deps, run_id: int, *, channel_id: str, thread_ts: str | No
             ],
         )
         await session.commit()
+    log_event(
+        log, "run.started", run=run_id, users=run.total, state="queued" if queued else "running"
+    )
     if not queued:
         deps.runs.kick(run_id)
