@@ -26,8 +26,8 @@ from bot.runner import serve as run_server
 from bot.settings import DatabaseSettings, Settings, describe_problems
 from storage.audit import AuditAction, AuditFilter, count_events, latest_events, verify_chain
 from storage.credentials import list_credentials
-from storage.db import Sessions, engine_for, session_factory
-from storage.migrate import pending_revisions, upgrade
+from storage.db import Sessions, engine_for, missing_sqlite_file, session_factory
+from storage.migrate import pending_revisions, revision_title, upgrade
 from storage.models import RunStatus
 from storage.runs import item_counts_of_runs, list_runs
 
@@ -46,15 +46,18 @@ def load_settings(kind: type[SettingsT]) -> SettingsT:
         sys.exit(2)
 
 
-def with_sessions(work: Callable[[Sessions], Awaitable[T]], *, migrate: bool = False) -> T:
-    """Run `work` against DATABASE_URL; only `db upgrade` changes the schema."""
+def with_sessions(work: Callable[[Sessions], Awaitable[T]]) -> T:
+    """Run `work` against DATABASE_URL's current schema. Only `db upgrade` changes the schema
+    or creates a SQLite file: here a missing file means the command runs in the wrong folder."""
     settings = load_settings(DatabaseSettings)
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        click.echo(f"bulkauth: no database at {missing} (DATABASE_URL?)", err=True)
+        sys.exit(2)
 
     async def run() -> T:
         async with engine_for(settings.database_url) as engine:
-            if migrate:
-                await upgrade(engine)
-            elif await pending_revisions(engine):
+            if await pending_revisions(engine):
                 click.echo(
                     "bulkauth: the database schema is not current; run `bulkauth db upgrade` first",
                     err=True,
@@ -96,13 +99,19 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending migrations to DATABASE_URL."""
+    """Apply pending migrations to DATABASE_URL, naming each one applied."""
+    settings = load_settings(DatabaseSettings)
 
-    async def nothing_more(_sessions: Sessions) -> None:
-        return None
+    async def apply() -> list[str]:
+        async with engine_for(settings.database_url) as engine:
+            pending = await pending_revisions(engine)
+            await upgrade(engine)
+        return sorted(pending)
 
-    with_sessions(nothing_more, migrate=True)
-    click.echo("database is up to date")
+    applied = asyncio.run(apply())
+    for revision in applied:
+        click.echo(f"applied {revision_title(revision)}")
+    click.echo("database is up to date" if applied else "nothing to apply; database is up to date")
 
 
 @main.group()
