@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import aiohttp
 import click
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
@@ -20,10 +21,12 @@ from bot.auditing import audit as record_audit_event
 from bot.auditing import cli_actor
 from bot.cli_tables import event_table, run_table
 from bot.errors import UserInputError
-from bot.lifespan import SchemaNotCurrent
+from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
+from bot.preflight import Findings, TokensRefused, preflight
 from bot.runner import serve as run_server
 from bot.settings import DatabaseSettings, Settings, describe_problems
+from bot.slack_client import build_slack_client
 from storage.audit import AuditAction, AuditFilter, count_events, latest_events, verify_chain
 from storage.credentials import list_credentials
 from storage.db import Sessions, engine_for, missing_sqlite_file, session_factory
@@ -84,12 +87,41 @@ def serve() -> None:
     )
     try:
         asyncio.run(run_server(settings, redactor=redactor))
+    except TokensRefused as refused:
+        click.echo("bulkauth: cannot start: a service refused a token:", err=True)
+        for line in refused.lines:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
     except (SchemaNotCurrent, OSError, SQLAlchemyError) as error:
         # Startup problems (database unreachable, schema behind) get one line, not a traceback.
         click.echo(
             f"bulkauth: cannot start: {redactor.redact(str(error)).splitlines()[0]}", err=True
         )
         sys.exit(1)
+
+
+@main.command()
+def check() -> None:
+    """Check the settings and the tokens (Slack auth.test, one Nylas call); exit 1 on a problem."""
+    settings = load_settings(Settings)
+    redactor = Redactor()
+    redactor.add(*settings_secrets(settings))
+    configure_logging(redactor=redactor, level="WARNING")
+
+    async def run() -> Findings:
+        async with aiohttp.ClientSession() as http:
+            nylas = build_nylas_client(settings)
+            try:
+                return await preflight(build_slack_client(settings, http), nylas, settings)
+            finally:
+                await nylas.aclose()
+
+    found = asyncio.run(run())
+    for line in found.fine:
+        click.echo(f"ok: {line}")
+    for line in [*found.problems, *found.unreachable]:
+        click.echo(f"problem: {line}", err=True)
+    sys.exit(1 if found.problems or found.unreachable else 0)
 
 
 @main.group()
