@@ -25,12 +25,23 @@ async def bulkauth(cwd: Path, *args: str, **env: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+async def finish(process: asyncio.subprocess.Process, timeout: float) -> str:
+    """The process's remaining stderr once it ends; killed (and the test failed) if it does not
+    end within `timeout` seconds, so no failing test leaves a bot running."""
+    try:
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"still running after {timeout} s") from None
+    return err.decode()
+
+
 async def test_serve_with_a_mysql_url_says_so_in_one_line(tmp_path: Path) -> None:
     process = await start_serve(
         tmp_path, serve_env(DATABASE_URL="mysql://bulkauth:mysqlcanarypw@db/bulkauth")
     )
-    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    text = err.decode()
+    text = await finish(process, 30)
     assert process.returncode == 2
     assert "Traceback" not in text and "mysqlcanarypw" not in text
     assert any(line.strip().startswith("DATABASE_URL: ") for line in text.splitlines())
@@ -39,8 +50,7 @@ async def test_serve_with_a_mysql_url_says_so_in_one_line(tmp_path: Path) -> Non
 async def test_serve_refuses_names_where_ids_belong(tmp_path: Path) -> None:
     env = serve_env(BULKAUTH_ADMINS="ann", BULKAUTH_APPROVAL_CHANNEL="#ops")
     process = await start_serve(tmp_path, env)
-    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    lines = [line.strip() for line in err.decode().splitlines()]
+    lines = [line.strip() for line in (await finish(process, 30)).splitlines()]
     assert process.returncode == 2
     assert any(line.startswith("BULKAUTH_ADMINS: 'ann' is not a Slack user id") for line in lines)
     assert any(line.startswith("BULKAUTH_APPROVAL_CHANNEL: must be a channel id") for line in lines)

@@ -13,7 +13,7 @@ import pytest
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.test_cli import _read_until, free_port, serve_env, start_serve
-from tests.test_cli_startup import bulkauth
+from tests.test_cli_startup import bulkauth, finish
 
 APP_TOKEN = "xapp-1-A0BULK-test-app-token"
 STOP_SECONDS = 5  # the bound: a signal stops the bot within 5 s in every state
@@ -40,8 +40,7 @@ async def health(port: str) -> tuple[int, dict[str, str]]:
 
 async def stop_within_bound(process: asyncio.subprocess.Process, signum: int) -> str:
     process.send_signal(signum)
-    _out, err = await asyncio.wait_for(process.communicate(), timeout=STOP_SECONDS)
-    return err.decode()
+    return await finish(process, STOP_SECONDS)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -97,12 +96,12 @@ async def test_refused_tokens_stop_serve_with_one_line_each(
         NYLAS_API_KEY="nylas-wrong-key-canary",
     )
     process = await start_serve(tmp_path, env)
-    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    lines = [line.strip() for line in err.decode().splitlines()]
+    err = await finish(process, 30)
+    lines = [line.strip() for line in err.splitlines()]
     assert process.returncode == 1
     assert "SLACK_BOT_TOKEN: Slack refused it (invalid_auth)" in lines
     assert "NYLAS_API_KEY: Nylas refused it (401)" in lines
-    assert "Traceback" not in err.decode() and "canary" not in err.decode()
+    assert "Traceback" not in err and "canary" not in err
 
 
 async def test_a_wrong_app_token_stops_socket_mode_at_start(
@@ -110,9 +109,9 @@ async def test_a_wrong_app_token_stops_socket_mode_at_start(
 ) -> None:
     slack.fail_next("apps.connections.open", status=200, error="invalid_auth", retry_after=None)
     process = await start_serve(tmp_path, socket_env(slack.url, nylas))
-    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    err = await finish(process, 30)
     assert process.returncode == 1
-    assert "  SLACK_APP_TOKEN: Slack refused it (invalid_auth)" in err.decode().splitlines()
+    assert "  SLACK_APP_TOKEN: Slack refused it (invalid_auth)" in err.splitlines()
 
 
 async def test_check_runs_the_same_checks_on_demand(
