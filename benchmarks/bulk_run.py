@@ -2,6 +2,7 @@
 
     python -m benchmarks.bulk_run throughput [--users 5000] [--baseline-users 200]
     python -m benchmarks.bulk_run memory [--users 100000]
+    python -m benchmarks.bulk_run logs [--users 5000]
 
 throughput: the fake answers after 300 ms, allows 50 requests/s (429 + Retry-After beyond) and
 fails 2 % of calls with a transient 503. The run's achieved rate is printed as a ratio of the
@@ -12,13 +13,18 @@ signed slash commands and 50 button clicks are sent at once and their acks timed
 
 memory: peak RSS of the whole process (bot, fake Slack and fake Nylas together) for a run of
 --users users with zero latency.
+
+logs: what a run of --users users writes to the log at the default LOG_LEVEL (INFO), in text:
+lines, bytes, and lines that are SQL or mention a user's address.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
+import logging
 import resource
 import statistics
 import tempfile
@@ -30,7 +36,7 @@ import aiohttp
 
 from bot.access import SlackActor
 from bot.emails import fold
-from bot.logs import Redactor
+from bot.logs import Redactor, configure_logging
 from bot.plan import Plan, make_plan
 from bot.runner import started_bot
 from bot.runs import PendingPlan, decide, start, write_run
@@ -54,7 +60,12 @@ SCOPE = "https://www.googleapis.com/auth/calendar"
 
 
 def settings_for(
-    slack: FakeSlack, nylas: FakeNylas, workdir: Path, rate: float, concurrency: int
+    slack: FakeSlack,
+    nylas: FakeNylas,
+    workdir: Path,
+    rate: float,
+    concurrency: int,
+    log_level: str = "WARNING",
 ) -> Settings:
     return Settings(
         _env_file=None,
@@ -70,7 +81,7 @@ def settings_for(
         bulkauth_nylas_concurrency=concurrency,
         bulkauth_item_attempts=5,
         bulkauth_run_scan_seconds=1.0,
-        log_level="WARNING",
+        log_level=log_level,
     )
 
 
@@ -241,13 +252,39 @@ async def memory(users: int) -> None:
     )
 
 
+async def log_volume(users: int) -> None:
+    stream = io.StringIO()
+    configure_logging(redactor=Redactor(), level="INFO", stream=stream)
+    with tempfile.TemporaryDirectory() as workdir:
+        slack, nylas = FakeSlack(), FakeNylas()
+        await slack.start()
+        await nylas.start()
+        settings = settings_for(slack, nylas, Path(workdir), 1000.0, 64, log_level="INFO")
+        duration, counts, _ = await run_users(settings, slack, nylas, users)
+        await slack.stop()
+        await nylas.stop()
+    logging.getLogger().handlers.clear()
+    lines = stream.getvalue().splitlines()
+    sql = [line for line in lines if "sqlalchemy" in line]
+    addresses = [line for line in lines if "@bench.example.com" in line]
+    print(f"{users:,} users in {duration:.1f} s, outcomes {dict(counts)}")
+    print(
+        f"log at LOG_LEVEL=INFO: {len(lines)} lines, {len(stream.getvalue().encode()):,} bytes; "
+        f"{len(sql)} SQL lines, {len(addresses)} lines with a user's address"
+    )
+    for line in lines:
+        print(f"  {line}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["throughput", "memory"])
+    parser.add_argument("mode", choices=["throughput", "memory", "logs"])
     parser.add_argument("--users", type=int)
     parser.add_argument("--baseline-users", type=int, default=200)
     arguments = parser.parse_args()
     if arguments.mode == "throughput":
         asyncio.run(throughput(arguments.users or 5000, arguments.baseline_users))
+    elif arguments.mode == "logs":
+        asyncio.run(log_volume(arguments.users or 5000))
     else:
         asyncio.run(memory(arguments.users or 100_000))

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -73,14 +74,31 @@ async def refusal_response(
     return BoltResponse(status=200, body="")
 
 
+class _ClientGivenOnPurpose(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when it is given a client, then
+    warns on every start that the token is unused. The client is ours on purpose (one pooled
+    session, retries); the warning says nothing an operator can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _quiet_bolt_token_warning() -> None:
+    bolt_logger = logging.getLogger(f"slack_bolt.{AsyncApp.__name__}")
+    if not any(isinstance(f, _ClientGivenOnPurpose) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_ClientGivenOnPurpose())
+
+
 def build_app(deps: Deps) -> AsyncApp:
     settings = deps.settings
+    _quiet_bolt_token_warning()
     signing_secret = settings.slack_signing_secret
     app = AsyncApp(
         client=deps.slack,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "unused",
-        # Socket Mode requests come over the authenticated websocket and carry no signature.
-        request_verification_enabled=not settings.socket_mode,
+        # HTTP requests are signature-checked by the server before their body is even parsed
+        # (bot/server.py); Socket Mode requests come over the authenticated websocket.
+        request_verification_enabled=False,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
     )

@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import aiohttp
 import click
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
@@ -20,14 +21,16 @@ from bot.auditing import audit as record_audit_event
 from bot.auditing import cli_actor
 from bot.cli_tables import event_table, run_table
 from bot.errors import UserInputError
-from bot.lifespan import SchemaNotCurrent
+from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
+from bot.preflight import Findings, TokensRefused, preflight
 from bot.runner import serve as run_server
 from bot.settings import DatabaseSettings, Settings, describe_problems
+from bot.slack_client import build_slack_client
 from storage.audit import AuditAction, AuditFilter, count_events, latest_events, verify_chain
 from storage.credentials import list_credentials
-from storage.db import Sessions, engine_for, session_factory
-from storage.migrate import pending_revisions, upgrade
+from storage.db import Sessions, engine_for, missing_sqlite_file, session_factory
+from storage.migrate import pending_revisions, revision_title, upgrade
 from storage.models import RunStatus
 from storage.runs import item_counts_of_runs, list_runs
 
@@ -46,15 +49,18 @@ def load_settings(kind: type[SettingsT]) -> SettingsT:
         sys.exit(2)
 
 
-def with_sessions(work: Callable[[Sessions], Awaitable[T]], *, migrate: bool = False) -> T:
-    """Run `work` against DATABASE_URL; only `db upgrade` changes the schema."""
+def with_sessions(work: Callable[[Sessions], Awaitable[T]]) -> T:
+    """Run `work` against DATABASE_URL's current schema. Only `db upgrade` changes the schema
+    or creates a SQLite file: here a missing file means the command runs in the wrong folder."""
     settings = load_settings(DatabaseSettings)
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        click.echo(f"bulkauth: no database at {missing} (DATABASE_URL?)", err=True)
+        sys.exit(2)
 
     async def run() -> T:
         async with engine_for(settings.database_url) as engine:
-            if migrate:
-                await upgrade(engine)
-            elif await pending_revisions(engine):
+            if await pending_revisions(engine):
                 click.echo(
                     "bulkauth: the database schema is not current; run `bulkauth db upgrade` first",
                     err=True,
@@ -81,12 +87,41 @@ def serve() -> None:
     )
     try:
         asyncio.run(run_server(settings, redactor=redactor))
+    except TokensRefused as refused:
+        click.echo("bulkauth: cannot start: a service refused a token:", err=True)
+        for line in refused.lines:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
     except (SchemaNotCurrent, OSError, SQLAlchemyError) as error:
         # Startup problems (database unreachable, schema behind) get one line, not a traceback.
         click.echo(
             f"bulkauth: cannot start: {redactor.redact(str(error)).splitlines()[0]}", err=True
         )
         sys.exit(1)
+
+
+@main.command()
+def check() -> None:
+    """Check the settings and the tokens (Slack auth.test, one Nylas call); exit 1 on a problem."""
+    settings = load_settings(Settings)
+    redactor = Redactor()
+    redactor.add(*settings_secrets(settings))
+    configure_logging(redactor=redactor, level="WARNING")
+
+    async def run() -> Findings:
+        async with aiohttp.ClientSession() as http:
+            nylas = build_nylas_client(settings)
+            try:
+                return await preflight(build_slack_client(settings, http), nylas, settings)
+            finally:
+                await nylas.aclose()
+
+    found = asyncio.run(run())
+    for line in found.fine:
+        click.echo(f"ok: {line}")
+    for line in [*found.problems, *found.unreachable]:
+        click.echo(f"problem: {line}", err=True)
+    sys.exit(1 if found.problems or found.unreachable else 0)
 
 
 @main.group()
@@ -96,13 +131,19 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending migrations to DATABASE_URL."""
+    """Apply pending migrations to DATABASE_URL, naming each one applied."""
+    settings = load_settings(DatabaseSettings)
 
-    async def nothing_more(_sessions: Sessions) -> None:
-        return None
+    async def apply() -> list[str]:
+        async with engine_for(settings.database_url) as engine:
+            pending = await pending_revisions(engine)
+            await upgrade(engine)
+        return sorted(pending)
 
-    with_sessions(nothing_more, migrate=True)
-    click.echo("database is up to date")
+    applied = asyncio.run(apply())
+    for revision in applied:
+        click.echo(f"applied {revision_title(revision)}")
+    click.echo("database is up to date" if applied else "nothing to apply; database is up to date")
 
 
 @main.group()

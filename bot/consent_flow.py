@@ -3,6 +3,7 @@ steps either way, applied once per consent request."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,10 +14,13 @@ from bot.blocks.consent import (
     build_consent_outcome_line,
 )
 from bot.deps import Deps
+from bot.logs import log_event
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.consents import mark_consented, mark_failed
 from storage.credentials import get_credential
 from storage.models import ConsentRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,14 @@ async def record_consent_outcome(
             else {"consent_request": consent.id},
         )
         await session.commit()
+    log_event(
+        log,
+        "consent.recorded",
+        consent_request=consent.id,
+        credential=credential.nylas_credential_id,
+        outcome="granted" if outcome.granted else "failed",
+        ready_at=ready_at.isoformat() if outcome.granted else None,
+    )
     if outcome.granted:
         deps.reminders.schedule(consent.id, ready_at)
         reply = build_consent_granted_reply(

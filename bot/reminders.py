@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.consent import build_consent_reminder
+from bot.logs import log_event
 from bot.scheduling import Scheduler
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.consents import (
@@ -95,3 +96,9 @@ class ReminderService:
                 details={"consent_request": consent_id},
             )
             await session.commit()
+        log_event(
+            log,
+            "consent.reminder_sent",
+            consent_request=consent_id,
+            credential=credential.nylas_credential_id,
+        )

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from bot.logs import log_event
 from bot.nylas.client import NylasClient
 from bot.run_pass import RunContext, RunPass
 from bot.scheduling import Scheduler
@@ -25,7 +26,13 @@ from storage.audit import Actor
 from storage.credentials import get_credential
 from storage.db import Sessions
 from storage.models import BulkRun, RunStatus, as_utc, utcnow
-from storage.runs import get_run, runs_with_status, transition, unfinished_items
+from storage.runs import (
+    get_run,
+    item_counts_of_runs,
+    runs_with_status,
+    transition,
+    unfinished_items,
+)
 
 log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=1)
@@ -194,5 +201,28 @@ class RunEngine:
                 finished_at=utcnow(),
             )
             await session.commit()
-        if won and self.on_finished is not None:
+        if not won:
+            return
+        await self._log_finished(run_id)
+        if self.on_finished is not None:
             await self.on_finished(run_id)
+
+    async def _log_finished(self, run_id: int) -> None:
+        async with self.sessions() as session:
+            run = await get_run(session=session, run_id=run_id)
+            counts = (await item_counts_of_runs(session=session, run_ids=[run_id]))[run_id]
+        assert run is not None
+        started, finished = run.started_at, run.finished_at
+        duration = (
+            round((as_utc(finished) - as_utc(started)).total_seconds(), 1)
+            if started and finished
+            else None
+        )
+        log_event(
+            log,
+            "run.finished",
+            run=run_id,
+            users=run.total,
+            **{status: counts[status] for status in sorted(counts)},
+            duration_seconds=duration,
+        )

@@ -14,6 +14,7 @@ from bot.access import SlackActor
 from bot.auditing import actor_of
 from bot.blocks.grants import build_progress
 from bot.deps import Deps
+from bot.logs import log_event
 from bot.plan import Plan
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
@@ -126,6 +127,9 @@ async def decide(
             )
             await record_events(session=session, specs=[event])
         await session.commit()
+    if won:
+        decision = "approved" if approved else "rejected"
+        log_event(log, "run.decided", run=run_id, decision=decision, by=decider.user_id)
     return won
 
 
@@ -198,6 +202,9 @@ async def start(
             ],
         )
         await session.commit()
+    log_event(
+        log, "run.started", run=run_id, users=run.total, state="queued" if queued else "running"
+    )
     if not queued:
         deps.runs.kick(run_id)
     return str(posted["channel"])

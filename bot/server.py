@@ -3,25 +3,67 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bot import package_version
 from bot.deps import Deps
+from bot.logs import log_event
 from storage.db import is_reachable
 
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's own rule for replayed requests
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+@dataclass
+class SlackLink:
+    """Whether Slack can reach the bot: always in HTTP mode; in Socket Mode once connected."""
+
+    connected: bool
+    problem: str | None = "connecting"
+
+
+class SlackSignature:
+    """Checks `x-slack-signature` before anything reads the body: an unsigned request is never
+    parsed, answered, logged or trusted."""
+
+    def __init__(self, signing_secret: str) -> None:
+        self._verifier = SignatureVerifier(signing_secret)
+
+    def problem(self, body: bytes, headers: Mapping[str, str]) -> str | None:
+        """Why the request is not Slack's (a short reason for the log), or None."""
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        if not signature:
+            return "no signature"
+        if not _TIMESTAMP.fullmatch(timestamp):
+            return "malformed timestamp"
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            return "stale timestamp"
+        if not self._verifier.is_valid(body, timestamp, signature):
+            return "bad signature"
+        return None
 
 
 def build_web_app(
-    deps: Deps, bolt_app: AsyncApp, extra_routes: Iterable[web.RouteDef] = ()
+    deps: Deps,
+    bolt_app: AsyncApp,
+    extra_routes: Iterable[web.RouteDef] = (),
+    slack_link: SlackLink | None = None,
 ) -> web.Application:
+    link = slack_link or SlackLink(connected=True)
+
     async def healthz(_request: web.Request) -> web.Response:
         database_ok = await is_reachable(deps.engine)
         body = {
@@ -29,16 +71,29 @@ def build_web_app(
             "database": "reachable" if database_ok else "unreachable",
             "version": package_version(),
         }
-        return web.json_response(body, status=200 if database_ok else 503)
+        if deps.settings.socket_mode:  # only there does Slack depend on a connection of ours
+            body["slack"] = "connected" if link.connected else link.problem or "connecting"
+        healthy = database_ok and link.connected
+        return web.json_response(body, status=200 if healthy else 503)
 
-    async def slack_events(request: web.Request) -> web.Response:
-        response = await bolt_app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+    def slack_events_route(signing_secret: str) -> web.RouteDef:
+        signature = SlackSignature(signing_secret)
+
+        async def slack_events(request: web.Request) -> web.Response:
+            problem = signature.problem(await request.read(), request.headers)
+            if problem is not None:
+                log_event(log, "slack.request_rejected", reason=problem, remote=request.remote)
+                return web.json_response({"error": "invalid request"}, status=401)
+            response = await bolt_app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
+
+        return web.post(SLACK_EVENTS_PATH, slack_events)
 
     web_app = web.Application(client_max_size=1024**2)
     web_app.router.add_get(HEALTH_PATH, healthz)
-    if not deps.settings.socket_mode:
-        web_app.router.add_post(SLACK_EVENTS_PATH, slack_events)
+    signing_secret = deps.settings.slack_signing_secret
+    if not deps.settings.socket_mode and signing_secret is not None:  # Settings require it
+        web_app.router.add_routes([slack_events_route(signing_secret.get_secret_value())])
     web_app.router.add_routes(list(extra_routes))
     return web_app
 

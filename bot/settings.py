@@ -6,6 +6,7 @@ Every field is read from the variable of the same name in upper case (`slack_bot
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -16,11 +17,18 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.exc import ArgumentError
+
+from storage.db import async_url
 
 NYLAS_REGION_URIS = {"us": "https://api.us.nylas.com", "eu": "https://api.eu.nylas.com"}
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///bulkauth.db"
 
 SlackUserIds = Annotated[list[str], NoDecode]
+# Member ids (U…, or W… on Enterprise Grid) and channel ids (C… public, G… private), as Slack
+# shows them under "Copy member ID" / "Copy channel ID". Names (`ann`, `#ops`) never match a user.
+_USER_ID = re.compile(r"[UW][A-Z0-9]+")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]+")
 
 
 def _split_ids(value: object) -> object:
@@ -37,6 +45,18 @@ class DatabaseSettings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: str) -> str:
+        try:
+            async_url(value)
+        except (ArgumentError, ValueError):
+            # Never the URL itself: it may carry a password.
+            raise ValueError(
+                "must be sqlite:///path.db or postgresql://user:pass@host/db"
+            ) from None
+        return value
 
 
 class Settings(DatabaseSettings):
@@ -83,6 +103,27 @@ class Settings(DatabaseSettings):
     @classmethod
     def _split_admins(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("bulkauth_admins", "bulkauth_approvers")
+    @classmethod
+    def _user_id_shape(cls, value: list[str]) -> list[str]:
+        wrong = [entry for entry in value if not _USER_ID.fullmatch(entry)]
+        if wrong:
+            raise ValueError(
+                f"{', '.join(repr(entry) for entry in wrong)} is not a Slack user id; use member "
+                "ids such as U0123ABCD or W0123ABCD (profile → Copy member ID)"
+            )
+        return value
+
+    @field_validator("bulkauth_approval_channel")
+    @classmethod
+    def _channel_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _CHANNEL_ID.fullmatch(value):
+            raise ValueError(
+                "must be a channel id such as C0123ABCD or G0123ABCD, not its name "
+                "(channel details → Copy channel ID)"
+            )
+        return value
 
     @field_validator("slack_bot_token")
     @classmethod

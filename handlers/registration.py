@@ -26,6 +26,7 @@ from bot.blocks.credentials import (
 from bot.blocks.metadata import RetryToken
 from bot.credential_forms import MAX_KEY_FILE_BYTES, GoogleForm, MicrosoftForm
 from bot.deps import Deps
+from bot.logs import log_event
 from bot.notify import tell_user
 from bot.nylas.errors import NylasError, NylasNotFound
 from bot.nylas.models import Provider
@@ -171,6 +172,14 @@ async def register_credential(
             details={"provider": pending.provider, "name": form.name},
         )
         await session.commit()
+    log_event(
+        log,
+        "credential.registered",
+        provider=pending.provider,
+        credential=created.data.id,
+        by=pending.actor.user_id,
+        request_id=created.request_id,
+    )
     message = build_registered_message(
         Registered(
             provider=pending.provider,

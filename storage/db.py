@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -23,6 +24,15 @@ def async_url(database_url: str) -> URL:
     if backend not in _ASYNC_DRIVERS:
         raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
     return url.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+def missing_sqlite_file(database_url: str) -> Path | None:
+    """The absolute path of a SQLite database file that does not exist (None otherwise)."""
+    url = async_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database).resolve()
+    return None if path.exists() else path
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

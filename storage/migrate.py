@@ -26,6 +26,13 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
 
+def revision_title(revision: str) -> str:
+    """`0002 bulk run thread`: the revision and the first line of its message."""
+    script = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    title = (script.doc or "").strip().splitlines() if script is not None else []
+    return f"{revision} {title[0]}" if title else revision
+
+
 async def pending_revisions(engine: AsyncEngine) -> list[str]:
     """Revisions not yet applied (empty when the database is current)."""
 

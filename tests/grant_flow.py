@@ -13,6 +13,7 @@ from tests.records import credential_record
 from tests.slack_ui import Modal, Person
 
 GMAIL = "https://www.googleapis.com/auth/gmail.readonly"
+PASTE_LIMIT = 3000  # the Users field's max_length
 
 
 async def seed_credential(
@@ -52,7 +53,12 @@ def fill_request(
     scopes: tuple[str, ...] = (GMAIL,),
     options: tuple[str, ...] = ("skip_existing",),
 ) -> None:
-    """Type the users (or attach a file), pick the scopes (Google) and tick the options."""
+    """Type the users (or attach a file), pick the scopes (Google) and tick the options. A list
+    longer than the Users field takes goes in a file, as the field's hint tells people to."""
+    if users and len(users) > PASTE_LIMIT:
+        assert upload is None
+        upload = modal.slack.host_file(users.encode(), filename="users.txt")
+        users = None
     modal.type("Users", users)
     if upload is not None:
         modal.attach("…or a CSV/TXT file", upload)
@@ -119,6 +125,7 @@ async def request_approval(
     before = len([c for c in slack.calls_to("chat.postMessage") if is_approval_request(c)])
     await confirm(bot, await plan(bot, slack, credential, users))
     requests = await slack.wait_for("chat.postMessage", is_approval_request, count=before + 1)
+    await bot.settled()  # the request is on record before anyone can read it and click
     return requests[-1]
 
 

@@ -345,7 +345,11 @@ class Modal:
         return block, element
 
     def type(self, label: str, text: str | None) -> None:
-        """Type into a text input ("" or None leaves it empty, which Slack sends as null)."""
+        """Type into a text input ("" or None leaves it empty, which Slack sends as null);
+        Slack's client takes no more than the element's `max_length`."""
+        _block, element = self._input(label)
+        most = element.get("max_length")
+        assert most is None or len(text or "") <= most, f"{label!r} takes {most} characters"
         self._set(label, text or None, "plain_text_input", "email_text_input", "url_text_input")
 
     def pick_date(self, label: str, iso_date: str | None) -> None:
@@ -406,14 +410,18 @@ class Modal:
         block, element = _find_button(self.blocks, text, near)
         return await self._interact(_button_action(block, element))
 
-    async def submit(self) -> Submission:
-        """Press the modal's submit button; Slack applies the ack to what the person sees."""
-        view = self.view
-        payload = {
+    def submission(self) -> dict[str, Any]:
+        """The view_submission Slack would send if the person pressed submit now."""
+        return {
             **envelope("view_submission", self.person.user_id),
-            "view": view,
+            "view": self.view,
             "response_urls": [],
         }
+
+    async def submit(self) -> Submission:
+        """Press the modal's submit button; Slack applies the ack to what the person sees."""
+        payload = self.submission()
+        view = payload["view"]
         response = await self.person.bot.interact(payload)
         text = await response.text()
         ack = json.loads(text) if text else {}

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import BOT_TOKEN, NYLAS_API_KEY
+from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import SIGNING_SECRET
 
@@ -82,10 +83,15 @@ async def test_serve_never_prints_a_secret_it_rejects(tmp_path: Path) -> None:
 
 
 async def test_serve_in_http_mode_is_healthy_and_stops_on_sigterm(
-    tmp_path: Path, slack: FakeSlack
+    tmp_path: Path, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     port = free_port()
-    env = serve_env(SLACK_API_URL=f"{slack.url}/api/", PORT=str(port), LOG_FORMAT="json")
+    env = serve_env(
+        SLACK_API_URL=f"{slack.url}/api/",
+        NYLAS_API_URI=nylas.url,
+        PORT=str(port),
+        LOG_FORMAT="json",
+    )
     process = await start_serve(tmp_path, env)
     assert process.stderr is not None
     early = await _read_until(process.stderr, "bulkauth is running")

@@ -1,35 +1,100 @@
-"""Canary test: secrets entered in Slack reach Nylas's request body and nowhere else."""
+"""Canary test: secrets entered in Slack reach Nylas's request body and nowhere else.
+
+Nowhere else means: no log line (text and JSON, INFO and DEBUG), no byte of the database file, no
+Slack call, no file sent to Slack, no repr; in any encoding a secret travels in (raw, JSON-escaped,
+URL-encoded, the base64 body of a key). A request that fails the signature check carries the same
+secrets in its body and must leave no trace either.
+"""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import logging
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.logs import Redactor, configure_logging
-from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
-from tests.credential_flow import registration_outcome, submit_google, submit_microsoft
+from tests.conftest import ADMIN, BOT_TOKEN, NYLAS_API_KEY, RunningBot, SettingsFactory, run_bot
+from tests.credential_flow import (
+    fill_google,
+    fill_microsoft,
+    registration_outcome,
+    submit_google,
+    submit_microsoft,
+)
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.keys import canary_of, key_json, rsa_pem
-from tests.slack_requests import app_home_opened, slash_command
+from tests.slack_requests import (
+    SIGNING_SECRET,
+    app_home_opened,
+    payload_body,
+    signed_headers,
+    slash_command,
+)
 from tests.slack_ui import Person
 
 MS_SECRET = "canary-ms-client-secret-7f3a9c"
 
 
-@pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    """Everything the process would write to stderr, at DEBUG, through the bot's own handler."""
+@pytest.fixture(params=["text-INFO", "text-DEBUG", "json-INFO", "json-DEBUG"])
+def captured_logs(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
+    """Everything the process would write to stderr, through the bot's own handler."""
+    log_format, level = request.param.split("-")
     stream = io.StringIO()
-    handler = configure_logging(redactor=REDACTOR, level="DEBUG", stream=stream)
+    handler = configure_logging(
+        redactor=REDACTOR, level=level, as_json=log_format == "json", stream=stream
+    )
     yield stream
     logging.getLogger().removeHandler(handler)
     logging.getLogger().setLevel(logging.WARNING)
+
+
+def encodings(secret: str) -> dict[str, str]:
+    """Every form the secret travels in, by name (for a readable failure)."""
+    forms = {
+        "raw": secret,
+        "JSON-escaped": json.dumps(secret)[1:-1],
+        "URL-encoded": quote_plus(secret),
+        "percent-encoded": quote(secret, safe=""),
+        "base64": base64.b64encode(secret.encode()).decode(),
+    }
+    if "PRIVATE KEY" in secret:
+        body = "".join(line for line in secret.splitlines() if not line.startswith("-----"))
+        forms["key body"] = body
+        forms["key body slice"] = canary_of(secret)
+    return forms
+
+
+def database_bytes(directory: Path) -> str:
+    """The SQLite database file and its write-ahead log, byte for byte."""
+    files = sorted(directory.glob("bulkauth.db*"))
+    assert files, "no database file written"
+    return "".join(path.read_bytes().decode("latin-1") for path in files)
+
+
+async def forged_submission(bot: RunningBot, slack: FakeSlack, pem: str) -> None:
+    """Both credential modals filled with every secret (the tokens typed as the tenant),
+    submitted with a signature that fails (clock skew): they must leave no trace."""
+    person = Person(bot, slack, ADMIN)
+    microsoft = await person.open_modal("credential microsoft")
+    fill_microsoft(
+        microsoft, tenant=f"{BOT_TOKEN} {NYLAS_API_KEY} {SIGNING_SECRET}", secret=MS_SECRET
+    )
+    google = await person.open_modal("credential google")
+    fill_google(google, pasted=key_json(pem))
+    for modal in (microsoft, google):
+        body = payload_body(modal.submission())
+        stale = signed_headers(body, timestamp=int(time.time()) - 3600)
+        assert (await bot.post_signed(body, headers=stale)).status == 401
 
 
 REDACTOR = Redactor()
@@ -59,12 +124,17 @@ async def look_at_everything(bot: RunningBot, slack: FakeSlack) -> None:
 
 
 async def test_private_key_and_client_secret_never_leak(
-    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, captured_logs: io.StringIO
+    make_settings: SettingsFactory,
+    slack: FakeSlack,
+    nylas: FakeNylas,
+    captured_logs: io.StringIO,
+    tmp_path: Path,
 ) -> None:
     pem = rsa_pem()
     key_canary = canary_of(pem)
     upload = slack.host_file(key_json(pem).encode(), filename="canary.json")
     async with run_bot(make_settings(), redactor=REDACTOR) as bot:
+        await forged_submission(bot, slack, pem)
         view = await Person(bot, slack, ADMIN).open_modal("credential google")
         await submit_google(view, name="canary.com", upload=upload)
         await registration_outcome(view, "Registered")
@@ -87,14 +157,29 @@ async def test_private_key_and_client_secret_never_leak(
     logs = captured_logs.getvalue()
     slack_calls = "\n".join(call.text_blob() for call in slack.calls)
     files = "\n".join(upload.content.decode() for upload in slack.uploads.values())
+    database_file = database_bytes(tmp_path)
     assert "credential.registered" in files and "canary.com" in slack_calls
-    for canary in (key_canary, MS_SECRET):
-        assert canary not in logs
-        assert canary not in database
-        assert canary not in slack_calls
-        assert canary not in files
-        assert canary not in deps_repr
-    assert "nylas POST /v3/connectors/google/creds" in logs  # debug logging really ran
+    places = {
+        "logs": logs,
+        "database rows": database,
+        "database file": database_file,
+        "Slack calls": slack_calls,
+        "files sent to Slack": files,
+        "repr of deps": deps_repr,
+    }
+    secrets = [pem, MS_SECRET, NYLAS_API_KEY, BOT_TOKEN, SIGNING_SECRET]
+    leaks = [
+        f"{form} of secret #{number} in {place}"
+        for number, secret in enumerate(secrets)
+        for form, encoded in encodings(secret).items()
+        for place, content in places.items()
+        if encoded in content
+    ]
+    assert leaks == []
+    assert "slack.request_rejected" in logs  # the forged request was seen and refused
+    assert "credential.registered" in logs  # the bot's own events are logged
+    if "DEBUG" in logging.getLevelName(logging.getLogger().level):
+        assert "nylas POST /v3/connectors/google/creds" in logs  # debug logging really ran
     sent = [str(record.body) for record in nylas.requests if record.method == "POST"]
     assert any(key_canary in body.replace("\\n", "") for body in sent)
     assert any(MS_SECRET in body for body in sent)

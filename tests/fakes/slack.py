@@ -312,6 +312,7 @@ class FakeSlack:
         app.router.add_get("/files/{file_id}/{rest:.*}", self._download)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_get("/socket", self._socket)
         self._server = LocalServer(app)
         self.url = await self._server.start()
         return self.url
@@ -361,8 +362,11 @@ class FakeSlack:
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
             return fault.status, headers, {"ok": False, "error": fault.error}
-        if not token or not token.startswith("xoxb-"):
+        if not token:
             return 200, {}, {"ok": False, "error": "not_authed"}
+        # apps.connections.open takes the app-level token, every other method the bot token.
+        if not token.startswith("xapp-" if method == "apps.connections.open" else "xoxb-"):
+            return 200, {}, {"ok": False, "error": "not_allowed_token_type"}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}
@@ -394,6 +398,9 @@ class FakeSlack:
             "user_id": BOT_USER_ID,
             "bot_id": "B0BOT",
         }
+
+    def _m_apps_connections_open(self, _p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.url.replace("http://", "ws://", 1) + "/socket"}
 
     def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(p.get("user")))
@@ -587,6 +594,17 @@ class FakeSlack:
         upload.size = upload.size or len(upload.content)
         await self._record(SlackCall("files.upload_bytes", {"file": upload.id}, None))
         return web.Response(text="OK - uploaded")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello as Slack does, then hold the connection until the app leaves."""
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        await self._record(SlackCall("socket.connected", {}, None))
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        async for _message in socket:  # acks and pings; Slack would also send events here
+            pass
+        await self._record(SlackCall("socket.closed", {}, None))
+        return socket
 
     async def _response_url(self, request: web.Request) -> web.Response:
         payload = await request.json()

@@ -151,9 +151,6 @@ GOOGLE_INVALID = [
         {"credential_name": "Give the credential"},
         id="empty-name",
     ),
-    pytest.param(
-        {"name": "x" * 121, "pasted": key_json()}, {"credential_name": "120 char"}, id="long-name"
-    ),
 ]
 
 

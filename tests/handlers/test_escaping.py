@@ -82,6 +82,7 @@ async def test_hostile_names_are_shown_escaped_everywhere(
         assert (await grants.submit()).ack["response_action"] == "update"
         await confirm(bot, await grants.wait_for("Dry run"))
         [request] = await slack.wait_for("chat.postMessage", is_approval_request)
+        await bot.settled()  # on record before anyone clicks
         await Person(bot, slack, APPROVER).click(request, "Approve")
         await wait_for_csv(slack)
         await look_everywhere(bot, slack, person)

@@ -97,7 +97,7 @@ async def test_modal_shows_scopes_for_google_and_queueing_for_microsoft(
 
 INVALID = [
     pytest.param({"users": None}, {"grants_users_text": "at least one user"}, id="no-users"),
-    pytest.param({"users": users(501)}, {"grants_users_text": "more than 500"}, id="too-many"),
+    pytest.param({"users": users(501)}, {"grants_users_file": "more than 500"}, id="too-many"),
     pytest.param(
         {"users": "a@b.com", "upload": "csv"},
         {"grants_users_file": "not both", "grants_users_text": "not both"},
@@ -333,6 +333,7 @@ async def test_approval_by_an_approver_starts_the_run_in_the_thread(
     assert "Request approval" in view.text()
     await confirm(approval_bot, view)
     [request] = await slack.wait_for("chat.postMessage", is_approval_request)
+    await approval_bot.settled()  # on record before anyone clicks
     assert request.params["channel"] == APPROVALS and nylas.calls("POST", ".*custom") == []
     ts = next(ts for (channel, ts) in slack.messages if channel == APPROVALS)
     await Person(approval_bot, slack, APPROVER).click(request, "Approve")
@@ -367,6 +368,7 @@ async def test_an_uploaded_list_is_planned_approved_and_run(
     assert "3 new users" in view.text()
     await confirm(approval_bot, view)
     [request] = await slack.wait_for("chat.postMessage", is_approval_request)
+    await approval_bot.settled()  # on record before anyone clicks
     await Person(approval_bot, slack, APPROVER).click(request, "Approve")
     report = await wait_for_csv(slack)
     rows = {row["email"]: row["outcome"] for row in csv.DictReader(io.StringIO(report))}

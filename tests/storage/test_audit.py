@@ -22,7 +22,7 @@ from storage.audit import (
     record_event,
     verify_chain,
 )
-from storage.db import Sessions, create_engine, session_factory
+from storage.db import Sessions, create_engine, is_reachable, session_factory
 from tests.cli import run_cli
 
 ADA = Actor("U0ADA", "Ada")
@@ -189,6 +189,7 @@ async def test_export_cli_streams_jsonl_with_filters(
 async def test_cli_refuses_an_unmigrated_database(database_url: str, tmp_path: Path) -> None:
     fresh = create_engine(database_url)
     try:
+        assert await is_reachable(fresh)  # the database exists (a SQLite file too), but is empty
         code, _, err = await run_cli(fresh, "audit", "verify", cwd=tmp_path)
         assert code == 2 and "bulkauth db upgrade" in err
         code, out, _ = await run_cli(fresh, "db", "upgrade", cwd=tmp_path)
