@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
+from bot.callback_guard import RejectionGuard
 from bot.deps import Deps
 from bot.home import HomeTab
 from bot.logs import Redactor, secrets_of
@@ -99,6 +100,9 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         stack.push_async_callback(scheduler.close)
         reminders = ReminderService(sessions=sessions, slack=slack, scheduler=scheduler)
         await reminders.start()
+        callback_guard = RejectionGuard(sessions=sessions, scheduler=scheduler)
+        callback_guard.start()
+        stack.push_async_callback(callback_guard.flush, everything=True)
         access = AccessPolicy(
             slack=slack, admins=settings.bulkauth_admins, approvers=settings.bulkauth_approvers
         )
@@ -126,5 +130,6 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             runs=runs,
             reporter=reporter,
             home=home,
+            callback_guard=callback_guard,
         )
         log.info("closing resources")
