@@ -10,9 +10,10 @@ from sqlmodel import select
 
 from bot.consent import hash_state
 from storage.audit import AuditFilter, latest_events
+from storage.audit_key import AuditKey
 from storage.db import create_engine, session_factory
 from storage.models import AuditEvent, ConsentRequest, utcnow
-from tests.conftest import RunningBot, SettingsFactory, run_bot
+from tests.conftest import AUDIT_KEY, RunningBot, SettingsFactory, run_bot
 from tests.records import credential_record
 
 JUNK = 60
@@ -66,7 +67,7 @@ async def test_a_flood_of_junk_callbacks_is_limited_and_aggregated(
     # Read the log after shutdown, which writes the last minute's aggregate.
     engine = create_engine(settings.database_url)
     try:
-        async with session_factory(engine)() as session:
+        async with session_factory(engine, audit_key=AuditKey(AUDIT_KEY))() as session:
             rejected = await latest_events(
                 session=session,
                 filters=AuditFilter(action_prefix="consent.callback_rejected"),
