@@ -14,6 +14,7 @@ import logging
 import re
 from pathlib import Path
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -82,13 +83,13 @@ class AnchorService:
         self.path = path
         self._last: Anchor | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Anchor now (when there is something to anchor), then every hour."""
+        await self.anchor()
         self._scheduler.add_job(
             self.anchor,
             trigger="interval",
             seconds=ANCHOR_EVERY_SECONDS,
-            next_run_time=utcnow(),
             id="audit-anchor",
             coalesce=True,
             max_instances=1,
@@ -126,3 +127,5 @@ class AnchorService:
             await self._slack.chat_postMessage(channel=self._channel, text=text)
         except SlackApiError as error:
             log.warning("audit anchor not posted (%s)", error.response.get("error"))
+        except (aiohttp.ClientError, TimeoutError) as error:  # Slack unreachable: file has it
+            log.warning("audit anchor not posted (%s)", type(error).__name__)

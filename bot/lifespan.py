@@ -126,7 +126,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             channel=settings.anchor_channel,
             path=anchor_file(settings),
         )
-        anchors.start()
+        await anchors.start()
 
         async def after_run() -> None:
             await home.refresh()
