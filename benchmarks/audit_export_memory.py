@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit_export import export_events
 from bot.slack_upload import Upload, upload_file
 from storage.audit import Actor, AuditAction, AuditFilter, Subject, record_event
+from storage.audit_key import AuditKey
 from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import upgrade
 from tests.fakes.slack import FakeSlack
@@ -57,7 +58,7 @@ async def peak_export_bytes(events: int, workdir: Path) -> tuple[int, float, Pat
     """(peak traced bytes, seconds) of exporting `events` events; also writes them to a CSV."""
     engine = create_engine(f"sqlite:///{workdir / f'audit-{events}.db'}")
     await upgrade(engine)
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, audit_key=AuditKey("benchmark-audit-key-" + "0" * 32))
     await fill(sessions, events)
     out = NullWriter()
     tracemalloc.start()

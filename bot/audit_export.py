@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from typing import Any, Literal, TextIO
 
+from bot.spreadsheet import SafeCsvWriter
 from storage.audit import AuditFilter, stream_events
 from storage.db import Sessions
 from storage.models import AuditEvent, as_utc
@@ -39,14 +39,14 @@ async def export_events(
 ) -> int:
     """Write every matching event, oldest first; returns how many were written."""
     written = 0
-    writer = csv.DictWriter(out, fieldnames=COLUMNS) if output_format == "csv" else None
+    writer = SafeCsvWriter(out, COLUMNS) if output_format == "csv" else None
     if writer is not None:
-        writer.writeheader()
+        writer.write_header()
     async with sessions() as session:
         async for event in stream_events(session=session, filters=filters):
             row = event_row(event)
             if writer is not None:
-                writer.writerow(row)
+                writer.write_dict(row)
             else:
                 row["details"] = json.loads(row["details"])
                 out.write(json.dumps(row) + "\n")

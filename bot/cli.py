@@ -7,15 +7,19 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
 import click
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.anchors import AnchorFileProblem, read_anchor_file, read_slack_anchors
 from bot.audit_export import ExportFormat, export_events
+from bot.audit_key import AuditKeyProblem, resolve_audit_key
 from bot.audit_query import resolve_audit_filter
 from bot.auditing import audit as record_audit_event
 from bot.auditing import cli_actor
@@ -25,9 +29,17 @@ from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
 from bot.preflight import Findings, TokensRefused, preflight
 from bot.runner import serve as run_server
-from bot.settings import DatabaseSettings, Settings, describe_problems
+from bot.settings import AnchorReadSettings, DatabaseSettings, Settings, describe_problems
 from bot.slack_client import build_slack_client
-from storage.audit import AuditAction, AuditFilter, count_events, latest_events, verify_chain
+from storage.audit import (
+    Anchor,
+    AuditAction,
+    AuditFilter,
+    check_anchors,
+    count_events,
+    latest_events,
+    verify_chain,
+)
 from storage.credentials import list_credentials
 from storage.db import Sessions, engine_for, missing_sqlite_file, session_factory
 from storage.migrate import pending_revisions, revision_title, upgrade
@@ -57,6 +69,11 @@ def with_sessions(work: Callable[[Sessions], Awaitable[T]]) -> T:
     if missing is not None:
         click.echo(f"bulkauth: no database at {missing} (DATABASE_URL?)", err=True)
         sys.exit(2)
+    try:
+        audit_key = resolve_audit_key(settings).key
+    except AuditKeyProblem as problem:
+        click.echo(f"bulkauth: {problem}", err=True)
+        sys.exit(2)
 
     async def run() -> T:
         async with engine_for(settings.database_url) as engine:
@@ -66,7 +83,7 @@ def with_sessions(work: Callable[[Sessions], Awaitable[T]]) -> T:
                     err=True,
                 )
                 sys.exit(2)
-            return await work(session_factory(engine))
+            return await work(session_factory(engine, audit_key=audit_key))
 
     return asyncio.run(run())
 
@@ -92,7 +109,7 @@ def serve() -> None:
         for line in refused.lines:
             click.echo(f"  {line}", err=True)
         sys.exit(1)
-    except (SchemaNotCurrent, OSError, SQLAlchemyError) as error:
+    except (SchemaNotCurrent, AuditKeyProblem, OSError, SQLAlchemyError) as error:
         # Startup problems (database unreachable, schema behind) get one line, not a traceback.
         click.echo(
             f"bulkauth: cannot start: {redactor.redact(str(error)).splitlines()[0]}", err=True
@@ -151,13 +168,53 @@ def audit() -> None:
     """The audit log: who did what."""
 
 
+def _anchors_from(files: tuple[Path, ...], from_slack: bool) -> list[Anchor]:
+    """Every anchor asked for; a file or Slack that cannot be read is a usage error (exit 2)."""
+    anchors: list[Anchor] = []
+    try:
+        for path in files:
+            anchors += read_anchor_file(path)
+    except AnchorFileProblem as problem:
+        raise click.UsageError(str(problem)) from None
+    if from_slack:
+        anchors += asyncio.run(_slack_anchors())
+    return anchors
+
+
+async def _slack_anchors() -> list[Anchor]:
+    settings = load_settings(AnchorReadSettings)
+    if settings.anchor_channel is None:
+        raise click.UsageError(
+            "--slack-anchors needs BULKAUTH_AUDIT_ANCHOR_CHANNEL (or BULKAUTH_APPROVAL_CHANNEL)"
+        )
+    base_url = (settings.slack_api_url or AsyncWebClient.BASE_URL).rstrip("/") + "/"
+    slack = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url)
+    return await read_slack_anchors(slack, settings.anchor_channel)
+
+
 @audit.command("verify")
-def audit_verify() -> None:
-    """Walk the hash chain; exit 1 naming the first altered, removed or reordered event."""
+@click.option(
+    "--anchors",
+    "anchor_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="an anchor file the bot wrote; the log must still hold every anchored event",
+)
+@click.option(
+    "--slack-anchors",
+    is_flag=True,
+    help="also hold the log against the anchors the bot posted in its anchor channel",
+)
+def audit_verify(anchor_files: tuple[Path, ...], slack_anchors: bool) -> None:
+    """Walk the hash chain; exit 1 naming the first altered, removed or reordered event, or the
+    first anchor the log no longer agrees with (its end cut off, or replaced wholesale)."""
+    anchors = _anchors_from(anchor_files, slack_anchors)
 
     async def verify(sessions: Sessions) -> tuple[int, str | None]:
         async with sessions() as session:
             checked, problem = await verify_chain(session=session)
+            if problem is None:
+                problem = await check_anchors(session=session, anchors=anchors, checked=checked)
         return checked, problem.describe() if problem else None
 
     checked, problem = with_sessions(verify)
@@ -165,6 +222,8 @@ def audit_verify() -> None:
         click.echo(f"audit chain BROKEN at {problem} ({checked} events before it are intact)")
         sys.exit(1)
     click.echo(f"audit chain intact: {checked} events")
+    if anchor_files or slack_anchors:
+        click.echo(f"{len(anchors)} anchors agree with it")
 
 
 def _parse_since(

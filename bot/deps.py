@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
+from bot.callback_guard import RejectionGuard
 from bot.home import HomeTab
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
@@ -38,3 +39,4 @@ class Deps:
     runs: RunEngine
     reporter: RunReporter
     home: HomeTab
+    callback_guard: RejectionGuard  # rejected consent callbacks, limited and aggregated

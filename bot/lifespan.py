@@ -11,6 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.access import AccessPolicy
+from bot.anchors import AnchorService
+from bot.audit_key import anchor_file, resolve_audit_key
+from bot.callback_guard import RejectionGuard
 from bot.deps import Deps
 from bot.home import HomeTab
 from bot.logs import Redactor, secrets_of
@@ -40,6 +43,7 @@ def settings_secrets(settings: Settings) -> list[str]:
                 settings.slack_app_token,
                 settings.slack_signing_secret,
                 settings.nylas_api_key,
+                settings.bulkauth_audit_key,
             ]
         ),
         *([str(database_password)] if database_password else []),
@@ -85,6 +89,14 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
     """Everything opened here is closed in reverse order, also when start-up fails half-way."""
     redactor = redactor or Redactor()
     redactor.add(*settings_secrets(settings))
+    audit_key = resolve_audit_key(settings)
+    redactor.add(audit_key.secret)
+    if audit_key.kept_in is not None:
+        log.warning(
+            "audit key kept in %s (created if new, owner-only); a team deployment should set "
+            "BULKAUTH_AUDIT_KEY from its secret store instead",
+            audit_key.kept_in,
+        )
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
@@ -93,18 +105,34 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         slack = build_slack_client(settings, http_session)
         nylas = build_nylas_client(settings)
         stack.push_async_callback(nylas.aclose)
-        sessions = session_factory(engine)
+        sessions = session_factory(engine, audit_key=audit_key.key)
         scheduler = Scheduler()
         scheduler.start()
         stack.push_async_callback(scheduler.close)
         reminders = ReminderService(sessions=sessions, slack=slack, scheduler=scheduler)
         await reminders.start()
+        callback_guard = RejectionGuard(sessions=sessions, scheduler=scheduler)
+        callback_guard.start()
+        stack.push_async_callback(callback_guard.flush, everything=True)
         access = AccessPolicy(
             slack=slack, admins=settings.bulkauth_admins, approvers=settings.bulkauth_approvers
         )
         home = HomeTab(sessions=sessions, slack=slack, access=access)
         reporter = RunReporter(settings=settings, sessions=sessions, slack=slack, http=http_session)
-        reporter.after_finish = home.refresh
+        anchors = AnchorService(
+            sessions=sessions,
+            slack=slack,
+            scheduler=scheduler,
+            channel=settings.anchor_channel,
+            path=anchor_file(settings),
+        )
+        await anchors.start()
+
+        async def after_run() -> None:
+            await home.refresh()
+            await anchors.anchor()  # the run's end, anchored outside the database
+
+        reporter.after_finish = after_run
         runs = RunEngine(settings=settings, sessions=sessions, nylas=nylas, scheduler=scheduler)
         runs.on_started, runs.on_finished = reporter.update, reporter.finish
         runs.on_progress = reporter.progressed
@@ -126,5 +154,6 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             runs=runs,
             reporter=reporter,
             home=home,
+            callback_guard=callback_guard,
         )
         log.info("closing resources")

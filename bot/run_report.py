@@ -4,7 +4,6 @@ then the summary in the same message and a CSV of every user in its thread."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import logging
 import time
 from collections import Counter
@@ -19,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.grants import build_progress, build_summary
 from bot.settings import Settings
 from bot.slack_upload import Upload, scratch_file, upload_file
+from bot.spreadsheet import SafeCsvWriter
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
@@ -150,10 +150,10 @@ class RunReporter:
         async with self._sessions() as session:
             await store_counts(session=session, run_id=run_id, counts=dict(counts))
             with path.open("w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out)
-                writer.writerow(CSV_COLUMNS)
+                writer = SafeCsvWriter(out, CSV_COLUMNS)
+                writer.write_header()
                 async for item in stream_items(session=session, run_id=run_id):
-                    writer.writerow(
+                    writer.write_row(
                         [
                             item.email,
                             item.status,

@@ -7,6 +7,7 @@ Every field is read from the variable of the same name in upper case (`slack_bot
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -19,6 +20,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.exc import ArgumentError
 
+from storage.audit_key import MIN_KEY_LENGTH
 from storage.db import async_url
 
 NYLAS_REGION_URIS = {"us": "https://api.us.nylas.com", "eu": "https://api.eu.nylas.com"}
@@ -45,6 +47,18 @@ class DatabaseSettings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+    # The audit chain's HMAC key and the local anchor file (bot/audit_key.py has the defaults).
+    bulkauth_audit_key: SecretStr | None = None
+    bulkauth_audit_anchor_file: Path | None = None
+
+    @field_validator("bulkauth_audit_key")
+    @classmethod
+    def _audit_key_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_KEY_LENGTH} characters (e.g. `openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -57,6 +71,19 @@ class DatabaseSettings(BaseSettings):
                 "must be sqlite:///path.db or postgresql://user:pass@host/db"
             ) from None
         return value
+
+
+class AnchorReadSettings(DatabaseSettings):
+    """What `bulkauth audit verify --slack-anchors` needs to read the anchors back from Slack."""
+
+    slack_bot_token: SecretStr
+    slack_api_url: str | None = None
+    bulkauth_audit_anchor_channel: str | None = None
+    bulkauth_approval_channel: str | None = None
+
+    @property
+    def anchor_channel(self) -> str | None:
+        return self.bulkauth_audit_anchor_channel or self.bulkauth_approval_channel
 
 
 class Settings(DatabaseSettings):
@@ -82,6 +109,7 @@ class Settings(DatabaseSettings):
     bulkauth_consent_link_ttl_seconds: float = Field(default=7 * 86_400, gt=0)
 
     bulkauth_approval_channel: str | None = None
+    bulkauth_audit_anchor_channel: str | None = None
     bulkauth_approvers: SlackUserIds = []
     bulkauth_max_users: int = Field(default=50_000, ge=1, le=1_000_000)
     bulkauth_item_attempts: int = Field(default=3, ge=1, le=20)
@@ -98,6 +126,11 @@ class Settings(DatabaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def anchor_channel(self) -> str | None:
+        """Where the audit chain's head is posted: its own channel, else the approval channel."""
+        return self.bulkauth_audit_anchor_channel or self.bulkauth_approval_channel
 
     @field_validator("bulkauth_admins", "bulkauth_approvers", mode="before")
     @classmethod

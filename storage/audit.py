@@ -1,15 +1,20 @@
 """The append-only, hash-chained audit log. There is deliberately no update or delete here.
 
-Each event's hash covers its canonical content and its predecessor's hash. Appending locks the
-single chain-head row first, so concurrent writers (several processes on PostgreSQL) append one
-after another and the chain stays linear.
+Each event's hash is an HMAC, under the audit key (storage/audit_key.py), of its canonical
+content and its predecessor's hash; events older than keys (before `keyed_from_seq`) keep their
+plain SHA-256 hashes. Appending locks the single chain-head row first, so concurrent writers
+(several processes on PostgreSQL) append one after another and the chain stays linear.
+
+The chain alone cannot show that its end was cut off or that it was replaced as a whole; the
+bot's anchors (bot/anchors.py) record the head outside the database, and `check_anchors` holds
+the log against them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from storage.audit_key import SESSION_INFO_KEY, AuditKey, AuditKeyMissing
 from storage.models import AuditChainHead, AuditEvent, BulkRun, CredentialRecord, as_utc, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -76,7 +82,7 @@ def canonical_details(details: dict[str, Any] | None) -> str:
     return json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def event_hash(event: AuditEvent) -> str:
+def _canonical_content(event: AuditEvent) -> bytes:
     content = {
         "seq": event.seq,
         "occurred_at": as_utc(event.occurred_at).isoformat(timespec="microseconds"),
@@ -92,8 +98,23 @@ def event_hash(event: AuditEvent) -> str:
         "details": event.details,
         "prev_hash": event.prev_hash,
     }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+
+
+def legacy_event_hash(event: AuditEvent) -> str:
+    """How events were hashed before audit keys (plain SHA-256): they still verify this way."""
+    return hashlib.sha256(_canonical_content(event)).hexdigest()
+
+
+def event_hash(event: AuditEvent, key: AuditKey) -> str:
+    return key.sign(_canonical_content(event))
+
+
+def audit_key_of(session: AsyncSession) -> AuditKey:
+    key = session.info.get(SESSION_INFO_KEY)
+    if not isinstance(key, AuditKey):
+        raise AuditKeyMissing("this session has no audit key (see storage.db.session_factory)")
+    return key
 
 
 @dataclass(frozen=True)
@@ -113,6 +134,7 @@ async def record_events(*, session: AsyncSession, specs: list[EventSpec]) -> lis
     is locked once for the whole batch, so a bulk run's outcomes cost one round trip each."""
     if not specs:
         return []
+    key = audit_key_of(session)
     details = [canonical_details(spec.details) for spec in specs]
     claimed = await session.exec(
         update(AuditChainHead)
@@ -140,7 +162,7 @@ async def record_events(*, session: AsyncSession, specs: list[EventSpec]) -> lis
             prev_hash=prev_hash,
             hash="",
         )
-        event.hash = prev_hash = event_hash(event)
+        event.hash = prev_hash = event_hash(event, key)
         events.append(event)
     session.add_all(events)
     await session.exec(
@@ -224,26 +246,79 @@ async def stream_events(
 
 @dataclass(frozen=True)
 class ChainProblem:
-    seq: int
-    kind: str  # "altered", "removed or reordered before it", "missing at the end"
+    seq: int | None  # None: the chain head itself
+    kind: str
 
     def describe(self) -> str:
-        return f"audit event #{self.seq}: {self.kind}"
+        where = "the chain head" if self.seq is None else f"audit event #{self.seq}"
+        return f"{where}: {self.kind}"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The head as recorded outside the database: event `seq` had hash `hash`."""
+
+    seq: int
+    hash: str
+    at: str = ""
+
+
+async def _head_rows(session: AsyncSession) -> list[AuditChainHead]:
+    return list((await session.exec(select(AuditChainHead))).all())
+
+
+async def chain_head(*, session: AsyncSession) -> Anchor | None:
+    """The current head (None when its row is missing or doubled: the chain is broken)."""
+    heads = await _head_rows(session)
+    return Anchor(heads[0].seq, heads[0].last_hash) if len(heads) == 1 else None
+
+
+def _head_problem(heads: list[AuditChainHead]) -> ChainProblem | None:
+    if not heads:
+        return ChainProblem(None, "its row is missing (deleted)")
+    if len(heads) > 1:
+        return ChainProblem(None, f"there are {len(heads)} head rows instead of one")
+    return None
 
 
 async def verify_chain(*, session: AsyncSession) -> tuple[int, ChainProblem | None]:
     """(events checked, the first problem or None)."""
+    key = audit_key_of(session)
+    heads = await _head_rows(session)
+    if problem := _head_problem(heads):
+        return 0, problem
+    head = heads[0]
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
     async for event in stream_events(session=session):
-        if event.hash != event_hash(event):
+        keyed = event.seq >= head.keyed_from_seq
+        if event.hash != (event_hash(event, key) if keyed else legacy_event_hash(event)):
             return checked, ChainProblem(event.seq, "altered (its content no longer matches)")
         if event.seq != expected_seq or event.prev_hash != expected_prev:
             return checked, ChainProblem(event.seq, "an event before it was removed or reordered")
         expected_prev, expected_seq = event.hash, event.seq + 1
         checked += 1
-    head = (await session.exec(select(AuditChainHead))).one()
     if head.seq != checked or head.last_hash != expected_prev:
         return checked, ChainProblem(checked + 1, "removed from the end of the log")
     return checked, None
+
+
+async def check_anchors(
+    *, session: AsyncSession, anchors: Iterable[Anchor], checked: int
+) -> ChainProblem | None:
+    """Hold a verified chain of `checked` events against anchors: an anchored event that is
+    gone means the end was cut off (or the log was emptied); a different hash at an anchored
+    position means the log was replaced."""
+    for anchor in sorted(anchors, key=lambda a: a.seq):
+        if anchor.seq == 0:
+            continue
+        if anchor.seq > checked:
+            when = f" (anchored {anchor.at})" if anchor.at else ""
+            return ChainProblem(anchor.seq, f"removed: an anchor vouches for it{when}")
+        stored = (
+            await session.exec(select(AuditEvent.hash).where(col(AuditEvent.seq) == anchor.seq))
+        ).one_or_none()
+        if stored != anchor.hash:
+            return ChainProblem(anchor.seq, "replaced: its hash does not match its anchor")
+    return None

@@ -13,6 +13,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.audit_key import SESSION_INFO_KEY, AuditKey
+
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -69,8 +71,10 @@ def is_postgres(engine: AsyncEngine) -> bool:
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def session_factory(engine: AsyncEngine) -> Sessions:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, *, audit_key: AuditKey | None = None) -> Sessions:
+    """Sessions on `engine`; those that append to or verify the audit log need `audit_key`."""
+    info = {SESSION_INFO_KEY: audit_key} if audit_key is not None else {}
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
 
 
 async def is_reachable(engine: AsyncEngine, *, timeout: float = 2.0) -> bool:

@@ -178,10 +178,13 @@ class AuditEvent(SQLModel, table=True):
 
 
 class AuditChainHead(SQLModel, table=True):
-    """A single row: the last sequence number and hash. Writers lock it to append in order."""
+    """A single row: the last sequence number and hash. Writers lock it to append in order.
+    Events from `keyed_from_seq` on are HMAC-keyed; earlier ones (written before keys existed)
+    keep their plain SHA-256 hashes and verify as such."""
 
     __tablename__ = "audit_chain_head"
 
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     seq: int = 0
     last_hash: str = Field(max_length=64)
+    keyed_from_seq: int = Field(default=1, sa_column_kwargs={"server_default": "1"})

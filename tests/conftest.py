@@ -19,6 +19,7 @@ from bot.deps import Deps
 from bot.logs import Redactor
 from bot.runner import started_bot
 from bot.settings import Settings
+from storage.audit_key import AuditKey
 from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import upgrade
 from tests.contracts.nylas_spec import check_exchange
@@ -31,6 +32,7 @@ ADMIN = "U0ADMIN"
 OUTSIDER = "U0OUTSIDER"
 BOT_TOKEN = "xoxb-test-0000-bot-token"
 NYLAS_API_KEY = "nylas-test-api-key-0123456789"
+AUDIT_KEY = "audit-test-key-0123456789abcdef0123456789abcdef"  # the CLI gets it too (tests/cli.py)
 SettingsFactory = Callable[..., Settings]
 
 
@@ -89,6 +91,7 @@ def make_settings(slack: FakeSlack, nylas: FakeNylas, tmp_path: Path) -> Setting
             "nylas_client_id": "nylas-client-id",
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bulkauth.db'}",
             "bulkauth_admins": [ADMIN],
+            "bulkauth_audit_key": AUDIT_KEY,
             "bulkauth_nylas_max_backoff_seconds": 0.05,
             "bulkauth_nylas_rps": 200,
             "port": 0,
@@ -180,4 +183,4 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> Sessions:
-    return session_factory(engine)
+    return session_factory(engine, audit_key=AuditKey(AUDIT_KEY))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import BOT_TOKEN, NYLAS_API_KEY
+from tests.conftest import AUDIT_KEY, BOT_TOKEN, NYLAS_API_KEY
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import SIGNING_SECRET
@@ -126,11 +126,14 @@ async def _read_until(stream: asyncio.StreamReader, marker: str) -> str:
 
 
 async def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
-    env = serve_env(DATABASE_URL="postgresql://bulkauth:dbcanarypw@127.0.0.1:1/bulkauth")
+    env = serve_env(
+        DATABASE_URL="postgresql://bulkauth:dbcanarypw@127.0.0.1:1/bulkauth",
+        BULKAUTH_AUDIT_KEY=AUDIT_KEY,  # PostgreSQL needs one; the database is what fails here
+    )
     process = await start_serve(tmp_path, env)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 1
-    assert "bulkauth: cannot start:" in err.decode()
+    assert "bulkauth: cannot start:" in err.decode() and "AUDIT_KEY" not in err.decode()
     assert "Traceback" not in err.decode() and "dbcanarypw" not in err.decode()
 
 

@@ -40,3 +40,4 @@ def test_every_manifest_command_has_a_handler() -> None:
 def test_manifest_asks_for_the_scopes_the_features_use() -> None:
     scopes = set(load_manifest()["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "files:read", "files:write", "users:read"} <= scopes
+    assert {"channels:history", "groups:history"} <= scopes  # audit anchors read back

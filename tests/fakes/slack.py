@@ -23,6 +23,7 @@ from tests.fakes.http import LocalServer
 
 TEAM_ID = "T0TEAM"
 BOT_USER_ID = "U0BOT"
+BOT_ID = "B0BOT"
 
 
 @dataclass
@@ -239,6 +240,12 @@ class FakeSlack:
         self.users[user_id] = SlackUser(id=user_id, name=name, is_admin=admin)
         return self.users[user_id]
 
+    def post_as(self, user_id: str, channel: str, text: str) -> str:
+        """A message someone (not the bot) posted in a channel; returns its ts."""
+        ts = self._ts()
+        self.messages[(channel, ts)] = {"channel": channel, "ts": ts, "user": user_id, "text": text}
+        return ts
+
     def fail_next(
         self,
         method: str,
@@ -396,7 +403,7 @@ class FakeSlack:
             "user": "bulkauth",
             "team_id": TEAM_ID,
             "user_id": BOT_USER_ID,
-            "bot_id": "B0BOT",
+            "bot_id": BOT_ID,
         }
 
     def _m_apps_connections_open(self, _p: dict[str, Any]) -> dict[str, Any]:
@@ -417,7 +424,7 @@ class FakeSlack:
         return {
             "type": "message",
             "user": BOT_USER_ID,
-            "bot_id": "B0BOT",
+            "bot_id": BOT_ID,
             "app_id": "A0BULK",
             "team": TEAM_ID,
             **p,
@@ -436,6 +443,23 @@ class FakeSlack:
         message = {**self._message(p, ts), "channel": channel}
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, `limit` per page, an opaque cursor while more remain (as Slack does)."""
+        channel = str(p.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        found = [m for (posted_in, _ts), m in self.messages.items() if posted_in == channel]
+        found.sort(key=lambda message: message["ts"], reverse=True)
+        start = int(p.get("cursor") or 0)
+        limit = min(int(p.get("limit") or 100), 999)
+        page = [
+            {"type": "message", "ts": m["ts"], "user": m.get("user"), "text": m.get("text", "")}
+            for m in found[start : start + limit]
+        ]
+        more = start + limit < len(found)
+        metadata = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": metadata}
 
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         if problem := block_problem(p.get("blocks"), MAX_MESSAGE_BLOCKS):
@@ -468,7 +492,7 @@ class FakeSlack:
             "team_id": TEAM_ID,
             "app_id": "A0BULK",
             "app_installed_team_id": TEAM_ID,
-            "bot_id": "B0BOT",
+            "bot_id": BOT_ID,
             "external_id": "",
             "clear_on_close": False,
             "notify_on_close": False,

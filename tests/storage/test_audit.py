@@ -22,8 +22,10 @@ from storage.audit import (
     record_event,
     verify_chain,
 )
+from storage.audit_key import AuditKey
 from storage.db import Sessions, create_engine, is_reachable, session_factory
 from tests.cli import run_cli
+from tests.conftest import AUDIT_KEY
 
 ADA = Actor("U0ADA", "Ada")
 BOB = Actor("U0BOB", "Bob")
@@ -126,7 +128,8 @@ async def test_two_writers_at_once_keep_one_linear_chain(
     """Two engines (separate connection pools, as two processes would have) append at once."""
     other = create_engine(database_url)
     try:
-        writers = [session_factory(engine), session_factory(other)]
+        key = AuditKey(AUDIT_KEY)
+        writers = [session_factory(engine, audit_key=key), session_factory(other, audit_key=key)]
         await asyncio.gather(
             *(add_events(writers[index % 2], 10, email=f"w{index}@acme.com") for index in range(8))
         )
