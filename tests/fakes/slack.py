@@ -27,6 +27,7 @@ class SlackCall:
     method: str
     params: dict[str, Any]
     token: str | None
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     def text_blob(self) -> str:
         return json.dumps(self.params, default=str)
