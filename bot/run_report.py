@@ -55,6 +55,9 @@ class RunReporter:
         self.after_finish: Callable[[], Awaitable[None]] | None = None
         self._last_update: dict[int, float] = {}
         self._pending: dict[int, asyncio.TimerHandle] = {}
+        self._editing: dict[int, asyncio.Task[None]] = {}  # at most one edit under way per run
+        self._stale: set[int] = set()  # progress arrived while an edit was under way
+        self._closed: set[int] = set()  # summary shown: no more progress edits
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
@@ -65,19 +68,36 @@ class RunReporter:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 
+    async def started(self, run_id: int) -> None:
+        """A worker took the run up: show it running (as any progress, within the interval)."""
+        self.progressed(run_id)
+
     def progressed(self, run_id: int) -> None:
-        """Items finished: edit the message now, or when the interval since the last edit ends."""
-        if run_id in self._pending:
+        """Items finished: edit the message now, or when the interval since the last edit ends.
+        One edit at a time per run; progress during an edit schedules the next one after it."""
+        if run_id in self._closed:
             return
-        wait = self._last_update.get(run_id, 0.0) + self._interval - time.monotonic()
+        if run_id in self._pending or run_id in self._editing:
+            self._stale.add(run_id)
+            return
+        wait = self._last_update.get(run_id, -self._interval) + self._interval - time.monotonic()
         loop = asyncio.get_running_loop()
         self._pending[run_id] = loop.call_later(max(0.0, wait), self._spawn_update, run_id)
 
     def _spawn_update(self, run_id: int) -> None:
         self._pending.pop(run_id, None)
+        self._stale.discard(run_id)
         task = asyncio.create_task(self.update(run_id))
+        self._editing[run_id] = task
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: self._edited(run_id, _task))
+
+    def _edited(self, run_id: int, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._editing.pop(run_id, None)
+        if run_id in self._stale:
+            self._stale.discard(run_id)
+            self.progressed(run_id)
 
     async def _load(self, run_id: int) -> tuple[BulkRun, Counter[str]] | None:
         async with self._sessions() as session:
@@ -87,10 +107,10 @@ class RunReporter:
 
     async def update(self, run_id: int) -> None:
         loaded = await self._load(run_id)
-        if loaded is None or not loaded[0].message_ts:
+        if loaded is None or not loaded[0].message_ts or run_id in self._closed:
             return
         run, counts = loaded
-        self._last_update[run_id] = time.monotonic()
+        self._last_update[run_id] = time.monotonic()  # the interval runs from the edit itself
         rate, eta = self._pace(run, counts)
         message = build_progress(run, counts, rate=rate, eta_seconds=eta, state=_state(run))
         await self._edit(run, message.as_kwargs())
@@ -120,8 +140,7 @@ class RunReporter:
     async def finish(self, run_id: int, *, cancelled_by: str | None = None) -> None:
         """Final counts, the summary in the progress message, the CSV in its thread; then
         whoever listens (the App Home) hears that the run ended."""
-        for handle in [self._pending.pop(run_id)] if run_id in self._pending else []:
-            handle.cancel()
+        await self._stop_progress(run_id)
         loaded = await self._load(run_id)
         if loaded is None:
             return
@@ -140,6 +159,14 @@ class RunReporter:
                 await upload_file(self._slack, self._http, path, upload)
         if self.after_finish is not None:
             await self.after_finish()
+
+    async def _stop_progress(self, run_id: int) -> None:
+        """No progress edit may follow (or overtake) the summary."""
+        self._closed.add(run_id)
+        if (handle := self._pending.pop(run_id, None)) is not None:
+            handle.cancel()
+        if (editing := self._editing.get(run_id)) is not None:
+            await asyncio.wait([editing], timeout=10)
 
     async def _write_report(
         self, run_id: int, counts: Counter[str], path: Path, *, cancelled_by: str | None
