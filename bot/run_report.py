@@ -10,15 +10,16 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.blocks.grants import build_progress, build_summary
 from bot.settings import Settings
-from bot.slack_upload import Upload, scratch_file, upload_file
+from bot.slack_upload import Upload, UploadFailed, scratch_file, upload_with_retries
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
@@ -49,6 +50,7 @@ class RunReporter:
         http: aiohttp.ClientSession,
     ) -> None:
         self._interval = settings.bulkauth_progress_interval_seconds
+        self._upload_attempts = settings.bulkauth_upload_attempts
         self._sessions = sessions
         self._slack = slack
         self._http = http
@@ -148,17 +150,53 @@ class RunReporter:
         with scratch_file(f"run-{run_id}.csv") as path:
             failures = await self._write_report(run_id, counts, path, cancelled_by=cancelled_by)
             if run.message_ts and run.channel_id:
-                summary = build_summary(run, counts, failures, cancelled_by=cancelled_by)
-                await self._edit(run, summary.as_kwargs())
-                upload = Upload(
-                    filename=path.name,
-                    title=f"Run {run_id}: every user's outcome",
-                    channel_id=run.channel_id,
-                    thread_ts=run.thread_ts or run.message_ts,
+                sent = await self._send_csv(run, path)
+                summary = build_summary(
+                    run, counts, failures, cancelled_by=cancelled_by, csv_sent=sent
                 )
-                await upload_file(self._slack, self._http, path, upload)
+                await self._edit(run, summary.as_kwargs())
         if self.after_finish is not None:
             await self.after_finish()
+
+    async def send_csv_again(self, run_id: int) -> bool:
+        """The CSV of an ended run, written again from the database and sent to its thread;
+        on success the summary loses its warning and button. False: Slack still refused."""
+        loaded = await self._load(run_id)
+        if loaded is None or not loaded[0].message_ts or not loaded[0].channel_id:
+            return False
+        run, counts = loaded
+        with scratch_file(f"run-{run_id}.csv") as path:
+            async with self._sessions() as session:
+                with path.open("w", newline="", encoding="utf-8") as out:
+                    failures = await write_run_csv(session, run_id, out)
+            if not await self._send_csv(run, path):
+                return False
+        summary = build_summary(run, counts, failures)
+        await self._edit(run, summary.as_kwargs())
+        return True
+
+    async def _send_csv(self, run: BulkRun, path: Path) -> bool:
+        """Retried with backoff (honouring Retry-After); False once Slack still refuses it."""
+        assert run.channel_id is not None and run.message_ts is not None
+        upload = Upload(
+            filename=path.name,
+            title=f"Run {run.id}: every user's outcome",
+            channel_id=run.channel_id,
+            thread_ts=run.thread_ts or run.message_ts,
+        )
+        try:
+            await upload_with_retries(
+                self._slack, self._http, path, upload, attempts=self._upload_attempts
+            )
+        except (SlackApiError, UploadFailed, aiohttp.ClientError, TimeoutError) as error:
+            reason = error.response.get("error") if isinstance(error, SlackApiError) else None
+            log.error(
+                "run %s: the CSV could not be sent to Slack (%s); the summary offers it again",
+                run.id,
+                reason or type(error).__name__,
+            )
+            return False
+        return True
 
     async def _stop_progress(self, run_id: int) -> None:
         """No progress edit may follow (or overtake) the summary."""
@@ -173,24 +211,10 @@ class RunReporter:
     ) -> Counter[str]:
         """Store the final counts, write every user's outcome to `path` (streamed from the
         database) and audit the end; returns the failures by reason."""
-        failures: Counter[str] = Counter()
         async with self._sessions() as session:
             await store_counts(session=session, run_id=run_id, counts=dict(counts))
             with path.open("w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out)
-                writer.writerow(CSV_COLUMNS)
-                async for item in stream_items(session=session, run_id=run_id):
-                    writer.writerow(
-                        [
-                            item.email,
-                            item.status,
-                            item.grant_id or "",
-                            item.last_error or "",
-                            item.request_id or "",
-                        ]
-                    )
-                    if item.status == ItemStatus.FAILED:
-                        failures[item.last_error or "unknown"] += 1
+                failures = await write_run_csv(session, run_id, out)
             await record_event(
                 session=session,
                 actor=Actor("bulkauth", "bulkauth run engine"),
@@ -200,3 +224,24 @@ class RunReporter:
             )
             await session.commit()
         return failures
+
+
+async def write_run_csv(session: AsyncSession, run_id: int, out: TextIO) -> Counter[str]:
+    """Every user's outcome as CSV (streamed from the database); returns the failures by
+    reason. The run's report, its "Send CSV again" and `bulkauth runs csv` all write this."""
+    failures: Counter[str] = Counter()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    async for item in stream_items(session=session, run_id=run_id):
+        writer.writerow(
+            [
+                item.email,
+                item.status,
+                item.grant_id or "",
+                item.last_error or "",
+                item.request_id or "",
+            ]
+        )
+        if item.status == ItemStatus.FAILED:
+            failures[item.last_error or "unknown"] += 1
+    return failures

@@ -146,9 +146,7 @@ class NylasClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._send_once(
-                    method, path, params=params, body=body, wanted=wanted
-                )
+                return await self._send_once(method, path, params=params, body=body, wanted=wanted)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _send_once(

@@ -129,7 +129,8 @@ def _fields(payload: object, fallback: str) -> tuple[str, str | None, dict[str, 
 def _request_id_of(response: httpx.Response, payload: object) -> str | None:
     if isinstance(payload, dict) and payload.get("request_id"):
         return str(payload["request_id"])
-    return response.headers.get("x-request-id")
+    header = response.headers.get("x-request-id")
+    return str(header) if header else None
 
 
 def odd_success(

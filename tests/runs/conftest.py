@@ -49,6 +49,4 @@ def unaudited_grants(nylas: FakeNylas, events: list[AuditEvent]) -> dict[str, in
     """Mailboxes with a grant at the fake Nylas whose grant outcome is not audited exactly once
     (email: how many grant events it has)."""
     per_email = Counter(e.email for e in events if e.action in GRANT_ACTIONS)
-    return {
-        email: per_email[email] for email in nylas.grants if per_email[email] != 1
-    }
+    return {email: per_email[email] for email in nylas.grants if per_email[email] != 1}

@@ -40,7 +40,9 @@ class RecorderFaults:
         now = time.monotonic()
         if self.raised < self.first:
             return True
-        if self.down_seconds and (self._down_since is None or now - self._down_since < self.down_seconds):
+        if self.down_seconds and (
+            self._down_since is None or now - self._down_since < self.down_seconds
+        ):
             self._down_since = self._down_since or now
             return True
         return bool(self.rate) and self._rng.random() < self.rate

@@ -34,4 +34,3 @@ async def test_progress_edits_keep_their_interval_and_the_summary_comes_once(
     gaps = [later.at - earlier.at for earlier, later in zip(edits[:-1], edits[1:-1], strict=False)]
     assert len(gaps) >= 5, "the run was long enough for several progress edits"
     assert min(gaps) >= INTERVAL - SLACK_JITTER, sorted(gaps)[:5]
-
