@@ -15,7 +15,7 @@ import random
 import re
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -135,6 +135,8 @@ class FakeNylas:
     throttled: int = 0
     url: str = ""
     seed: int = 7
+    chaos_rate: float = 0.0  # share of custom-auth calls that meet a random field fault
+    chaos_answered: Counter[str] = field(default_factory=Counter)
     _faults: list[ScriptedFault] = field(default_factory=list)
     _odd: list[OddSuccess] = field(default_factory=list)
     _window: deque[float] = field(default_factory=deque)
@@ -142,6 +144,7 @@ class FakeNylas:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: LocalServer | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -165,6 +168,11 @@ class FakeNylas:
                 method, path_pattern, status, times, html, retry_after, hang, error_as_string
             )
         )
+
+    def make_chaotic(self, rate: float, *, seed: int) -> None:
+        """That share of custom-auth calls meets a random field fault (see `_chaos`)."""
+        self.chaos_rate = rate
+        self._rng = random.Random(seed)
 
     def answer_oddly(
         self, kind: OddReply, *, path_pattern: str = "/v3/connect/custom", times: int = 1
@@ -238,6 +246,7 @@ class FakeNylas:
         return self.url
 
     async def stop(self) -> None:
+        self._stopping.set()  # hung requests end now, not when the server's shutdown times out
         if self._server:
             await self._server.stop()
 
@@ -250,7 +259,7 @@ class FakeNylas:
             request.headers.get("Authorization", ""),
         )
         if reply.hang:
-            await asyncio.sleep(3600)
+            await self._stopping.wait()
         if reply.reset and request.transport is not None:
             request.transport.abort()  # the work is done; the answer never leaves
             raise web.HTTPServiceUnavailable()  # never sent: the connection is gone
@@ -300,6 +309,9 @@ class FakeNylas:
                 },
                 {"Retry-After": "1"},
             )
+        chaos_applies = method == "POST" and path == "/v3/connect/custom"
+        if chaos_applies and self.chaos_rate and self._rng.random() < self.chaos_rate:
+            return self._chaos(method, path, query, body)
         if self.transient_error_rate and self._rng.random() < self.transient_error_rate:
             return Reply(
                 503,
@@ -308,6 +320,18 @@ class FakeNylas:
                     "error": {"type": "api.internal_error", "message": "Service unavailable"},
                 },
             )
+        return self._oddly(path, self._route(method, path, query, body))
+
+    def _chaos(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
+        """One random fault seen in the field: a 5xx or a hang before the work, or an odd
+        answer (HTML, no id, dropped connection) after it."""
+        kind = self._rng.choice(["5xx", "hang", "html", "no_id", "reset"])
+        self.chaos_answered[kind] += 1
+        if kind == "5xx":
+            return _error(self._rng.choice([500, 502, 503, 504]), "api.internal_error", "boom")
+        if kind == "hang":
+            return Reply(504, hang=True)
+        self._odd.insert(0, OddSuccess(kind, re.escape(path), 1))  # type: ignore[arg-type]
         return self._oddly(path, self._route(method, path, query, body))
 
     def _oddly(self, path: str, reply: Reply) -> Reply:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -123,14 +124,22 @@ class FakeSlack:
     home_views: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
     keep_uploads: bool = True
+    chaos: dict[str, float] = field(default_factory=dict)  # method: share answered 429
+    chaos_answered: int = 0
     deleted_files: list[str] = field(default_factory=list)
     url: str = ""
     _faults: dict[str, list[Fault]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _server: LocalServer | None = None
+    _rng: random.Random = field(default_factory=random.Random)
 
     # --- test controls -------------------------------------------------------------------
+    def make_chaotic(self, rates: dict[str, float], *, seed: int) -> None:
+        """Answer that share of calls to each method with 429 ratelimited (Retry-After 1)."""
+        self.chaos = dict(rates)
+        self._rng = random.Random(seed)
+
     def add_user(self, user_id: str, name: str, *, admin: bool = False) -> SlackUser:
         self.users[user_id] = SlackUser(id=user_id, name=name, is_admin=admin)
         return self.users[user_id]
@@ -232,7 +241,13 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "unknown_method"})
         return web.json_response(handler(params))
 
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def _take_fault(self, method: str) -> Fault | None:
+        if self.chaos.get(method) and self._rng.random() < self.chaos[method]:
+            self.chaos_answered += 1
+            return Fault(429, "ratelimited", 1, 1)
         queue = self._faults.get(method) or []
         if not queue:
             return None
