@@ -150,11 +150,13 @@ class RunReporter:
         with scratch_file(f"run-{run_id}.csv") as path:
             failures = await self._write_report(run_id, counts, path, cancelled_by=cancelled_by)
             if run.message_ts and run.channel_id:
-                sent = await self._send_csv(run, path)
-                summary = build_summary(
-                    run, counts, failures, cancelled_by=cancelled_by, csv_sent=sent
-                )
-                await self._edit(run, summary.as_kwargs())
+                summary = build_summary(run, counts, failures, cancelled_by=cancelled_by)
+                await self._edit(run, summary.as_kwargs())  # at once; the upload may take a while
+                if not await self._send_csv(run, path):
+                    summary = build_summary(
+                        run, counts, failures, cancelled_by=cancelled_by, csv_sent=False
+                    )
+                    await self._edit(run, summary.as_kwargs())
         if self.after_finish is not None:
             await self.after_finish()
 

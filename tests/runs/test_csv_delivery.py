@@ -39,7 +39,9 @@ async def test_a_refused_csv_can_be_sent_again_or_written_from_the_database(
     async with run_bot(settings) as bot:
         slack.fail_next("files.getUploadURLExternal", status=200, error="internal_error", times=2)
         await start_run(bot, slack, nylas, users(5))
-        [summary] = await slack.wait_for("chat.update", is_summary, timeout=30)
+        [summary] = await slack.wait_for(
+            "chat.update", lambda c: is_summary(c) and "could not be sent" in c.text_blob()
+        )
         assert "could not be sent to Slack" in summary.text_blob()
         assert "bulkauth runs csv 1" in summary.text_blob()
         assert slack.calls_to("files.completeUploadExternal") == []
