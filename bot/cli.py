@@ -1,4 +1,5 @@
-"""The `bulkauth` command line: `serve`, `db upgrade`, `audit verify|export|list`, `runs list`."""
+"""The `bulkauth` command line: `serve`, `db upgrade`, `audit verify|export|list`,
+`runs list|csv`."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from bot.errors import UserInputError
 from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
 from bot.preflight import Findings, TokensRefused, preflight
+from bot.run_report import write_run_csv
 from bot.runner import serve as run_server
 from bot.settings import AnchorReadSettings, DatabaseSettings, Settings, describe_problems
 from bot.slack_client import build_slack_client
@@ -44,7 +46,7 @@ from storage.credentials import list_credentials
 from storage.db import Sessions, engine_for, missing_sqlite_file, session_factory
 from storage.migrate import pending_revisions, revision_title, upgrade
 from storage.models import RunStatus
-from storage.runs import item_counts_of_runs, list_runs
+from storage.runs import get_run, item_counts_of_runs, list_runs
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 T = TypeVar("T")
@@ -324,3 +326,20 @@ def runs_list(statuses: tuple[str, ...], limit: int) -> None:
 
     for line in with_sessions(listing):
         click.echo(line)
+
+
+@runs.command("csv")
+@click.argument("run_id", type=int)
+def runs_csv(run_id: int) -> None:
+    """Every user's outcome of one run as CSV on stdout (the file its summary links to)."""
+
+    async def writing(sessions: Sessions) -> bool:
+        async with sessions() as session:
+            if await get_run(session=session, run_id=run_id) is None:
+                return False
+            await write_run_csv(session, run_id, sys.stdout)
+        return True
+
+    if not with_sessions(writing):
+        click.echo(f"bulkauth: there is no run {run_id}", err=True)
+        sys.exit(2)

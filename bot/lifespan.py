@@ -134,7 +134,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
 
         reporter.after_finish = after_run
         runs = RunEngine(settings=settings, sessions=sessions, nylas=nylas, scheduler=scheduler)
-        runs.on_started, runs.on_finished = reporter.update, reporter.finish
+        runs.on_started, runs.on_finished = reporter.started, reporter.finish
         runs.on_progress = reporter.progressed
         runs.start()
         stack.push_async_callback(reporter.close)

@@ -36,7 +36,15 @@ from storage.runs import (
 
 log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=1)
+WORKER_ID_LENGTH = 64  # RunItem.claimed_by
 RunHook = Callable[[int], Awaitable[None]]
+
+
+def new_worker_id() -> str:
+    """host-pid-random, cut to fit the claim column: a Kubernetes pod's host name alone can be
+    longer than the column, and the pid and random part are what keep ids apart."""
+    suffix = f"-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return socket.gethostname()[: WORKER_ID_LENGTH - len(suffix)] + suffix
 
 
 class RunEngine:
@@ -52,7 +60,7 @@ class RunEngine:
         self.sessions = sessions
         self.nylas = nylas
         self._scheduler = scheduler
-        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.worker_id = new_worker_id()
         self._active: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
         self._cancelled: set[int] = set()

@@ -9,15 +9,16 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.blocks.grants import build_progress, build_summary
 from bot.settings import Settings
-from bot.slack_upload import Upload, scratch_file, upload_file
+from bot.slack_upload import Upload, UploadFailed, scratch_file, upload_with_retries
 from bot.spreadsheet import SafeCsvWriter
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
@@ -49,12 +50,16 @@ class RunReporter:
         http: aiohttp.ClientSession,
     ) -> None:
         self._interval = settings.bulkauth_progress_interval_seconds
+        self._upload_attempts = settings.bulkauth_upload_attempts
         self._sessions = sessions
         self._slack = slack
         self._http = http
         self.after_finish: Callable[[], Awaitable[None]] | None = None
         self._last_update: dict[int, float] = {}
         self._pending: dict[int, asyncio.TimerHandle] = {}
+        self._editing: dict[int, asyncio.Task[None]] = {}  # at most one edit under way per run
+        self._stale: set[int] = set()  # progress arrived while an edit was under way
+        self._closed: set[int] = set()  # summary shown: no more progress edits
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
@@ -65,19 +70,36 @@ class RunReporter:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
 
+    async def started(self, run_id: int) -> None:
+        """A worker took the run up: show it running (as any progress, within the interval)."""
+        self.progressed(run_id)
+
     def progressed(self, run_id: int) -> None:
-        """Items finished: edit the message now, or when the interval since the last edit ends."""
-        if run_id in self._pending:
+        """Items finished: edit the message now, or when the interval since the last edit ends.
+        One edit at a time per run; progress during an edit schedules the next one after it."""
+        if run_id in self._closed:
             return
-        wait = self._last_update.get(run_id, 0.0) + self._interval - time.monotonic()
+        if run_id in self._pending or run_id in self._editing:
+            self._stale.add(run_id)
+            return
+        wait = self._last_update.get(run_id, -self._interval) + self._interval - time.monotonic()
         loop = asyncio.get_running_loop()
         self._pending[run_id] = loop.call_later(max(0.0, wait), self._spawn_update, run_id)
 
     def _spawn_update(self, run_id: int) -> None:
         self._pending.pop(run_id, None)
+        self._stale.discard(run_id)
         task = asyncio.create_task(self.update(run_id))
+        self._editing[run_id] = task
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: self._edited(run_id, _task))
+
+    def _edited(self, run_id: int, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._editing.pop(run_id, None)
+        if run_id in self._stale:
+            self._stale.discard(run_id)
+            self.progressed(run_id)
 
     async def _load(self, run_id: int) -> tuple[BulkRun, Counter[str]] | None:
         async with self._sessions() as session:
@@ -87,10 +109,10 @@ class RunReporter:
 
     async def update(self, run_id: int) -> None:
         loaded = await self._load(run_id)
-        if loaded is None or not loaded[0].message_ts:
+        if loaded is None or not loaded[0].message_ts or run_id in self._closed:
             return
         run, counts = loaded
-        self._last_update[run_id] = time.monotonic()
+        self._last_update[run_id] = time.monotonic()  # the interval runs from the edit itself
         rate, eta = self._pace(run, counts)
         message = build_progress(run, counts, rate=rate, eta_seconds=eta, state=_state(run))
         await self._edit(run, message.as_kwargs())
@@ -120,8 +142,7 @@ class RunReporter:
     async def finish(self, run_id: int, *, cancelled_by: str | None = None) -> None:
         """Final counts, the summary in the progress message, the CSV in its thread; then
         whoever listens (the App Home) hears that the run ended."""
-        for handle in [self._pending.pop(run_id)] if run_id in self._pending else []:
-            handle.cancel()
+        await self._stop_progress(run_id)
         loaded = await self._load(run_id)
         if loaded is None:
             return
@@ -130,40 +151,72 @@ class RunReporter:
             failures = await self._write_report(run_id, counts, path, cancelled_by=cancelled_by)
             if run.message_ts and run.channel_id:
                 summary = build_summary(run, counts, failures, cancelled_by=cancelled_by)
-                await self._edit(run, summary.as_kwargs())
-                upload = Upload(
-                    filename=path.name,
-                    title=f"Run {run_id}: every user's outcome",
-                    channel_id=run.channel_id,
-                    thread_ts=run.thread_ts or run.message_ts,
-                )
-                await upload_file(self._slack, self._http, path, upload)
+                await self._edit(run, summary.as_kwargs())  # at once; the upload may take a while
+                if not await self._send_csv(run, path):
+                    summary = build_summary(
+                        run, counts, failures, cancelled_by=cancelled_by, csv_sent=False
+                    )
+                    await self._edit(run, summary.as_kwargs())
         if self.after_finish is not None:
             await self.after_finish()
+
+    async def send_csv_again(self, run_id: int) -> bool:
+        """The CSV of an ended run, written again from the database and sent to its thread;
+        on success the summary loses its warning and button. False: Slack still refused."""
+        loaded = await self._load(run_id)
+        if loaded is None or not loaded[0].message_ts or not loaded[0].channel_id:
+            return False
+        run, counts = loaded
+        with scratch_file(f"run-{run_id}.csv") as path:
+            async with self._sessions() as session:
+                with path.open("w", newline="", encoding="utf-8") as out:
+                    failures = await write_run_csv(session, run_id, out)
+            if not await self._send_csv(run, path):
+                return False
+        summary = build_summary(run, counts, failures)
+        await self._edit(run, summary.as_kwargs())
+        return True
+
+    async def _send_csv(self, run: BulkRun, path: Path) -> bool:
+        """Retried with backoff (honouring Retry-After); False once Slack still refuses it."""
+        assert run.channel_id is not None and run.message_ts is not None
+        upload = Upload(
+            filename=path.name,
+            title=f"Run {run.id}: every user's outcome",
+            channel_id=run.channel_id,
+            thread_ts=run.thread_ts or run.message_ts,
+        )
+        try:
+            await upload_with_retries(
+                self._slack, self._http, path, upload, attempts=self._upload_attempts
+            )
+        except (SlackApiError, UploadFailed, aiohttp.ClientError, TimeoutError) as error:
+            reason = error.response.get("error") if isinstance(error, SlackApiError) else None
+            log.error(
+                "run %s: the CSV could not be sent to Slack (%s); the summary offers it again",
+                run.id,
+                reason or type(error).__name__,
+            )
+            return False
+        return True
+
+    async def _stop_progress(self, run_id: int) -> None:
+        """No progress edit may follow (or overtake) the summary."""
+        self._closed.add(run_id)
+        if (handle := self._pending.pop(run_id, None)) is not None:
+            handle.cancel()
+        if (editing := self._editing.get(run_id)) is not None:
+            await asyncio.wait([editing], timeout=10)
 
     async def _write_report(
         self, run_id: int, counts: Counter[str], path: Path, *, cancelled_by: str | None
     ) -> Counter[str]:
         """Store the final counts, write every user's outcome to `path` (streamed from the
         database) and audit the end; returns the failures by reason."""
-        failures: Counter[str] = Counter()
         async with self._sessions() as session:
             await store_counts(session=session, run_id=run_id, counts=dict(counts))
             with path.open("w", newline="", encoding="utf-8") as out:
-                writer = SafeCsvWriter(out, CSV_COLUMNS)
-                writer.write_header()
-                async for item in stream_items(session=session, run_id=run_id):
-                    writer.write_row(
-                        [
-                            item.email,
-                            item.status,
-                            item.grant_id or "",
-                            item.last_error or "",
-                            item.request_id or "",
-                        ]
-                    )
-                    if item.status == ItemStatus.FAILED:
-                        failures[item.last_error or "unknown"] += 1
+                failures = await write_run_csv(session, run_id, out)
             await record_event(
                 session=session,
                 actor=Actor("bulkauth", "bulkauth run engine"),
@@ -176,3 +229,24 @@ class RunReporter:
             )
             await session.commit()
         return failures
+
+
+async def write_run_csv(session: AsyncSession, run_id: int, out: TextIO) -> Counter[str]:
+    """Every user's outcome as CSV (streamed from the database); returns the failures by
+    reason. The run's report, its "Send CSV again" and `bulkauth runs csv` all write this."""
+    failures: Counter[str] = Counter()
+    writer = SafeCsvWriter(out, CSV_COLUMNS)  # cells a spreadsheet would run are neutralised
+    writer.write_header()
+    async for item in stream_items(session=session, run_id=run_id):
+        writer.write_row(
+            [
+                item.email,
+                item.status,
+                item.grant_id or "",
+                item.last_error or "",
+                item.request_id or "",
+            ]
+        )
+        if item.status == ItemStatus.FAILED:
+            failures[item.last_error or "unknown"] += 1
+    return failures

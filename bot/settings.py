@@ -114,8 +114,10 @@ class Settings(DatabaseSettings):
     bulkauth_max_users: int = Field(default=50_000, ge=1, le=1_000_000)
     bulkauth_item_attempts: int = Field(default=3, ge=1, le=20)
     bulkauth_item_lease_seconds: float = Field(default=60.0, gt=0)
+    bulkauth_record_retry_seconds: float = Field(default=60.0, gt=0)
     bulkauth_run_scan_seconds: float = Field(default=5.0, gt=0)
     bulkauth_progress_interval_seconds: float = Field(default=2.0, ge=0.5)
+    bulkauth_upload_attempts: int = Field(default=5, ge=1, le=20)
 
     bulkauth_nylas_rps: float = Field(default=20.0, gt=0, le=1000)
     bulkauth_nylas_concurrency: int = Field(default=16, ge=1, le=512)

@@ -4,6 +4,8 @@ whole file into memory first, which a full audit export or a 100,000-user CSV sh
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -13,9 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
 
 from bot.errors import BotError
+
+log = logging.getLogger(__name__)
+MAX_RETRY_AFTER = 60.0
+_TRANSIENT_SLACK_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "request_timeout", "service_unavailable"}
+)
+_backoff = wait_exponential_jitter(multiplier=1, max=30, jitter=1)
 
 
 class UploadFailed(BotError):
@@ -50,6 +62,54 @@ async def upload_file(
         files=[{"id": file_id, "title": upload.title}], channel_id=upload.channel_id, **extra
     )
     return file_id
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, SlackApiError):
+        status = error.response.status_code
+        code = error.response.get("error")
+        return status == 429 or status >= 500 or code in _TRANSIENT_SLACK_ERRORS
+    return isinstance(error, UploadFailed | aiohttp.ClientError | asyncio.TimeoutError)
+
+
+def _retry_after(error: BaseException | None) -> float | None:
+    if not isinstance(error, SlackApiError):
+        return None
+    headers = error.response.headers or {}
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return min(float(value), MAX_RETRY_AFTER) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _wait(state: RetryCallState) -> float:
+    """Slack's Retry-After when it gave one, else exponential backoff with jitter."""
+    error = state.outcome.exception() if state.outcome else None
+    retry_after = _retry_after(error)
+    return retry_after if retry_after is not None else float(_backoff(state))
+
+
+async def upload_with_retries(
+    slack: AsyncWebClient, http: aiohttp.ClientSession, path: Path, upload: Upload, *, attempts: int
+) -> str:
+    """`upload_file`, the whole flow again after a transient failure (a reserved upload URL
+    may not outlive the failure). The SDK's own retries have already run for each call."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_is_transient),
+        stop=stop_after_attempt(attempts),
+        wait=_wait,
+        reraise=True,
+        before_sleep=lambda state: log.info(
+            "upload of %s failed (attempt %d); retrying", upload.filename, state.attempt_number
+        ),
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await upload_file(slack, http, path, upload)
+    raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
 
 @contextmanager

@@ -8,7 +8,17 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.ids import ActionId
-from handlers import approvals, audit, commands, consent, credentials, grants, home, status
+from handlers import (
+    approvals,
+    audit,
+    commands,
+    consent,
+    credentials,
+    grants,
+    home,
+    run_reports,
+    status,
+)
 
 
 async def ack_link_button(ack: AsyncAck) -> None:
@@ -29,6 +39,7 @@ def register(app: AsyncApp) -> None:
     consent.register(app)
     grants.register(app)
     approvals.register(app)
+    run_reports.register(app)
     audit.register(app)
     home.register(app)
     app.action(ActionId.OPEN_URL)(ack_link_button)

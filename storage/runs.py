@@ -135,6 +135,19 @@ async def release_items(*, session: AsyncSession, item_ids: Sequence[int], worke
         )
 
 
+async def release_claims(*, session: AsyncSession, run_id: int, worker_id: str) -> int:
+    """Hand back every item of a run this worker still holds (its pass over the run has ended,
+    so none of them is in flight here); returns how many."""
+    result = await session.exec(
+        update(RunItem)
+        .where(col(RunItem.run_id) == run_id)
+        .where(col(RunItem.claimed_by) == worker_id)
+        .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
+        .values(status=ItemStatus.PENDING, claimed_by=None, claimed_at=None)
+    )
+    return int(result.rowcount or 0)
+
+
 async def item_counts(*, session: AsyncSession, run_id: int) -> dict[str, int]:
     rows = await session.exec(
         select(RunItem.status, func.count())

@@ -44,6 +44,8 @@ async def nylas() -> AsyncIterator[FakeNylas]:
     yield fake
     await fake.stop()
     for record in fake.requests:
+        if record.off_spec:  # a field fault the test injected on purpose
+            continue
         check_exchange(record.method, record.path, record.body, record.status, record.response)
 
 

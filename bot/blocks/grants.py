@@ -29,7 +29,7 @@ from bot.blocks.times import slack_time
 from bot.emails import MAX_USER_FILE_BYTES
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.plan import MAX_LISTED_INVALID, Plan
-from storage.models import BulkRun, CredentialRecord
+from storage.models import BulkRun, CredentialRecord, RunStatus
 
 SKIP_EXISTING = "skip_existing"
 START_WHEN_READY = "start_when_ready"
@@ -334,23 +334,45 @@ def build_progress(
 
 
 def build_summary(
-    run: BulkRun, counts: Counter[str], failures: Counter[str], *, cancelled_by: str | None = None
+    run: BulkRun,
+    counts: Counter[str],
+    failures: Counter[str],
+    *,
+    cancelled_by: str | None = None,
+    csv_sent: bool = True,
 ) -> Message:
-    headline = (
-        f":octagonal_sign: Run {run.id} was cancelled by <@{cancelled_by}>."
-        if cancelled_by
-        else f":checkered_flag: Run {run.id} finished."
-    )
+    cancelled = cancelled_by is not None or run.status == RunStatus.CANCELLED
+    if cancelled_by:
+        headline = f":octagonal_sign: Run {run.id} was cancelled by <@{cancelled_by}>."
+    elif cancelled:  # written again later, when who cancelled is no longer at hand
+        headline = f":octagonal_sign: Run {run.id} was cancelled."
+    else:
+        headline = f":checkered_flag: Run {run.id} finished."
     lines = [
         headline,
         f"created {counts['created']:,} · re-authenticated {counts['reauthenticated']:,} · "
         f"skipped {counts['skipped']:,} · failed {counts['failed']:,}"
-        + (f" · not sent {counts['pending'] + counts['in_progress']:,}" if cancelled_by else ""),
+        + (f" · not sent {counts['pending'] + counts['in_progress']:,}" if cancelled else ""),
     ]
     if failures:
         lines.append("Failures by reason:")
         lines += [
             f"• {count:,} × {escape(reason[:200])}" for reason, count in failures.most_common(10)
         ]
-    lines.append("Every user's outcome is in the CSV in this thread.")
-    return Message(text=headline, blocks=[markdown("\n".join(lines))])
+    if csv_sent:
+        lines.append("Every user's outcome is in the CSV in this thread.")
+        return Message(text=headline, blocks=[markdown("\n".join(lines))])
+    lines.append(
+        ":warning: The CSV of every user's outcome could not be sent to Slack. Send it again "
+        f"below, or write it from the database: `bulkauth runs csv {run.id} > run-{run.id}.csv`"
+    )
+    resend = ActionsBlock(
+        elements=[
+            ButtonElement(
+                action_id=ActionId.SEND_RUN_CSV,
+                text="Send CSV again",
+                value=RunRef(run_id=run.id).model_dump_json(),
+            )
+        ]
+    )
+    return Message(text=headline, blocks=[markdown("\n".join(lines)), resend])

@@ -23,7 +23,7 @@ from tenacity import (
 )
 
 from bot import package_version
-from bot.nylas.errors import NylasError, NylasTransportError, error_from_response
+from bot.nylas.errors import NylasError, NylasTransportError, error_from_response, odd_success
 from bot.nylas.models import (
     BulkAuthRequest,
     Connector,
@@ -60,6 +60,22 @@ def redact_body(body: Any) -> Any:
     if isinstance(body, list):
         return [redact_body(item) for item in body]
     return body
+
+
+def _success_payload(response: httpx.Response, *, wanted: str | None) -> dict[str, Any]:
+    """A 2xx answer's JSON; an HTML page, or an object without its id, is an odd success."""
+    try:
+        payload: object = response.json()
+    except ValueError:
+        payload = None
+    if isinstance(payload, list):
+        payload = {"data": payload}
+    if not isinstance(payload, dict):
+        raise odd_success(response, None, wanted=wanted)
+    data = payload.get("data")
+    if wanted and not (isinstance(data, dict) and data.get("id") and data.get("provider")):
+        raise odd_success(response, payload, wanted=wanted)
+    return payload
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -118,7 +134,10 @@ class NylasClient:
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
+        wanted: str | None = None,
     ) -> dict[str, Any]:
+        """The answer's JSON. With `wanted` (an object such as "grant"), a success whose `data`
+        has no id raises NylasOddSuccess instead of passing an empty object on."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_retryable),
             stop=stop_after_attempt(self._retry.max_attempts),
@@ -127,7 +146,7 @@ class NylasClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._send_once(method, path, params=params, body=body)
+                return await self._send_once(method, path, params=params, body=body, wanted=wanted)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _send_once(
@@ -137,6 +156,7 @@ class NylasClient:
         *,
         params: dict[str, Any] | None,
         body: dict[str, Any] | None,
+        wanted: str | None = None,
     ) -> dict[str, Any]:
         async with self._throttle.slot():
             started = time.monotonic()
@@ -158,8 +178,7 @@ class NylasClient:
                 json.dumps(redact_body(body)),
             )
         if response.is_success:
-            payload = response.json()
-            return payload if isinstance(payload, dict) else {"data": payload}
+            return _success_payload(response, wanted=wanted)
         failure = error_from_response(response)
         if failure.status == 429:
             self._throttle.throttled()
@@ -236,7 +255,9 @@ class NylasClient:
     # --- custom authentication and grants -----------------------------------------------
     async def create_bulk_grant(self, request: BulkAuthRequest) -> Envelope[Grant]:
         """POST /v3/connect/custom; for an email that has a grant, Nylas re-authenticates it."""
-        payload = await self._request("POST", "/v3/connect/custom", body=request.wire_body())
+        payload = await self._request(
+            "POST", "/v3/connect/custom", body=request.wire_body(), wanted="grant"
+        )
         return Envelope[Grant](
             data=Grant.model_validate(payload.get("data") or {}),
             request_id=payload.get("request_id"),

@@ -3,6 +3,8 @@
 NylasError (BotError)
  ├── NylasTransportError     no usable answer: timeout or connection failure (retried)
  └── NylasApiError           Nylas answered with an error status
+      ├── NylasOddSuccess    a 2xx whose body is not what was asked for (not retried: the
+      │                      work may have been done)
       ├── NylasAuthError     401: usually the wrong region or API key
       ├── NylasNotFound      404
       ├── NylasRateLimited   429 (retried, honouring Retry-After)
@@ -56,6 +58,10 @@ class NylasApiError(NylasError):
         self.retryable = status in RETRYABLE_STATUSES
         reference = f" (request id {request_id})" if request_id else ""
         super().__init__(f"Nylas answered {status}: {message}{reference}")
+
+
+class NylasOddSuccess(NylasApiError):
+    pass
 
 
 class NylasAuthError(NylasApiError):
@@ -120,6 +126,31 @@ def _fields(payload: object, fallback: str) -> tuple[str, str | None, dict[str, 
     return str(payload.get("message") or fallback), None, None
 
 
+def _request_id_of(response: httpx.Response, payload: object) -> str | None:
+    if isinstance(payload, dict) and payload.get("request_id"):
+        return str(payload["request_id"])
+    header = response.headers.get("x-request-id")
+    return str(header) if header else None
+
+
+def odd_success(
+    response: httpx.Response, payload: object, *, wanted: str | None
+) -> NylasOddSuccess:
+    """A 2xx without the `wanted` object in it (or not JSON at all): the status and the request
+    id are all there is to keep."""
+    status = response.status_code
+    why = "its body was not JSON" if payload is None else f"its answer had no {wanted} id"
+    if wanted:
+        message = f"Nylas answered {status} without a {wanted} ({why})"
+    else:
+        message = f"Nylas answered {status} but {why}"
+    return NylasOddSuccess(
+        status=status,
+        message=message,
+        request_id=_request_id_of(response, payload),
+    )
+
+
 def error_from_response(response: httpx.Response) -> NylasApiError:
     """Never raises itself: HTML pages, string errors and missing fields all give NylasApiError."""
     try:
@@ -128,9 +159,7 @@ def error_from_response(response: httpx.Response) -> NylasApiError:
         payload = None
     fallback = _short(response.text) if payload is None else (response.reason_phrase or "error")
     message, error_type, provider_error = _fields(payload, fallback)
-    request_id = response.headers.get("x-request-id")
-    if isinstance(payload, dict) and payload.get("request_id"):
-        request_id = str(payload["request_id"])
+    request_id = _request_id_of(response, payload)
     status = response.status_code
     if status == 401:
         message = f"{message}: {_WRONG_KEY_HINT}"

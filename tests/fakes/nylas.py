@@ -15,9 +15,9 @@ import random
 import re
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from aiohttp import web
@@ -34,6 +34,8 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    reset: bool = False  # drop the connection instead of answering
+    off_spec: bool = False  # deliberately outside the spec (a field fault), not contract-checked
 
     def content(self) -> bytes:
         if isinstance(self.body, str):
@@ -53,6 +55,7 @@ class Recorded:
     status: int = 0
     response: Any = None
     at: float = 0.0
+    off_spec: bool = False
 
 
 @dataclass
@@ -65,6 +68,20 @@ class ScriptedFault:
     retry_after: str | None = None
     hang: bool = False
     error_as_string: bool = False
+
+
+OddReply = Literal["html", "no_id", "long_request_id", "reset"]
+
+
+@dataclass
+class OddSuccess:
+    """A request that succeeds at Nylas (the grant is made) but is answered oddly, as seen in
+    the field: 200 with an HTML page, 201 without `data.id`, a request id longer than usual, or
+    the connection dropped before the answer."""
+
+    kind: OddReply
+    path_pattern: str
+    times: int
 
 
 @dataclass
@@ -118,12 +135,16 @@ class FakeNylas:
     throttled: int = 0
     url: str = ""
     seed: int = 7
+    chaos_rate: float = 0.0  # share of custom-auth calls that meet a random field fault
+    chaos_answered: Counter[str] = field(default_factory=Counter)
     _faults: list[ScriptedFault] = field(default_factory=list)
+    _odd: list[OddSuccess] = field(default_factory=list)
     _window: deque[float] = field(default_factory=deque)
     _rng: random.Random = field(init=False)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: LocalServer | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -147,6 +168,18 @@ class FakeNylas:
                 method, path_pattern, status, times, html, retry_after, hang, error_as_string
             )
         )
+
+    def make_chaotic(self, rate: float, *, seed: int) -> None:
+        """That share of custom-auth calls meets a random field fault (see `_chaos`)."""
+        self.chaos_rate = rate
+        self._rng = random.Random(seed)
+
+    def answer_oddly(
+        self, kind: OddReply, *, path_pattern: str = "/v3/connect/custom", times: int = 1
+    ) -> None:
+        """The next `times` successful POSTs matching the pattern do their work, then answer
+        with `kind` instead of the normal envelope."""
+        self._odd.append(OddSuccess(kind, path_pattern, times))
 
     def add_grant(
         self,
@@ -195,6 +228,8 @@ class FakeNylas:
             )
             if reply.hang:
                 raise httpx.ReadTimeout("fake hang", request=request)
+            if reply.reset:
+                raise httpx.RemoteProtocolError("fake reset", request=request)
             return httpx.Response(
                 reply.status,
                 content=reply.content(),
@@ -211,6 +246,7 @@ class FakeNylas:
         return self.url
 
     async def stop(self) -> None:
+        self._stopping.set()  # hung requests end now, not when the server's shutdown times out
         if self._server:
             await self._server.stop()
 
@@ -223,7 +259,10 @@ class FakeNylas:
             request.headers.get("Authorization", ""),
         )
         if reply.hang:
-            await asyncio.sleep(3600)
+            await self._stopping.wait()
+        if reply.reset and request.transport is not None:
+            request.transport.abort()  # the work is done; the answer never leaves
+            raise web.HTTPServiceUnavailable()  # never sent: the connection is gone
         return web.Response(
             status=reply.status,
             body=reply.content(),
@@ -245,6 +284,7 @@ class FakeNylas:
         record = Recorded(method, path, query, body, at=time.monotonic())
         reply = self._answer(method, path, query, body, authorization)
         record.status, record.response = reply.status, reply.body
+        record.off_spec = reply.off_spec
         async with self._changed:
             self.requests.append(record)
             self._changed.notify_all()
@@ -269,6 +309,9 @@ class FakeNylas:
                 },
                 {"Retry-After": "1"},
             )
+        chaos_applies = method == "POST" and path == "/v3/connect/custom"
+        if chaos_applies and self.chaos_rate and self._rng.random() < self.chaos_rate:
+            return self._chaos(method, path, query, body)
         if self.transient_error_rate and self._rng.random() < self.transient_error_rate:
             return Reply(
                 503,
@@ -277,7 +320,37 @@ class FakeNylas:
                     "error": {"type": "api.internal_error", "message": "Service unavailable"},
                 },
             )
-        return self._route(method, path, query, body)
+        return self._oddly(path, self._route(method, path, query, body))
+
+    def _chaos(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
+        """One random fault seen in the field: a 5xx or a hang before the work, or an odd
+        answer (HTML, no id, dropped connection) after it."""
+        kind = self._rng.choice(["5xx", "hang", "html", "no_id", "reset"])
+        self.chaos_answered[kind] += 1
+        if kind == "5xx":
+            return _error(self._rng.choice([500, 502, 503, 504]), "api.internal_error", "boom")
+        if kind == "hang":
+            return Reply(504, hang=True)
+        self._odd.insert(0, OddSuccess(kind, re.escape(path), 1))  # type: ignore[arg-type]
+        return self._oddly(path, self._route(method, path, query, body))
+
+    def _oddly(self, path: str, reply: Reply) -> Reply:
+        odd = next(
+            (o for o in self._odd if o.times > 0 and re.fullmatch(o.path_pattern, path)), None
+        )
+        if odd is None or not 200 <= reply.status < 300 or not isinstance(reply.body, dict):
+            return reply
+        odd.times -= 1
+        request_id = str(reply.body.get("request_id") or uuid.uuid4())
+        if odd.kind == "html":
+            page = "<html><body>OK</body></html>"
+            return Reply(200, page, {"X-Request-Id": request_id}, off_spec=True)
+        if odd.kind == "no_id":
+            data = {k: v for k, v in (reply.body.get("data") or {}).items() if k != "id"}
+            return Reply(201, {"request_id": request_id, "data": data}, off_spec=True)
+        if odd.kind == "long_request_id":
+            return Reply(reply.status, {**reply.body, "request_id": "req-" + "7" * 300})
+        return Reply(reply.status, reply.body, reset=True, off_spec=True)
 
     def _scripted(self, method: str, path: str) -> Reply | None:
         for fault in self._faults:

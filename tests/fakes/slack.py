@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import re
 import secrets
 import time
@@ -32,7 +33,7 @@ class SlackCall:
     params: dict[str, Any]
     token: str | None
     response: dict[str, Any] | None = None  # what the fake answered, once it has
-    received_at: float = field(default_factory=time.monotonic)
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     def text_blob(self) -> str:
         return json.dumps(self.params, default=str)
@@ -228,14 +229,22 @@ class FakeSlack:
     keep_uploads: bool = True
     cut_downloads_at: int | None = None  # serve only this many bytes of a hosted file
     left_channels: set[str] = field(default_factory=set)  # the bot was removed from these
+    chaos: dict[str, float] = field(default_factory=dict)  # method: share answered 429
+    chaos_answered: int = 0
     deleted_files: list[str] = field(default_factory=list)
     url: str = ""
     _faults: dict[str, list[Fault]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _server: LocalServer | None = None
+    _rng: random.Random = field(default_factory=random.Random)
 
     # --- test controls -------------------------------------------------------------------
+    def make_chaotic(self, rates: dict[str, float], *, seed: int) -> None:
+        """Answer that share of calls to each method with 429 ratelimited (Retry-After 1)."""
+        self.chaos = dict(rates)
+        self._rng = random.Random(seed)
+
     def add_user(self, user_id: str, name: str, *, admin: bool = False) -> SlackUser:
         self.users[user_id] = SlackUser(id=user_id, name=name, is_admin=admin)
         return self.users[user_id]
@@ -381,7 +390,13 @@ class FakeSlack:
             return 200, {}, {"ok": False, "error": "not_in_channel"}
         return 200, {}, handler(params)
 
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def _take_fault(self, method: str) -> Fault | None:
+        if self.chaos.get(method) and self._rng.random() < self.chaos[method]:
+            self.chaos_answered += 1
+            return Fault(429, "ratelimited", 1, 1)
         queue = self._faults.get(method) or []
         if not queue:
             return None
