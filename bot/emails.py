@@ -62,6 +62,11 @@ class NoEmailColumn(ValueError):
     pass
 
 
+def _is_header(line: str) -> bool:
+    name = line.strip().lower().replace(" ", "")
+    return normalise(line.strip()) is None and any(word in name for word in _HEADER_WORDS)
+
+
 def _email_column(rows: list[list[str]]) -> tuple[int, bool]:
     """(column index, whether the first row is a header)."""
     header = [cell.strip().lower().replace(" ", "") for cell in rows[0]]
@@ -89,7 +94,9 @@ def emails_from_file(text: str) -> list[str]:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
             "\n".join(lines[:SAMPLE_ROWS]), delimiters=",;\t|"
         )
-    except csv.Error:
+    except csv.Error:  # one column: a plain list, perhaps under a header such as "email"
+        if _is_header(lines[0]):
+            lines = lines[1:]
         return [word for line in lines for word in split_pasted(line)]
     rows = [row for row in csv.reader(io.StringIO("\n".join(lines)), dialect) if row]
     column, has_header = _email_column(rows)
