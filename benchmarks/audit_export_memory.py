@@ -1,5 +1,5 @@
 """Peak memory of `audit export` for a small and a 10x larger log: streaming keeps it flat.
-Then the larger export as the Slack "Export CSV" button sends it (bot.slack_upload, streamed)
+Then the larger export as the Slack "Export CSV" button sends it (bot.slack.upload, streamed)
 against slack_sdk's files_upload_v2 (which reads the whole file), into the same fake Slack.
 
 python -m benchmarks.audit_export_memory [--events 20000] [--factor 10]
@@ -18,8 +18,8 @@ from pathlib import Path
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.audit_export import export_events
-from bot.slack_upload import Upload, upload_file
+from bot.audit.export import export_events
+from bot.slack.upload import Upload, upload_file
 from storage.audit import Actor, AuditAction, AuditFilter, Subject, record_event
 from storage.audit_key import AuditKey
 from storage.db import Sessions, create_engine, session_factory
@@ -117,7 +117,7 @@ async def main(events: int, factor: int) -> None:
         f"(1.0 = constant memory)"
     )
     print(f"sending that {size / 1e6:.1f} MB CSV to Slack (Export CSV):")
-    print(f"  bot.slack_upload (streamed):         peak {streamed / 1e6:6.2f} MB traced")
+    print(f"  bot.slack.upload (streamed):         peak {streamed / 1e6:6.2f} MB traced")
     print(f"  baseline files_upload_v2 (in memory): peak {baseline / 1e6:6.2f} MB traced")
     print(f"  ratio streamed / baseline: {streamed / baseline:.3f}")
 

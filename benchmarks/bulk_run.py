@@ -34,13 +34,13 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.access import SlackActor
-from bot.emails import fold
 from bot.logs import Redactor, configure_logging
-from bot.plan import Plan, make_plan
-from bot.runner import started_bot
-from bot.runs import PendingPlan, decide, start, write_run
+from bot.runs.emails import fold
+from bot.runs.lifecycle import PendingPlan, decide, start, write_run
+from bot.runs.plan import Plan, make_plan
+from bot.serve import started_bot
 from bot.settings import Settings
+from bot.slack.access import SlackActor
 from storage.models import BulkRun, CredentialRecord, utcnow
 from storage.runs import item_counts
 from tests.fakes.nylas import API_KEY, FakeNylas, StoredCredential

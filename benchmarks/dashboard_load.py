@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.dashboard import load_home, load_status
+from bot.home.dashboard import load_home, load_status
 from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import BulkRun, CredentialRecord, ItemStatus, RunStatus, utcnow

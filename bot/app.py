@@ -15,12 +15,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.auditing import actor_of, audit
+from bot.audit.recording import actor_of, audit
 from bot.blocks import plain_message
 from bot.deps import Deps
 from bot.errors import AccessDenied, BotError
 from bot.ids import ActionId, CallbackId
-from bot.notify import channel_of, tell_user
+from bot.slack.notify import channel_of, tell_user
 from storage.audit import AuditAction
 
 log = logging.getLogger(__name__)

@@ -9,17 +9,17 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.access import AccessPolicy
-from bot.callback_guard import RejectionGuard
-from bot.home import HomeTab
+from bot.consent.guard import RejectionGuard
+from bot.consent.reminders import ReminderService
+from bot.home.tab import HomeTab
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
-from bot.pending import PendingStore
-from bot.reminders import ReminderService
-from bot.run_engine import RunEngine
-from bot.run_report import RunReporter
+from bot.runs.engine import RunEngine
+from bot.runs.report import RunReporter
+from bot.runtime.pending import PendingStore
+from bot.runtime.tasks import BackgroundTasks
 from bot.settings import Settings
-from bot.tasks import BackgroundTasks
+from bot.slack.access import AccessPolicy
 from storage.db import Sessions
 
 

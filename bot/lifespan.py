@@ -10,23 +10,23 @@ import aiohttp
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.access import AccessPolicy
-from bot.anchors import AnchorService
-from bot.audit_key import anchor_file, resolve_audit_key
-from bot.callback_guard import RejectionGuard
+from bot.audit.anchors import AnchorService
+from bot.audit.key import anchor_file, resolve_audit_key
+from bot.consent.guard import RejectionGuard
+from bot.consent.reminders import ReminderService
 from bot.deps import Deps
-from bot.home import HomeTab
+from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
-from bot.pending import PendingStore
-from bot.reminders import ReminderService
-from bot.run_engine import RunEngine
-from bot.run_report import RunReporter
-from bot.scheduling import Scheduler
+from bot.runs.engine import RunEngine
+from bot.runs.report import RunReporter
+from bot.runtime.pending import PendingStore
+from bot.runtime.scheduling import Scheduler
+from bot.runtime.tasks import BackgroundTasks
 from bot.settings import Settings
-from bot.slack_client import build_slack_client
-from bot.tasks import BackgroundTasks
+from bot.slack.access import AccessPolicy
+from bot.slack.client import build_slack_client
 from storage.db import create_engine, session_factory
 from storage.migrate import pending_revisions, upgrade
 

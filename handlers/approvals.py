@@ -11,20 +11,20 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.access import SlackActor
-from bot.auditing import actor_of, audit
+from bot.audit.recording import actor_of, audit
 from bot.blocks import plain_message
-from bot.blocks.grants import (
+from bot.blocks.metadata import RunRef
+from bot.deps import Deps
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.runs.lifecycle import decide, start
+from bot.runs.messages import (
     approval_outcome,
     build_decided_request,
     build_reject_reason_modal,
 )
-from bot.blocks.metadata import RunRef
-from bot.deps import Deps
-from bot.forms import ViewState
-from bot.ids import ActionId, BlockId, CallbackId
-from bot.notify import channel_of, tell_user
-from bot.runs import decide, start
+from bot.slack.access import SlackActor
+from bot.slack.forms import ViewState
+from bot.slack.notify import channel_of, tell_user
 from storage.audit import AuditAction, Subject
 from storage.models import BulkRun, RunStatus, utcnow
 from storage.runs import ACTIVE_RUN_STATUSES, get_run, transition

@@ -7,16 +7,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.access import SlackActor
-from bot.audit_export import export_events
-from bot.audit_query import AuditQuery, resolve_audit_filter
-from bot.auditing import actor_of, audit
-from bot.blocks.audit import ANSWER_EVENTS, build_audit_answer
+from bot.audit.export import export_events
+from bot.audit.messages import ANSWER_EVENTS, build_audit_answer
+from bot.audit.query import AuditQuery, resolve_audit_filter
+from bot.audit.recording import actor_of, audit
 from bot.blocks.times import zone
 from bot.deps import Deps
 from bot.errors import UserInputError
 from bot.ids import ActionId, Subcommand
-from bot.slack_upload import Upload, scratch_file, upload_file
+from bot.slack.access import SlackActor
+from bot.slack.upload import Upload, scratch_file, upload_file
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.audit import AuditAction, count_events, latest_events, record_event
 from storage.credentials import credentials_by_nylas_id

@@ -8,10 +8,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.access import SlackActor
 from bot.blocks.help import build_help_message
 from bot.deps import Deps
 from bot.ids import CommandName, Subcommand
+from bot.slack.access import SlackActor
 
 
 @dataclass(frozen=True)

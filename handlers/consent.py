@@ -9,22 +9,22 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.access import SlackActor
-from bot.auditing import actor_of
+from bot.audit.recording import actor_of
 from bot.blocks import plain_message
-from bot.blocks.consent import (
+from bot.blocks.metadata import ConsentRef, CredentialRef, ModalOrigin
+from bot.consent.links import new_consent_link, parse_scopes
+from bot.consent.messages import (
     build_consent_link_message,
     build_consent_modal,
     build_no_consent_credentials_message,
 )
-from bot.blocks.metadata import ConsentRef, CredentialRef, ModalOrigin
-from bot.consent import new_consent_link, parse_scopes
-from bot.consent_flow import ConsentOutcome, record_consent_outcome
+from bot.consent.outcome import ConsentOutcome, record_consent_outcome
 from bot.deps import Deps
 from bot.errors import NotFound, UserInputError
-from bot.forms import ViewState
 from bot.ids import ActionId, BlockId, CallbackId, Subcommand
-from bot.notify import channel_of, tell_user
+from bot.slack.access import SlackActor
+from bot.slack.forms import ViewState
+from bot.slack.notify import channel_of, tell_user
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.audit import AuditAction, Subject, record_event
 from storage.consents import add_consent_request, get_consent_request, set_consent_message

@@ -8,9 +8,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.access import SlackActor
-from bot.auditing import refuse_submission
-from bot.blocks.credentials import (
+from bot.audit.recording import refuse_submission
+from bot.blocks.metadata import ModalOrigin, RetryToken
+from bot.credentials.forms import (
+    USE_CONNECTOR_APP,
+    GoogleForm,
+    MicrosoftForm,
+    parse_google_form,
+    parse_microsoft_form,
+)
+from bot.credentials.messages import (
     CredentialLine,
     build_credentials_list,
     build_google_credential_modal,
@@ -18,22 +25,15 @@ from bot.blocks.credentials import (
     build_registering_view,
     build_status_view,
 )
-from bot.blocks.metadata import ModalOrigin, RetryToken
-from bot.credential_forms import (
-    USE_CONNECTOR_APP,
-    GoogleForm,
-    MicrosoftForm,
-    parse_google_form,
-    parse_microsoft_form,
-)
+from bot.credentials.registration import PendingRegistration, download_key_file, register_credential
 from bot.deps import Deps
 from bot.errors import UserInputError
-from bot.forms import ViewState
 from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
 from bot.nylas.errors import NylasError
 from bot.nylas.models import Provider
+from bot.slack.access import SlackActor
+from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
-from handlers.registration import PendingRegistration, download_key_file, register_credential
 from storage.consents import latest_consents
 from storage.credentials import credentials_by_nylas_id, name_taken
 

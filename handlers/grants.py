@@ -11,9 +11,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.access import SlackActor
-from bot.auditing import refuse_submission
-from bot.blocks.grants import (
+from bot.audit.recording import refuse_submission
+from bot.blocks.metadata import CredentialRef, ModalOrigin, PlanRef
+from bot.consent.links import Readiness, grant_gate
+from bot.deps import Deps
+from bot.errors import NotFound, UserInputError
+from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
+from bot.nylas.errors import NylasError
+from bot.nylas.models import GrantFilters
+from bot.runs.emails import MAX_USER_FILE_BYTES, NoEmailColumn, emails_from_file, fold, split_pasted
+from bot.runs.lifecycle import PendingPlan, decide, start, write_run
+from bot.runs.messages import (
     SKIP_EXISTING,
     START_WHEN_READY,
     build_approval_request,
@@ -22,18 +30,10 @@ from bot.blocks.grants import (
     build_planning_view,
     build_status_view,
 )
-from bot.blocks.metadata import CredentialRef, ModalOrigin, PlanRef
-from bot.consent import Readiness, grant_gate
-from bot.deps import Deps
-from bot.emails import MAX_USER_FILE_BYTES, NoEmailColumn, emails_from_file, fold, split_pasted
-from bot.errors import NotFound, UserInputError
-from bot.forms import ViewState
-from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
-from bot.nylas.errors import NylasError
-from bot.nylas.models import GrantFilters
-from bot.plan import Plan, make_plan
-from bot.runs import PendingPlan, decide, start, write_run
-from bot.slack_files import FileProblem, download_text
+from bot.runs.plan import Plan, make_plan
+from bot.slack.access import SlackActor
+from bot.slack.files import FileProblem, download_text
+from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.credentials import list_credentials
 from storage.models import CredentialRecord, RunStatus, utcnow

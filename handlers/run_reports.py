@@ -7,12 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.access import SlackActor
 from bot.blocks import plain_message
 from bot.blocks.metadata import RunRef
 from bot.deps import Deps
 from bot.ids import ActionId
-from bot.notify import tell_user
+from bot.slack.access import SlackActor
+from bot.slack.notify import tell_user
 from storage.models import RunStatus
 from storage.runs import get_run
 

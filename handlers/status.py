@@ -4,8 +4,8 @@ The answer has no buttons, so this module has only its subcommand (routed by `co
 
 from __future__ import annotations
 
-from bot.blocks.status import build_status_message
-from bot.dashboard import load_status
+from bot.home.dashboard import load_status
+from bot.home.status import build_status_message
 from bot.ids import Subcommand
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.models import utcnow

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.deps import Deps
 from bot.logs import Redactor
-from bot.runner import started_bot
+from bot.serve import started_bot
 from bot.settings import Settings
 from storage.audit_key import AuditKey
 from storage.db import Sessions, create_engine, session_factory

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.audit_query import AuditQuery, parse_audit_filter
-from bot.blocks.audit import ACTION_LABELS
+from bot.audit.messages import ACTION_LABELS
+from bot.audit.query import AuditQuery, parse_audit_filter
 from bot.blocks.times import local_time, zone
 from bot.errors import UserInputError
 from storage.audit import AuditAction

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.consent import hash_state
+from bot.consent.links import hash_state
 from storage.audit import AuditFilter, latest_events
 from storage.audit_key import AuditKey
 from storage.db import create_engine, session_factory

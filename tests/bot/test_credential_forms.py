@@ -3,7 +3,7 @@ submission that did not come from it is checked the same way."""
 
 from __future__ import annotations
 
-from bot.credential_forms import MAX_NAME_LENGTH, check_name
+from bot.credentials.forms import MAX_NAME_LENGTH, check_name
 
 
 def test_a_name_longer_than_the_input_allows_is_refused() -> None:

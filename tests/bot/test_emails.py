@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emails import NoEmailColumn, emails_from_file, fold, split_pasted
+from bot.runs.emails import NoEmailColumn, emails_from_file, fold, split_pasted
 
 
 @pytest.mark.parametrize("header", ["email", "Email", "E-mail", "UserPrincipalName", "mail"])

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.forms import ViewState
+from bot.slack.forms import ViewState
 
 
 def submitted(values: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from apscheduler.events import EVENT_JOB_EXECUTED
 from sqlalchemy import update
 from sqlmodel import select
 
-from bot.consent import Readiness, grant_gate, hash_state
+from bot.consent.links import Readiness, grant_gate, hash_state
 from storage.audit import latest_events
 from storage.models import ConsentRequest, CredentialRecord, utcnow
 from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.audit_export import export_events
+from bot.audit.export import export_events
 from storage.audit import (
     Actor,
     AuditAction,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.dashboard import load_home, load_status
+from bot.home.dashboard import load_home, load_status
 from storage.audit import Actor, AuditAction, AuditFilter, Subject, count_events, record_event
 from storage.db import Sessions
 from storage.models import (

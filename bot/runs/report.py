@@ -16,10 +16,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.blocks.grants import build_progress, build_summary
+from bot.runs.messages import build_progress, build_summary
+from bot.runtime.spreadsheet import SafeCsvWriter
 from bot.settings import Settings
-from bot.slack_upload import Upload, UploadFailed, scratch_file, upload_with_retries
-from bot.spreadsheet import SafeCsvWriter
+from bot.slack.upload import Upload, UploadFailed, scratch_file, upload_with_retries
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow

@@ -10,12 +10,12 @@ from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
-from bot.access import SlackActor
-from bot.auditing import actor_of
-from bot.blocks.grants import build_progress
+from bot.audit.recording import actor_of
 from bot.deps import Deps
 from bot.logs import log_event
-from bot.plan import Plan
+from bot.runs.messages import build_progress
+from bot.runs.plan import Plan
+from bot.slack.access import SlackActor
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
 from storage.runs import (

@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
 
 from bot.blocks import Message, escape, lines_section, short
-from bot.blocks.grants import progress_bar
 from bot.blocks.times import slack_date_time, slack_time
-from bot.dashboard import OpenConsent, RunLine, StatusReport
+from bot.home.dashboard import OpenConsent, RunLine, StatusReport
 from bot.ids import CommandName
+from bot.runs.messages import progress_bar
 from storage.models import ConsentStatus, CredentialRecord, RunStatus, as_utc
 
 MORE_RUNS = " (`bulkauth runs list` shows them all)"

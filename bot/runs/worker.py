@@ -39,7 +39,7 @@ from storage.runs import (
 )
 
 if TYPE_CHECKING:
-    from bot.run_engine import RunEngine
+    from bot.runs.engine import RunEngine
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
 )
 
-from bot.audit_query import AuditQuery
+from bot.audit.query import AuditQuery
 from bot.blocks import Message, escape, markdown, short
 from bot.blocks.times import local_time
 from bot.ids import ActionId

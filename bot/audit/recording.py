@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
-from bot.access import SlackActor
 from bot.errors import UserInputError
+from bot.slack.access import SlackActor
 from storage.audit import CLI_ACTOR_PREFIX, Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 

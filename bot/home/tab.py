@@ -8,10 +8,10 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import AccessPolicy
-from bot.blocks.home import build_home_refusal_view, build_home_view
 from bot.blocks.times import zone
-from bot.dashboard import HomeSnapshot, load_home
+from bot.home.dashboard import HomeSnapshot, load_home
+from bot.home.views import build_home_refusal_view, build_home_view
+from bot.slack.access import AccessPolicy
 from storage.db import Sessions
 from storage.models import utcnow
 

@@ -17,13 +17,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app
-from bot.callback import consent_callback_route
 from bot.deps import Deps
 from bot.lifespan import lifespan
 from bot.logs import Redactor, log_event
 from bot.preflight import TokensRefused, preflight
 from bot.server import BotServer, SlackLink, build_web_app
 from bot.settings import Settings
+from handlers.callback import consent_callback_route
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 10.0

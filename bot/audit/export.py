@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, TextIO
 
-from bot.spreadsheet import SafeCsvWriter
+from bot.runtime.spreadsheet import SafeCsvWriter
 from storage.audit import AuditFilter, stream_events
 from storage.db import Sessions
 from storage.models import AuditEvent, as_utc

@@ -23,7 +23,7 @@ from slack_sdk.models.views import View
 from bot.blocks import Message, escape, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import CredentialRef, ModalOrigin, RetryToken
-from bot.credential_forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
+from bot.credentials.forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
 from bot.ids import ActionId, BlockId, CallbackId, CommandName
 
 PROVIDER_LABELS = {"google": "Google", "microsoft": "Microsoft"}

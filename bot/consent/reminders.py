@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.consent import build_consent_reminder
+from bot.consent.messages import build_consent_reminder
 from bot.logs import log_event
-from bot.scheduling import Scheduler
+from bot.runtime.scheduling import Scheduler
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.consents import (
     claim_reminder,

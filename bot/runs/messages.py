@@ -26,9 +26,9 @@ from bot.blocks import Message, escape, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
 from bot.blocks.times import slack_time
-from bot.emails import MAX_USER_FILE_BYTES
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.plan import MAX_LISTED_INVALID, Plan
+from bot.runs.emails import MAX_USER_FILE_BYTES
+from bot.runs.plan import MAX_LISTED_INVALID, Plan
 from storage.models import BulkRun, CredentialRecord, RunStatus
 
 SKIP_EXISTING = "skip_existing"

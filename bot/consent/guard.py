@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.scheduling import Scheduler
+from bot.runtime.scheduling import Scheduler
 from storage.audit import Actor, AuditAction, EventSpec, record_events
 from storage.db import Sessions
 from storage.models import utcnow

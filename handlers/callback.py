@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.consent import CALLBACK_PATH, hash_state
-from bot.consent_flow import ConsentOutcome, record_consent_outcome
-from bot.consent_pages import bad_callback_page, consent_failed_page, consent_recorded_page
+from bot.consent.links import CALLBACK_PATH, hash_state
+from bot.consent.outcome import ConsentOutcome, record_consent_outcome
+from bot.consent.pages import bad_callback_page, consent_failed_page, consent_recorded_page
 from bot.deps import Deps
 from storage.audit import Actor
 from storage.consents import find_by_state_hash

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
-from bot.run_pass import RunContext, RunPass
-from bot.scheduling import Scheduler
+from bot.runs.worker import RunContext, RunPass
+from bot.runtime.scheduling import Scheduler
 from bot.settings import Settings
 from storage.audit import Actor
 from storage.credentials import get_credential

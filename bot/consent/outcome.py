@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.blocks import Message, escape, markdown
-from bot.blocks.consent import (
+from bot.consent.messages import (
     build_consent_failed_reply,
     build_consent_granted_reply,
     build_consent_outcome_line,

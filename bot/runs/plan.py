@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.emails import UserList
 from bot.nylas.models import Grant
+from bot.runs.emails import UserList
 from storage.models import ItemStatus
 
 MAX_LISTED_INVALID = 20

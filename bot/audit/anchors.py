@@ -18,7 +18,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.scheduling import Scheduler
+from bot.runtime.scheduling import Scheduler
 from storage.audit import Anchor, chain_head
 from storage.db import Sessions
 from storage.models import utcnow

@@ -16,14 +16,14 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.access import REFUSAL
+from bot.audit.messages import event_line
 from bot.blocks import escape, lines_section, markdown, short
-from bot.blocks.audit import event_line
 from bot.blocks.metadata import CredentialRef
-from bot.blocks.status import run_line
 from bot.blocks.times import slack_date_time, slack_time
-from bot.dashboard import CredentialSummary, HomeSnapshot
+from bot.home.dashboard import CredentialSummary, HomeSnapshot
+from bot.home.status import run_line
 from bot.ids import ActionId, CommandName
+from bot.slack.access import REFUSAL
 from storage.models import ConsentStatus, as_utc
 
 CREDENTIALS_PER_PROVIDER = 15

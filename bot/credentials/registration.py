@@ -13,24 +13,24 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.access import SlackActor
-from bot.auditing import actor_of
+from bot.audit.recording import actor_of
 from bot.blocks import Message, markdown
-from bot.blocks.credentials import (
+from bot.blocks.metadata import RetryToken
+from bot.credentials.forms import MAX_KEY_FILE_BYTES, GoogleForm, MicrosoftForm
+from bot.credentials.messages import (
     PROVIDER_LABELS,
     Registered,
     build_no_connector_message,
     build_registered_message,
     build_status_view,
 )
-from bot.blocks.metadata import RetryToken
-from bot.credential_forms import MAX_KEY_FILE_BYTES, GoogleForm, MicrosoftForm
 from bot.deps import Deps
 from bot.logs import log_event
-from bot.notify import tell_user
 from bot.nylas.errors import NylasError, NylasNotFound
 from bot.nylas.models import Provider
-from bot.slack_files import FileProblem, download_text
+from bot.slack.access import SlackActor
+from bot.slack.files import FileProblem, download_text
+from bot.slack.notify import tell_user
 from storage.audit import AuditAction, Subject, record_event
 from storage.credentials import add_credential
 from storage.models import CredentialRecord

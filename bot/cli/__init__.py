@@ -18,21 +18,21 @@ from pydantic_settings import BaseSettings
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.anchors import AnchorFileProblem, read_anchor_file, read_slack_anchors
-from bot.audit_export import ExportFormat, export_events
-from bot.audit_key import AuditKeyProblem, resolve_audit_key
-from bot.audit_query import resolve_audit_filter
-from bot.auditing import audit as record_audit_event
-from bot.auditing import cli_actor
-from bot.cli_tables import event_table, run_table
+from bot.audit.anchors import AnchorFileProblem, read_anchor_file, read_slack_anchors
+from bot.audit.export import ExportFormat, export_events
+from bot.audit.key import AuditKeyProblem, resolve_audit_key
+from bot.audit.query import resolve_audit_filter
+from bot.audit.recording import audit as record_audit_event
+from bot.audit.recording import cli_actor
+from bot.cli.tables import event_table, run_table
 from bot.errors import UserInputError
 from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
 from bot.preflight import Findings, TokensRefused, preflight
-from bot.run_report import write_run_csv
-from bot.runner import serve as run_server
+from bot.runs.report import write_run_csv
+from bot.serve import serve as run_server
 from bot.settings import AnchorReadSettings, DatabaseSettings, Settings, describe_problems
-from bot.slack_client import build_slack_client
+from bot.slack.client import build_slack_client
 from storage.audit import (
     Anchor,
     AuditAction,
