@@ -36,8 +36,8 @@ import aiohttp
 
 from bot.logs import Redactor, configure_logging
 from bot.runs.emails import fold
-from bot.runs.lifecycle import PendingPlan, decide, start, write_run
-from bot.runs.plan import Plan, make_plan
+from bot.runs.lifecycle import decide, start, write_run
+from bot.runs.plan import PendingPlan, Plan, make_plan
 from bot.serve import started_bot
 from bot.settings import Settings
 from bot.slack.access import SlackActor

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -11,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.consent.guard import RejectionGuard
 from bot.consent.reminders import ReminderService
+from bot.credentials.forms import PendingRegistration
 from bot.home.tab import HomeTab
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
 from bot.runs.engine import RunEngine
+from bot.runs.plan import PendingPlan
 from bot.runs.report import RunReporter
 from bot.runtime.pending import PendingStore
 from bot.runtime.tasks import BackgroundTasks
@@ -30,13 +31,14 @@ class Deps:
     slack: AsyncWebClient
     access: AccessPolicy
     nylas: NylasClient
-    engine: AsyncEngine
+    database: AsyncEngine
     sessions: Sessions
     tasks: BackgroundTasks
     http: aiohttp.ClientSession  # downloads of files users upload to Slack
-    pending: PendingStore[Any]  # submissions kept in memory for a retry
+    plans: PendingStore[PendingPlan]  # dry runs awaiting the requester's confirmation
+    registrations: PendingStore[PendingRegistration]  # failed registrations, for Try again
     reminders: ReminderService
-    runs: RunEngine
+    run_engine: RunEngine
     reporter: RunReporter
     home: HomeTab
     callback_guard: RejectionGuard  # rejected consent callbacks, limited and aggregated

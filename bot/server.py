@@ -65,7 +65,7 @@ def build_web_app(
     link = slack_link or SlackLink(connected=True)
 
     async def healthz(_request: web.Request) -> web.Response:
-        database_ok = await is_reachable(deps.engine)
+        database_ok = await is_reachable(deps.database)
         body = {
             "mode": "socket" if deps.settings.socket_mode else "http",
             "database": "reachable" if database_ok else "unreachable",

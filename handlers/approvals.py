@@ -246,8 +246,8 @@ async def cancel_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sla
         outcome = f":octagonal_sign: Cancelled by <@{actor.user_id}> before a decision."
         await _close_request(deps, where, run, _request_summary(body, run), outcome)
         return
-    deps.runs.cancel_locally(ref.run_id)
-    await deps.runs.wait_stopped(ref.run_id, timeout=30)
+    deps.run_engine.cancel_locally(ref.run_id)
+    await deps.run_engine.wait_stopped(ref.run_id, timeout=30)
     await deps.reporter.finish(ref.run_id, cancelled_by=actor.user_id)
 
 

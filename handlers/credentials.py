@@ -14,6 +14,7 @@ from bot.credentials.forms import (
     USE_CONNECTOR_APP,
     GoogleForm,
     MicrosoftForm,
+    PendingRegistration,
     parse_google_form,
     parse_microsoft_form,
 )
@@ -25,7 +26,7 @@ from bot.credentials.messages import (
     build_registering_view,
     build_status_view,
 )
-from bot.credentials.registration import PendingRegistration, download_key_file, register_credential
+from bot.credentials.registration import download_key_file, register_credential
 from bot.deps import Deps
 from bot.errors import UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
@@ -122,7 +123,7 @@ async def _accept(ack: AsyncAck, deps: Deps, pending: PendingRegistration, view_
     await ack(
         response_action="update", view=build_registering_view(pending.provider, pending.form.name)
     )
-    token = deps.pending.put(pending)
+    token = deps.registrations.put(pending)
     deps.tasks.spawn(
         register_credential(deps, pending, view_id=view_id, token=token),
         name=f"register-{pending.provider}",
@@ -202,15 +203,17 @@ async def retry_registration(
     await ack()
     retry = RetryToken.parse(body["actions"][0]["value"])
     view_id = str(body["view"]["id"])
-    held: PendingRegistration | None = deps.pending.get(retry.token)
+    held: PendingRegistration | None = deps.registrations.get(retry.token)
     if (
         held is not None
         and held.actor.user_id == actor.user_id
-        and deps.pending.is_taken(retry.token)
+        and deps.registrations.is_taken(retry.token)
     ):
         return  # a second click while the first retry is under way: one registration only
     pending = (
-        deps.pending.take(retry.token) if held and held.actor.user_id == actor.user_id else None
+        deps.registrations.take(retry.token)
+        if held and held.actor.user_id == actor.user_id
+        else None
     )
     if pending is None:
         text = (

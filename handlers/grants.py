@@ -20,7 +20,7 @@ from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
 from bot.nylas.errors import NylasError
 from bot.nylas.models import GrantFilters
 from bot.runs.emails import MAX_USER_FILE_BYTES, NoEmailColumn, emails_from_file, fold, split_pasted
-from bot.runs.lifecycle import PendingPlan, decide, start, write_run
+from bot.runs.lifecycle import decide, start, write_run
 from bot.runs.messages import (
     SKIP_EXISTING,
     START_WHEN_READY,
@@ -30,7 +30,7 @@ from bot.runs.messages import (
     build_planning_view,
     build_status_view,
 )
-from bot.runs.plan import Plan, make_plan
+from bot.runs.plan import PendingPlan, Plan, make_plan
 from bot.slack.access import SlackActor
 from bot.slack.files import FileProblem, download_text
 from bot.slack.forms import ViewState
@@ -236,7 +236,7 @@ async def _plan(
         )
         return
     plan = make_plan(base=base, existing=existing)
-    token = deps.pending.put(PendingPlan(plan=plan, requester=actor, channel_id=channel_id))
+    token = deps.plans.put(PendingPlan(plan=plan, requester=actor, channel_id=channel_id))
     await deps.slack.views_update(
         view_id=view_id,
         view=build_plan_view(
@@ -253,7 +253,7 @@ async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: S
     await ack()
     ref = PlanRef.parse(body["actions"][0]["value"])
     view_id = str(body["view"]["id"])
-    pending: PendingPlan | None = deps.pending.get(ref.token)
+    pending: PendingPlan | None = deps.plans.get(ref.token)
     if pending is None or pending.requester.user_id != actor.user_id:
         await deps.slack.views_update(
             view_id=view_id,
@@ -263,7 +263,7 @@ async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: S
             ),
         )
         return
-    deps.pending.drop(ref.token)
+    deps.plans.drop(ref.token)
     run = await write_run(deps, pending)
     assert run.id is not None
     channel = deps.settings.bulkauth_approval_channel

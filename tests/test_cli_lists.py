@@ -23,7 +23,7 @@ async def test_audit_list_takes_the_same_filters_as_slack(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, tmp_path: Path
 ) -> None:
     await finished_run(bot, slack, nylas)
-    engine = bot.deps.engine
+    engine = bot.deps.database
     code, out, err = await run_cli(engine, "audit", "list", "ann@acme.com", cwd=tmp_path)
     assert code == 0, err
     lines = out.splitlines()
@@ -52,7 +52,7 @@ async def test_runs_list_shows_live_counts_and_filters_by_status(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, tmp_path: Path
 ) -> None:
     await finished_run(bot, slack, nylas)
-    code, out, err = await run_cli(bot.deps.engine, "runs", "list", cwd=tmp_path)
+    code, out, err = await run_cli(bot.deps.database, "runs", "list", cwd=tmp_path)
     assert code == 0, err
     header, row = out.splitlines()
     assert header.split()[:9] == [
@@ -69,8 +69,10 @@ async def test_runs_list_shows_live_counts_and_filters_by_status(
     assert row.split()[:9] == ["1", "finished", "acme.com", "2", "2", "0", "0", "0", "0"]
     assert "U0ADMIN (Ada Admin)" in row
     code, out, _ = await run_cli(
-        bot.deps.engine, "runs", "list", "--status", "running", cwd=tmp_path
+        bot.deps.database, "runs", "list", "--status", "running", cwd=tmp_path
     )
     assert code == 0 and len(out.splitlines()) == 1  # the header only
-    code, _, err = await run_cli(bot.deps.engine, "runs", "list", "--status", "nope", cwd=tmp_path)
+    code, _, err = await run_cli(
+        bot.deps.database, "runs", "list", "--status", "nope", cwd=tmp_path
+    )
     assert code == 2 and "'nope' is not one of" in err

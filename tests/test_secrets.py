@@ -102,7 +102,7 @@ REDACTOR = Redactor()
 
 async def dump_database(bot_deps) -> str:  # type: ignore[no-untyped-def]
     rows = []
-    async with bot_deps.engine.connect() as connection:
+    async with bot_deps.database.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
             result = await connection.execute(text(f"SELECT * FROM {table.name}"))
             rows.extend(repr(tuple(row)) for row in result)

@@ -19,7 +19,8 @@ from pydantic import SecretStr
 from bot.errors import UserInputError
 from bot.ids import BlockId
 from bot.nylas.consent import COMMON_TENANT
-from bot.nylas.models import GoogleServiceAccountKey, MicrosoftAdminConsentData
+from bot.nylas.models import GoogleServiceAccountKey, MicrosoftAdminConsentData, Provider
+from bot.slack.access import SlackActor
 
 MAX_NAME_LENGTH = 120
 MAX_KEY_FILE_BYTES = 64 * 1024  # a real key file is about 2.3 KB
@@ -171,3 +172,15 @@ def parse_microsoft_form(
         client_secret=SecretStr(client_secret) if client_secret else None,
     )
     return MicrosoftForm(name=name, data=data, secret_expires_on=secret_expires_on)
+
+
+@dataclass(frozen=True)
+class PendingRegistration:
+    provider: Provider
+    form: GoogleForm | MicrosoftForm
+    actor: SlackActor
+    channel_id: str
+    uploaded_file_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"PendingRegistration({self.provider}, {self.form.name!r})"

@@ -8,7 +8,6 @@ stored) so that "Try again" needs no retyping.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -16,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot.audit.recording import actor_of
 from bot.blocks import Message, markdown
 from bot.blocks.metadata import RetryToken
-from bot.credentials.forms import MAX_KEY_FILE_BYTES, GoogleForm, MicrosoftForm
+from bot.credentials.forms import MAX_KEY_FILE_BYTES, GoogleForm, PendingRegistration
 from bot.credentials.messages import (
     PROVIDER_LABELS,
     Registered,
@@ -27,8 +26,6 @@ from bot.credentials.messages import (
 from bot.deps import Deps
 from bot.logs import log_event
 from bot.nylas.errors import NylasError, NylasNotFound
-from bot.nylas.models import Provider
-from bot.slack.access import SlackActor
 from bot.slack.files import FileProblem, download_text
 from bot.slack.notify import tell_user
 from storage.audit import AuditAction, Subject, record_event
@@ -36,18 +33,6 @@ from storage.credentials import add_credential
 from storage.models import CredentialRecord
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PendingRegistration:
-    provider: Provider
-    form: GoogleForm | MicrosoftForm
-    actor: SlackActor
-    channel_id: str
-    uploaded_file_id: str | None = None
-
-    def __repr__(self) -> str:
-        return f"PendingRegistration({self.provider}, {self.form.name!r})"
 
 
 async def download_key_file(deps: Deps, file: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -110,7 +95,7 @@ async def _failed(
     outcome: str,
 ) -> None:
     """Record the failure, then show it (with "Try again" when retrying can help)."""
-    deps.pending.restore(token)  # the held submission may be retried once more
+    deps.registrations.restore(token)  # the held submission may be retried once more
     async with deps.sessions() as session:
         await record_event(
             session=session,
@@ -138,7 +123,7 @@ async def register_credential(
     try:
         await deps.nylas.get_connector(pending.provider)
     except NylasNotFound:
-        deps.pending.drop(token)
+        deps.registrations.drop(token)
         await _failed(
             deps,
             pending,
@@ -159,7 +144,7 @@ async def register_credential(
         text = f":x: Nylas did not register the credential. {error.user_message}"
         await _failed(deps, pending, view_id, token, text, error, "error")
         return
-    deps.pending.drop(token)
+    deps.registrations.drop(token)
     record = _record_for(pending, created.data.id)
     async with deps.sessions() as session:
         await add_credential(session=session, record=record)

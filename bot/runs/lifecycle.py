@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
@@ -14,7 +13,7 @@ from bot.audit.recording import actor_of
 from bot.deps import Deps
 from bot.logs import log_event
 from bot.runs.messages import build_progress
-from bot.runs.plan import Plan
+from bot.runs.plan import PendingPlan
 from bot.slack.access import SlackActor
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
@@ -27,13 +26,6 @@ from storage.runs import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PendingPlan:
-    plan: Plan
-    requester: SlackActor
-    channel_id: str
 
 
 async def write_run(deps: Deps, pending: PendingPlan) -> BulkRun:
@@ -206,5 +198,5 @@ async def start(
         log, "run.started", run=run_id, users=run.total, state="queued" if queued else "running"
     )
     if not queued:
-        deps.runs.kick(run_id)
+        deps.run_engine.kick(run_id)
     return str(posted["channel"])

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.nylas.models import Grant
 from bot.runs.emails import UserList
+from bot.slack.access import SlackActor
 from storage.models import ItemStatus
 
 MAX_LISTED_INVALID = 20
@@ -59,3 +60,10 @@ def make_plan(*, base: Plan, existing: list[Grant]) -> Plan:
         else:
             base.existing_valid[email] = grant.id
     return base
+
+
+@dataclass(frozen=True)
+class PendingPlan:
+    plan: Plan
+    requester: SlackActor
+    channel_id: str

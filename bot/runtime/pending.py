@@ -1,34 +1,34 @@
-"""Submissions kept in memory only, briefly, so a user can retry without retyping a secret.
+"""Submissions kept in memory only, briefly, so a user can retry without retyping a secret and
+confirm a plan without recomputing it.
 
-Nothing here is ever written to disk or the database; a restart forgets it, by design.
+Nothing here is ever written to disk or the database; a restart forgets it, by design. Each
+store holds one kind of item, at most `MAX_HELD` of them, each for `DEFAULT_TTL_SECONDS`.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Generic, TypeVar
+
+from cachetools import TTLCache
 
 T = TypeVar("T")
 DEFAULT_TTL_SECONDS = 15 * 60
+MAX_HELD = 1000  # beyond this the oldest submission is forgotten first
 
 
 class PendingStore(Generic[T]):
-    def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
-        self._ttl = ttl_seconds
-        self._items: dict[str, tuple[float, T]] = {}
+    def __init__(self, *, ttl_seconds: float = DEFAULT_TTL_SECONDS, most: int = MAX_HELD) -> None:
+        self._items: TTLCache[str, T] = TTLCache(maxsize=most, ttl=ttl_seconds)
         self._taken: set[str] = set()  # handed to one caller; others are told it is under way
 
     def put(self, item: T) -> str:
-        self._expire()
         token = secrets.token_urlsafe(16)
-        self._items[token] = (time.monotonic() + self._ttl, item)
+        self._items[token] = item
         return token
 
     def get(self, token: str) -> T | None:
-        self._expire()
-        entry = self._items.get(token)
-        return entry[1] if entry else None
+        return self._items.get(token)
 
     def take(self, token: str) -> T | None:
         """The item, for exactly one caller: later callers get None until it is `restore`d."""
@@ -48,12 +48,6 @@ class PendingStore(Generic[T]):
     def drop(self, token: str) -> None:
         self._items.pop(token, None)
         self._taken.discard(token)
-
-    def _expire(self) -> None:
-        now = time.monotonic()
-        for token in [token for token, (expires, _) in self._items.items() if expires < now]:
-            del self._items[token]
-            self._taken.discard(token)
 
     def __repr__(self) -> str:  # never show what is held
         return f"PendingStore({len(self._items)} held)"

@@ -515,7 +515,9 @@ async def test_two_workers_on_postgresql_share_one_run(
     assert len(sent) == 150 and set(sent.values()) == {1}
     workers = Counter(item.claimed_by for item in items)
     assert len(workers) == 2 and min(workers.values()) > 0
-    assert first.deps.runs.worker_id in workers and second.deps.runs.worker_id in workers
+    assert (
+        first.deps.run_engine.worker_id in workers and second.deps.run_engine.worker_id in workers
+    )
 
 
 async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(

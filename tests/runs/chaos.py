@@ -73,7 +73,7 @@ async def chaotic_run(
     # per statement, and a batch has many; the first write always fails
     faults = RecorderFaults(first=1, rate=rate / 10, seed=seed)
     started = time.monotonic()
-    with failing_recorder(bot.deps.engine, faults):
+    with failing_recorder(bot.deps.database, faults):
         await start_run(bot, slack, nylas, users(count))
         csv_text = await asyncio.wait_for(wait_for_csv(slack), timeout=300)
         await bot.settled()

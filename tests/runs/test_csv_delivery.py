@@ -46,7 +46,7 @@ async def test_a_refused_csv_can_be_sent_again_or_written_from_the_database(
         assert slack.calls_to("files.completeUploadExternal") == []
         [progress] = [c for c in slack.calls_to("chat.postMessage") if "Run 1" in c.text_blob()]
 
-        code, out, err = await run_cli(bot.deps.engine, "runs", "csv", "1", cwd=tmp_path)
+        code, out, err = await run_cli(bot.deps.database, "runs", "csv", "1", cwd=tmp_path)
         assert code == 0, err
         assert Counter(row["outcome"] for row in csv_rows(out).values()) == {"created": 5}
 
@@ -65,5 +65,5 @@ async def test_a_refused_csv_can_be_sent_again_or_written_from_the_database(
 
 
 async def test_runs_csv_refuses_an_unknown_run(bot: RunningBot, tmp_path: Path) -> None:
-    code, out, err = await run_cli(bot.deps.engine, "runs", "csv", "42", cwd=tmp_path)
+    code, out, err = await run_cli(bot.deps.database, "runs", "csv", "42", cwd=tmp_path)
     assert (code, out) == (2, "") and "no run 42" in err

@@ -36,7 +36,7 @@ async def finished_cleanly(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, 
 async def test_one_database_error_in_the_recorder_is_retried(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    with failing_recorder(bot.deps.engine, RecorderFaults(first=1)) as faults:
+    with failing_recorder(bot.deps.database, RecorderFaults(first=1)) as faults:
         await start_run(bot, slack, nylas, users(100))
         await finished_cleanly(bot, slack, nylas, 100)
     assert faults.raised == 1
@@ -65,7 +65,7 @@ async def test_a_recorder_that_cannot_write_hands_its_items_on_and_nothing_is_lo
     )
     caplog.set_level(logging.ERROR, logger="bot")
     async with run_bot(settings) as bot:
-        with failing_recorder(bot.deps.engine, RecorderFaults(down_seconds=1.5)) as faults:
+        with failing_recorder(bot.deps.database, RecorderFaults(down_seconds=1.5)) as faults:
             await start_run(bot, slack, nylas, users(100))
             await finished_cleanly(bot, slack, nylas, 100)
     assert faults.raised > 1
