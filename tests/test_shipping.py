@@ -146,6 +146,20 @@ def test_the_defaults_in_env_example_are_the_settings_defaults(tmp_path: Path) -
     } == {}
 
 
+def test_env_example_filled_in_as_told_loads_with_the_defaults(tmp_path: Path) -> None:
+    """The file itself, comments and all, read the way `bulkauth serve` reads `.env`."""
+    filled = {"SLACK_BOT_TOKEN": "xoxb-example", "NYLAS_API_KEY": "example-api-key"}
+    text = ENV_EXAMPLE.read_text()
+    for name, value in filled.items():
+        text = re.sub(rf"^{name}=$", f"{name}={value}", text, flags=re.MULTILINE)
+    text = text.replace("# SLACK_SIGNING_SECRET=\n", "SLACK_SIGNING_SECRET=example-secret\n")
+    (tmp_path / ".env").write_text(text)
+    settings = Settings()  # the working directory is tmp_path (tests/conftest.py)
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-example"
+    assert settings.database_url == Settings.model_fields["database_url"].default
+    assert settings.bulkauth_audit_key is None
+
+
 # ---- Dockerfile ----
 
 
