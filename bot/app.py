@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,8 +17,9 @@ import handlers
 from bot.audit.recording import actor_of, audit
 from bot.blocks import plain_message
 from bot.deps import Deps
-from bot.errors import AccessDenied, BotError
+from bot.errors import AccessDenied
 from bot.ids import ActionId, CallbackId
+from bot.slack.failures import failure_text
 from bot.slack.notify import channel_of, tell_user
 from storage.audit import AuditAction
 
@@ -140,12 +140,7 @@ def build_app(deps: Deps) -> AsyncApp:
             # three seconds later. One poll's wait lets the ack go out first.
             await asyncio.sleep(ACK_POLL_SECONDS)
         user_id = (body.get("user") or {}).get("id") or body.get("user_id")
-        if isinstance(error, BotError):
-            text = error.user_message
-        else:
-            reference = uuid.uuid4().hex[:10]
-            log.error("unhandled error (ref %s)", reference, exc_info=error)
-            text = f"Something went wrong on our side (ref `{reference}`). It has been logged."
+        text = failure_text(error)
         if user_id:
             await tell_user(
                 deps.slack,

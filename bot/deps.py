@@ -9,8 +9,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.consent.guard import RejectionGuard
+from bot.consent.outcome import ConsentRecorder
 from bot.consent.reminders import ReminderService
 from bot.credentials.forms import PendingRegistration
+from bot.credentials.registration import CredentialRegistrar
 from bot.home.tab import HomeTab
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
@@ -21,6 +23,7 @@ from bot.runtime.pending import PendingStore
 from bot.runtime.tasks import BackgroundTasks
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
+from bot.slack.files import SlackFiles
 from storage.db import Sessions
 
 
@@ -34,10 +37,13 @@ class Deps:
     database: AsyncEngine
     sessions: Sessions
     tasks: BackgroundTasks
-    http: aiohttp.ClientSession  # downloads of files users upload to Slack
+    http: aiohttp.ClientSession
+    files: SlackFiles  # downloads of files users upload in modals
     plans: PendingStore[PendingPlan]  # dry runs awaiting the requester's confirmation
     registrations: PendingStore[PendingRegistration]  # failed registrations, for Try again
+    registrar: CredentialRegistrar
     reminders: ReminderService
+    consent_recorder: ConsentRecorder
     run_engine: RunEngine
     reporter: RunReporter
     home: HomeTab

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 
 import aiohttp
 from sqlalchemy.engine import make_url
@@ -13,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.audit.anchors import AnchorService
 from bot.audit.key import anchor_file, resolve_audit_key
 from bot.consent.guard import RejectionGuard
+from bot.consent.outcome import ConsentRecorder
 from bot.consent.reminders import ReminderService
+from bot.credentials.forms import PendingRegistration
+from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
 from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
@@ -27,6 +31,8 @@ from bot.runtime.tasks import BackgroundTasks
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.client import build_slack_client
+from bot.slack.failures import tell_failure
+from bot.slack.files import SlackFiles
 from storage.db import create_engine, session_factory
 from storage.migrate import pending_revisions, upgrade
 
@@ -139,6 +145,15 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         runs.start()
         stack.push_async_callback(reporter.close)
         stack.push_async_callback(runs.stop, timeout=DRAIN_SECONDS)
+        files = SlackFiles(
+            http=http_session,
+            bot_token=settings.slack_bot_token,
+            slack_api_url=settings.slack_api_url,
+        )
+        registrations: PendingStore[PendingRegistration] = PendingStore()
+        registrar = CredentialRegistrar(
+            sessions=sessions, slack=slack, nylas=nylas, files=files, held=registrations
+        )
         yield Deps(
             settings=settings,
             redactor=redactor,
@@ -147,11 +162,19 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             nylas=nylas,
             database=engine,
             sessions=sessions,
-            tasks=BackgroundTasks(),
+            tasks=BackgroundTasks(report_failure=partial(tell_failure, slack)),
             http=http_session,
+            files=files,
             plans=PendingStore(),
-            registrations=PendingStore(),
+            registrations=registrations,
+            registrar=registrar,
             reminders=reminders,
+            consent_recorder=ConsentRecorder(
+                sessions=sessions,
+                slack=slack,
+                reminders=reminders,
+                wait_seconds=settings.bulkauth_consent_wait_seconds,
+            ),
             run_engine=runs,
             reporter=reporter,
             home=home,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.consent.links import CALLBACK_PATH, hash_state
-from bot.consent.outcome import ConsentOutcome, record_consent_outcome
+from bot.consent.outcome import ConsentOutcome
 from bot.consent.pages import bad_callback_page, consent_failed_page, consent_recorded_page
 from bot.deps import Deps
 from storage.audit import Actor
@@ -82,7 +82,7 @@ def consent_callback_route(deps: Deps) -> web.RouteDef:
         if outcome is None:
             return await reject(request, "The answer from Microsoft could not be understood.")
         actor = Actor("nylas-callback", "customer's admin (consent callback)")
-        if not await record_consent_outcome(deps, consent, outcome, actor=actor, now=now):
+        if not await deps.consent_recorder.record(consent, outcome, actor=actor, now=now):
             return await reject(request, "This consent link was already used.")
         page = (
             consent_recorded_page() if outcome.granted else consent_failed_page(outcome.error or "")

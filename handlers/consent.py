@@ -18,10 +18,11 @@ from bot.consent.messages import (
     build_consent_modal,
     build_no_consent_credentials_message,
 )
-from bot.consent.outcome import ConsentOutcome, record_consent_outcome
+from bot.consent.outcome import ConsentOutcome
 from bot.deps import Deps
 from bot.errors import NotFound, UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, Subcommand
+from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
@@ -142,7 +143,11 @@ async def submit_consent_link(
         await ack(response_action="errors", errors={field: error.user_message})
         return
     await ack()
-    deps.tasks.spawn(_post_link(deps, credential, link, actor), name="consent-link")
+    deps.tasks.spawn(
+        _post_link(deps, credential, link, actor),
+        name="consent-link",
+        for_=OnBehalfOf(actor.user_id, link.request.channel_id or None),
+    )
 
 
 async def _post_link(
@@ -206,8 +211,8 @@ async def consent_granted_manually(
         consent is not None
         and not expired
         and consent.status == ConsentStatus.PENDING
-        and await record_consent_outcome(
-            deps, consent, ConsentOutcome(granted=True), actor=actor_of(actor), now=now
+        and await deps.consent_recorder.record(
+            consent, ConsentOutcome(granted=True), actor=actor_of(actor), now=now
         )
     )
     if not recorded:

@@ -26,12 +26,12 @@ from bot.credentials.messages import (
     build_registering_view,
     build_status_view,
 )
-from bot.credentials.registration import download_key_file, register_credential
 from bot.deps import Deps
 from bot.errors import UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
 from bot.nylas.errors import NylasError
 from bot.nylas.models import Provider
+from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
@@ -125,8 +125,9 @@ async def _accept(ack: AsyncAck, deps: Deps, pending: PendingRegistration, view_
     )
     token = deps.registrations.put(pending)
     deps.tasks.spawn(
-        register_credential(deps, pending, view_id=view_id, token=token),
+        deps.registrar.register(pending, view_id=view_id, token=token),
         name=f"register-{pending.provider}",
+        for_=OnBehalfOf(pending.actor.user_id, pending.channel_id, view_id),
     )
 
 
@@ -139,7 +140,9 @@ async def submit_google(ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: 
     """view_submission of the Google modal: validate everything, then register in background."""
     state = ViewState(view)
     name, files = state.text(BlockId.CREDENTIAL_NAME), state.files(BlockId.KEY_FILE)
-    uploaded, upload_problem = await download_key_file(deps, files[0]) if files else (None, None)
+    uploaded, upload_problem = (
+        await deps.registrar.download_key_file(files[0]) if files else (None, None)
+    )
     try:
         form: GoogleForm = parse_google_form(
             name=name,
@@ -226,7 +229,8 @@ async def retry_registration(
         view_id=view_id, view=build_registering_view(pending.provider, pending.form.name)
     )
     deps.tasks.spawn(
-        register_credential(deps, pending, view_id=view_id, token=retry.token),
+        deps.registrar.register(pending, view_id=view_id, token=retry.token),
+        for_=OnBehalfOf(pending.actor.user_id, pending.channel_id, view_id),
         name=f"register-retry-{pending.provider}",
     )
 

@@ -31,8 +31,9 @@ from bot.runs.messages import (
     build_status_view,
 )
 from bot.runs.plan import PendingPlan, Plan, make_plan
+from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
-from bot.slack.files import FileProblem, download_text
+from bot.slack.files import FileProblem
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.credentials import list_credentials
@@ -115,8 +116,7 @@ async def _user_candidates(deps: Deps, state: ViewState) -> list[str]:
         )
     if files:
         try:
-            text = await download_text(
-                deps,
+            text = await deps.files.download_text(
                 files[0],
                 max_bytes=MAX_USER_FILE_BYTES,
                 extensions=(".csv", ".txt"),
@@ -218,7 +218,9 @@ async def submit_grants_request(
     await ack(response_action="update", view=build_planning_view(len(candidates)))
     origin = ModalOrigin.load(view.get("private_metadata"))
     deps.tasks.spawn(
-        _plan(deps, base, candidates, actor, origin.channel_id, str(view["id"])), name="plan"
+        _plan(deps, base, candidates, actor, origin.channel_id, str(view["id"])),
+        name="plan",
+        for_=OnBehalfOf(actor.user_id, origin.channel_id or None, str(view["id"])),
     )
 
 

@@ -12,7 +12,7 @@ import re
 from bot.blocks import escape
 from bot.blocks.metadata import MAX_DB_ID, DbId, Ref
 from bot.errors import UserInputError
-from bot.runs.emails import normalise
+from bot.runtime.addresses import normalise
 from storage.audit import CLI_ACTOR_PREFIX, AuditFilter
 from storage.credentials import find_credential
 from storage.db import Sessions

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
 from bot.blocks import Message, markdown
@@ -23,44 +24,18 @@ from bot.credentials.messages import (
     build_registered_message,
     build_status_view,
 )
-from bot.deps import Deps
 from bot.logs import log_event
+from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError, NylasNotFound
-from bot.slack.files import FileProblem, download_text
+from bot.runtime.pending import PendingStore
+from bot.slack.files import FileProblem, SlackFiles
 from bot.slack.notify import tell_user
 from storage.audit import AuditAction, Subject, record_event
 from storage.credentials import add_credential
+from storage.db import Sessions
 from storage.models import CredentialRecord
 
 log = logging.getLogger(__name__)
-
-
-async def download_key_file(deps: Deps, file: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(text, None) or (None, what went wrong), for the key file uploaded in the modal."""
-    try:
-        text = await download_text(
-            deps,
-            file,
-            max_bytes=MAX_KEY_FILE_BYTES,
-            extensions=(".json",),
-            kind="a service account JSON key",
-        )
-    except FileProblem as problem:
-        return None, str(problem)
-    return text, None
-
-
-async def _remove_uploaded_key(deps: Deps, file_id: str | None) -> str:
-    if not file_id:
-        return ""
-    try:
-        await deps.slack.files_delete(file=file_id)
-    except SlackApiError:
-        return (
-            "\n:warning: The key file you uploaded stays in Slack. Delete it now: open it "
-            "from your Files, then ⋯ → *Delete file*."
-        )
-    return "\nThe key file you uploaded has been deleted from Slack."
 
 
 def _record_for(pending: PendingRegistration, credential_id: str) -> CredentialRecord:
@@ -85,107 +60,151 @@ def _record_for(pending: PendingRegistration, credential_id: str) -> CredentialR
     return record
 
 
-async def _failed(
-    deps: Deps,
-    pending: PendingRegistration,
-    view_id: str,
-    token: str,
-    text: str,
-    error: NylasError | None,
-    outcome: str,
-) -> None:
-    """Record the failure, then show it (with "Try again" when retrying can help)."""
-    deps.registrations.restore(token)  # the held submission may be retried once more
-    async with deps.sessions() as session:
-        await record_event(
-            session=session,
-            actor=actor_of(pending.actor),
-            action=AuditAction.CREDENTIAL_REGISTRATION_FAILED,
-            outcome=outcome,
-            request_id=error.request_id if error else None,
-            details={
-                "provider": pending.provider,
-                "name": pending.form.name,
-                "status": error.status if error else None,
-            },
-        )
-        await session.commit()
-    title = f"{PROVIDER_LABELS[pending.provider]} credential"
-    retry = RetryToken(token=token, channel_id=pending.channel_id) if error else None
-    await deps.slack.views_update(view_id=view_id, view=build_status_view(title, text, retry=retry))
+class CredentialRegistrar:
+    """Registers an accepted credential modal with Nylas in the background: connector check,
+    create, record, tell. Failed submissions stay in `held` for Try again."""
 
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        slack: AsyncWebClient,
+        nylas: NylasClient,
+        files: SlackFiles,
+        held: PendingStore[PendingRegistration],
+    ) -> None:
+        self._sessions = sessions
+        self._slack = slack
+        self._nylas = nylas
+        self._files = files
+        self._held = held
 
-async def register_credential(
-    deps: Deps, pending: PendingRegistration, *, view_id: str, token: str
-) -> None:
-    """Preflight the connector, create the credential, record it, tell the user."""
-    form = pending.form
-    try:
-        await deps.nylas.get_connector(pending.provider)
-    except NylasNotFound:
-        deps.registrations.drop(token)
-        await _failed(
-            deps,
-            pending,
-            view_id,
-            token,
-            build_no_connector_message(pending.provider),
-            None,
-            "no_connector",
+    async def download_key_file(self, file: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(text, None) or (None, what went wrong), for the key file uploaded in the modal."""
+        try:
+            text = await self._files.download_text(
+                file,
+                max_bytes=MAX_KEY_FILE_BYTES,
+                extensions=(".json",),
+                kind="a service account JSON key",
+            )
+        except FileProblem as problem:
+            return None, str(problem)
+        return text, None
+
+    async def _remove_uploaded_key(self, file_id: str | None) -> str:
+        if not file_id:
+            return ""
+        try:
+            await self._slack.files_delete(file=file_id)
+        except SlackApiError:
+            return (
+                "\n:warning: The key file you uploaded stays in Slack. Delete it now: open it "
+                "from your Files, then ⋯ → *Delete file*."
+            )
+        return "\nThe key file you uploaded has been deleted from Slack."
+
+    async def _failed(
+        self,
+        pending: PendingRegistration,
+        view_id: str,
+        token: str,
+        text: str,
+        error: NylasError | None,
+        outcome: str,
+    ) -> None:
+        """Record the failure, then show it (with "Try again" when retrying can help)."""
+        self._held.restore(token)  # the held submission may be retried once more
+        async with self._sessions() as session:
+            await record_event(
+                session=session,
+                actor=actor_of(pending.actor),
+                action=AuditAction.CREDENTIAL_REGISTRATION_FAILED,
+                outcome=outcome,
+                request_id=error.request_id if error else None,
+                details={
+                    "provider": pending.provider,
+                    "name": pending.form.name,
+                    "status": error.status if error else None,
+                },
+            )
+            await session.commit()
+        title = f"{PROVIDER_LABELS[pending.provider]} credential"
+        retry = RetryToken(token=token, channel_id=pending.channel_id) if error else None
+        await self._slack.views_update(
+            view_id=view_id, view=build_status_view(title, text, retry=retry)
         )
-        return
-    except NylasError as error:
-        await _failed(deps, pending, view_id, token, f":x: {error.user_message}", error, "error")
-        return
-    data = form.key if isinstance(form, GoogleForm) else form.data
-    try:
-        created = await deps.nylas.create_credential(pending.provider, name=form.name, data=data)
-    except NylasError as error:
-        text = f":x: Nylas did not register the credential. {error.user_message}"
-        await _failed(deps, pending, view_id, token, text, error, "error")
-        return
-    deps.registrations.drop(token)
-    record = _record_for(pending, created.data.id)
-    async with deps.sessions() as session:
-        await add_credential(session=session, record=record)
-        await record_event(
-            session=session,
-            actor=actor_of(pending.actor),
-            action=AuditAction.CREDENTIAL_REGISTERED,
-            subject=Subject(credential_id=created.data.id),
-            request_id=created.request_id,
-            details={"provider": pending.provider, "name": form.name},
-        )
-        await session.commit()
-    log_event(
-        log,
-        "credential.registered",
-        provider=pending.provider,
-        credential=created.data.id,
-        by=pending.actor.user_id,
-        request_id=created.request_id,
-    )
-    message = build_registered_message(
-        Registered(
+
+    async def register(self, pending: PendingRegistration, *, view_id: str, token: str) -> None:
+        """Preflight the connector, create the credential, record it, tell the user."""
+        form = pending.form
+        try:
+            await self._nylas.get_connector(pending.provider)
+        except NylasNotFound:
+            self._held.drop(token)
+            await self._failed(
+                pending,
+                view_id,
+                token,
+                build_no_connector_message(pending.provider),
+                None,
+                "no_connector",
+            )
+            return
+        except NylasError as error:
+            await self._failed(pending, view_id, token, f":x: {error.user_message}", error, "error")
+            return
+        data = form.key if isinstance(form, GoogleForm) else form.data
+        try:
+            created = await self._nylas.create_credential(
+                pending.provider, name=form.name, data=data
+            )
+        except NylasError as error:
+            text = f":x: Nylas did not register the credential. {error.user_message}"
+            await self._failed(pending, view_id, token, text, error, "error")
+            return
+        self._held.drop(token)
+        record = _record_for(pending, created.data.id)
+        async with self._sessions() as session:
+            await add_credential(session=session, record=record)
+            await record_event(
+                session=session,
+                actor=actor_of(pending.actor),
+                action=AuditAction.CREDENTIAL_REGISTERED,
+                subject=Subject(credential_id=created.data.id),
+                request_id=created.request_id,
+                details={"provider": pending.provider, "name": form.name},
+            )
+            await session.commit()
+        log_event(
+            log,
+            "credential.registered",
             provider=pending.provider,
-            name=form.name,
-            credential_id=created.data.id,
-            client_email=record.client_email,
-            tenant=record.tenant,
-            record_id=record.id,
+            credential=created.data.id,
+            by=pending.actor.user_id,
+            request_id=created.request_id,
         )
-    )
-    cleanup_note = await _remove_uploaded_key(deps, pending.uploaded_file_id)
-    title = f"{PROVIDER_LABELS[pending.provider]} credential"
-    await deps.slack.views_update(
-        view_id=view_id, view=build_status_view(title, message.text + cleanup_note)
-    )
-    await tell_user(
-        deps.slack,
-        user_id=pending.actor.user_id,
-        channel_id=pending.channel_id,
-        message=Message(
-            text=message.text + cleanup_note,
-            blocks=[*message.blocks, *([markdown(cleanup_note)] if cleanup_note else [])],
-        ),
-    )
+        message = build_registered_message(
+            Registered(
+                provider=pending.provider,
+                name=form.name,
+                credential_id=created.data.id,
+                client_email=record.client_email,
+                tenant=record.tenant,
+                record_id=record.id,
+            )
+        )
+        cleanup_note = await self._remove_uploaded_key(pending.uploaded_file_id)
+        title = f"{PROVIDER_LABELS[pending.provider]} credential"
+        await self._slack.views_update(
+            view_id=view_id, view=build_status_view(title, message.text + cleanup_note)
+        )
+        await tell_user(
+            self._slack,
+            user_id=pending.actor.user_id,
+            channel_id=pending.channel_id,
+            message=Message(
+                text=message.text + cleanup_note,
+                blocks=[*message.blocks, *([markdown(cleanup_note)] if cleanup_note else [])],
+            ),
+        )

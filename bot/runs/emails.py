@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
+from bot.runtime.addresses import normalise
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 _HEADER_WORDS = ("email", "e-mail", "mail", "upn", "userprincipalname", "address")
@@ -24,15 +24,6 @@ class UserList:
     duplicates: int = 0
     invalid: list[str] = field(default_factory=list)
     submitted: int = 0
-
-
-def normalise(candidate: str) -> str | None:
-    """The lower-cased address when it is valid syntax (no DNS lookups), else None."""
-    try:
-        result = validate_email(candidate, check_deliverability=False)
-    except EmailNotValidError:
-        return None
-    return result.normalized.lower()
 
 
 def fold(candidates: Iterable[str]) -> UserList:

@@ -1,10 +1,12 @@
-"""Background work started after an ack: kept referenced, errors logged, drained on shutdown."""
+"""Background work started after an ack: kept referenced, drained on shutdown, and a failure
+reported to the person it was done for through the one error path (bot/slack/failures.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -23,20 +25,41 @@ def bolt_listener_tasks() -> set[asyncio.Task[Any]]:
     }
 
 
-class BackgroundTasks:
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
+@dataclass(frozen=True)
+class OnBehalfOf:
+    """Whom background work is for: told when it fails, in the modal they look at if any."""
 
-    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work, name=name)
+    user_id: str
+    channel_id: str | None = None
+    view_id: str | None = None
+
+
+FailureReport = Callable[[BaseException, OnBehalfOf], Awaitable[None]]
+
+
+class BackgroundTasks:
+    def __init__(self, *, report_failure: FailureReport | None = None) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._report_failure = report_failure
+
+    def spawn(
+        self, work: Coroutine[Any, Any, Any], *, name: str, for_: OnBehalfOf | None = None
+    ) -> asyncio.Task[Any]:
+        task = asyncio.create_task(self._run(work, for_), name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        task.add_done_callback(self._tasks.discard)
         return task
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+    async def _run(self, work: Coroutine[Any, Any, Any], for_: OnBehalfOf | None) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if for_ is None or self._report_failure is None:
+                log.error("background work failed", exc_info=error)
+                return
+            await self._report_failure(error, for_)
 
     async def wait_idle(self, *, timeout: float) -> set[asyncio.Task[Any]]:
         """Wait until no work is running (ours and Bolt's listeners, including work they start

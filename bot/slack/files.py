@@ -6,8 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-
-from bot.deps import Deps
+from pydantic import SecretStr
 
 SLACK_FILE_HOSTS = {"files.slack.com", "slack-files.com"}
 DOWNLOAD_SECONDS = 2.0  # inside the 3-second budget of the view_submission ack
@@ -17,38 +16,54 @@ class FileProblem(ValueError):
     """What is wrong with the file, in words for the modal."""
 
 
-async def download_text(
-    deps: Deps, file: dict[str, Any], *, max_bytes: int, extensions: tuple[str, ...], kind: str
-) -> str:
-    """The file's text; FileProblem says why it cannot be used."""
-    too_large = f"This file is larger than {max_bytes // 1024:,} KB, so it is not {kind}."
-    if int(file.get("size") or 0) > max_bytes:
-        raise FileProblem(too_large)
-    if not str(file.get("name") or "").lower().endswith(extensions):
-        raise FileProblem(f"Upload {kind} ({' or '.join(extensions)}).")
-    url = str(file.get("url_private_download") or file.get("url_private") or "")
-    if not is_slack_file_url(url, deps.settings.slack_api_url):
-        raise FileProblem("The file's address is not Slack's, so the bot did not fetch it.")
-    token = deps.settings.slack_bot_token.get_secret_value()
-    try:
-        async with deps.http.get(
-            url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS),
-        ) as reply:
-            if reply.status != 200 or reply.content_type == "text/html":
-                raise FileProblem("Slack did not hand over the file (check the files:read scope).")
-            content = await _read_whole(reply, max_bytes, too_large)
-    except (aiohttp.ClientError, TimeoutError):
-        raise FileProblem("The file could not be read from Slack just now; submit again.") from None
-    declared = int(file.get("size") or len(content))
-    if len(content) != declared:
-        # Half a file reads as a shorter list (or a line cut mid-address): never use it.
-        raise FileProblem("The file arrived incomplete from Slack; submit again.")
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise FileProblem("This file is not UTF-8 text.") from None
+class SlackFiles:
+    """Downloads the files people upload in modals, with the bot token, from Slack only."""
+
+    def __init__(
+        self, *, http: aiohttp.ClientSession, bot_token: SecretStr, slack_api_url: str | None
+    ) -> None:
+        self._http = http
+        self._token = bot_token
+        self._api_url = slack_api_url
+
+    def __repr__(self) -> str:  # the token stays out of every repr
+        return "SlackFiles()"
+
+    async def download_text(
+        self, file: dict[str, Any], *, max_bytes: int, extensions: tuple[str, ...], kind: str
+    ) -> str:
+        """The file's text, read whole; FileProblem says why it cannot be used."""
+        too_large = f"This file is larger than {max_bytes // 1024:,} KB, so it is not {kind}."
+        if int(file.get("size") or 0) > max_bytes:
+            raise FileProblem(too_large)
+        if not str(file.get("name") or "").lower().endswith(extensions):
+            raise FileProblem(f"Upload {kind} ({' or '.join(extensions)}).")
+        url = str(file.get("url_private_download") or file.get("url_private") or "")
+        if not is_slack_file_url(url, self._api_url):
+            raise FileProblem("The file's address is not Slack's, so the bot did not fetch it.")
+        try:
+            async with self._http.get(
+                url,
+                headers={"Authorization": f"Bearer {self._token.get_secret_value()}"},
+                timeout=aiohttp.ClientTimeout(total=DOWNLOAD_SECONDS),
+            ) as reply:
+                if reply.status != 200 or reply.content_type == "text/html":
+                    raise FileProblem(
+                        "Slack did not hand over the file (check the files:read scope)."
+                    )
+                content = await _read_whole(reply, max_bytes, too_large)
+        except (aiohttp.ClientError, TimeoutError):
+            raise FileProblem(
+                "The file could not be read from Slack just now; submit again."
+            ) from None
+        declared = int(file.get("size") or len(content))
+        if len(content) != declared:
+            # Half a file reads as a shorter list (or a line cut mid-address): never use it.
+            raise FileProblem("The file arrived incomplete from Slack; submit again.")
+        try:
+            return content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise FileProblem("This file is not UTF-8 text.") from None
 
 
 async def _read_whole(reply: aiohttp.ClientResponse, max_bytes: int, too_large: str) -> bytes:

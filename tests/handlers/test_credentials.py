@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from storage.audit import latest_events
 from storage.credentials import list_credentials
@@ -339,3 +341,25 @@ async def test_three_clicks_on_try_again_register_once(
     await bot.settled()
     assert len(nylas.calls("POST", r".*/creds")) == 2  # the failed one and one retry
     assert len(nylas.credentials) == 1
+
+
+async def test_a_registration_that_fails_unexpectedly_says_so_in_its_modal(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """The database refuses the new credential's row (as a failing database does): the modal
+    must not stay on "Registering…"; the person sees the failure with a reference id."""
+
+    def refuse_credential_rows(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CREDENTIAL"):
+            raise OperationalError(statement, None, Exception("disk I/O error"))
+
+    modal = await Person(bot, slack, ADMIN).open_modal("credential google")
+    event.listen(bot.deps.database.sync_engine, "before_cursor_execute", refuse_credential_rows)
+    try:
+        await submit_google(modal, pasted=key_json())
+        await bot.settled()
+    finally:
+        event.remove(bot.deps.database.sync_engine, "before_cursor_execute", refuse_credential_rows)
+    assert "Registering" not in modal.text() and "went wrong on our side (ref `" in modal.text()
+    [told] = [c for c in slack.calls_to("chat.postEphemeral") if "ref `" in c.text_blob()]
+    assert told.params["user"] == ADMIN
