@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.consent.guard import RejectionGuard
 from bot.consent.outcome import ConsentRecorder
 from bot.consent.reminders import ReminderService
+from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.home.tab import HomeTab
@@ -42,6 +43,7 @@ class Deps:
     plans: PendingStore[PendingPlan]  # dry runs awaiting the requester's confirmation
     registrations: PendingStore[PendingRegistration]  # failed registrations, for Try again
     registrar: CredentialRegistrar
+    checks: ProviderChecks  # a new credential tried with Google or Microsoft first
     reminders: ReminderService
     consent_recorder: ConsentRecorder
     run_engine: RunEngine

@@ -16,6 +16,7 @@ from bot.audit.key import anchor_file, resolve_audit_key
 from bot.consent.guard import RejectionGuard
 from bot.consent.outcome import ConsentRecorder
 from bot.consent.reminders import ReminderService
+from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
@@ -168,6 +169,11 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             plans=PendingStore(),
             registrations=registrations,
             registrar=registrar,
+            checks=ProviderChecks(
+                http=http_session,
+                google_token_url=settings.google_token_url,
+                microsoft_login_url=settings.microsoft_login_url,
+            ),
             reminders=reminders,
             consent_recorder=ConsentRecorder(
                 sessions=sessions,

@@ -96,6 +96,9 @@ class Settings(DatabaseSettings):
     nylas_region: Literal["us", "eu"] | None = None
     nylas_api_uri: str | None = Field(default=None, validate_default=True)
     nylas_client_id: str | None = None
+    # Where credentials are checked before registration (a local fake in tests).
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    microsoft_login_url: str = "https://login.microsoftonline.com"
 
     public_base_url: str | None = None
     port: int = Field(default=3000, ge=0, le=65535)

@@ -24,6 +24,7 @@ from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import upgrade
 from tests.contracts.nylas_spec import check_exchange
 from tests.databases import PostgresServer
+from tests.fakes.identity import AzureApp, FakeGoogle, FakeMicrosoft
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import SIGNING_SECRET, form_body, payload_body, signed_headers
@@ -81,8 +82,37 @@ async def slack() -> AsyncIterator[FakeSlack]:
     assert fake.unescaped_markup() == [], "user input reached Slack's mrkdwn unescaped"
 
 
+AZURE_APP = "2f70abcd-1234-abcd-1234-abcd0316be16"
+AZURE_SECRET = "ms-secret-value-1234"
+
+
 @pytest.fixture
-def make_settings(slack: FakeSlack, nylas: FakeNylas, tmp_path: Path) -> SettingsFactory:
+async def google() -> AsyncIterator[FakeGoogle]:
+    """Google's token endpoint; tests add the service accounts and mailboxes they need."""
+    fake = FakeGoogle()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def microsoft() -> AsyncIterator[FakeMicrosoft]:
+    """Microsoft's login endpoint, knowing the test Azure app in contoso.com."""
+    fake = FakeMicrosoft(tenants={"contoso.com"})
+    fake.apps[AZURE_APP] = AzureApp(secrets={AZURE_SECRET}, tenants={"contoso.com"})
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def make_settings(
+    slack: FakeSlack,
+    nylas: FakeNylas,
+    google: FakeGoogle,
+    microsoft: FakeMicrosoft,
+    tmp_path: Path,
+) -> SettingsFactory:
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "slack_bot_token": BOT_TOKEN,
@@ -91,6 +121,8 @@ def make_settings(slack: FakeSlack, nylas: FakeNylas, tmp_path: Path) -> Setting
             "nylas_api_key": NYLAS_API_KEY,
             "nylas_api_uri": nylas.url,
             "nylas_client_id": "nylas-client-id",
+            "google_token_url": google.token_url,
+            "microsoft_login_url": microsoft.url,
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bulkauth.db'}",
             "bulkauth_admins": [ADMIN],
             "bulkauth_audit_key": AUDIT_KEY,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import AZURE_APP, AZURE_SECRET
 from tests.slack_ui import Modal, Submission
-
-AZURE_APP = "2f70abcd-1234-abcd-1234-abcd0316be16"
 
 
 def fill_google(
@@ -28,7 +27,7 @@ def fill_microsoft(
     name: str = "contoso.com",
     tenant: str = "contoso.com",
     client_id: str = AZURE_APP,
-    secret: str = "ms-secret-value-1234",
+    secret: str = AZURE_SECRET,
     connector_app: bool = False,
     expires: str | None = None,
 ) -> None:

@@ -22,7 +22,15 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from bot.logs import Redactor, configure_logging
-from tests.conftest import ADMIN, BOT_TOKEN, NYLAS_API_KEY, RunningBot, SettingsFactory, run_bot
+from tests.conftest import (
+    ADMIN,
+    AZURE_APP,
+    BOT_TOKEN,
+    NYLAS_API_KEY,
+    RunningBot,
+    SettingsFactory,
+    run_bot,
+)
 from tests.credential_flow import (
     fill_google,
     fill_microsoft,
@@ -30,6 +38,7 @@ from tests.credential_flow import (
     submit_google,
     submit_microsoft,
 )
+from tests.fakes.identity import FakeMicrosoft
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.keys import canary_of, key_json, rsa_pem
@@ -127,9 +136,11 @@ async def test_private_key_and_client_secret_never_leak(
     make_settings: SettingsFactory,
     slack: FakeSlack,
     nylas: FakeNylas,
+    microsoft: FakeMicrosoft,
     captured_logs: io.StringIO,
     tmp_path: Path,
 ) -> None:
+    microsoft.apps[AZURE_APP].secrets.add(MS_SECRET)  # the canary is the app's real secret
     pem = rsa_pem()
     key_canary = canary_of(pem)
     upload = slack.host_file(key_json(pem).encode(), filename="canary.json")

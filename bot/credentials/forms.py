@@ -181,6 +181,8 @@ class PendingRegistration:
     actor: SlackActor
     channel_id: str
     uploaded_file_id: str | None = None
+    check: str = "skipped"  # passed, overridden, not possible (common, connector app), unreachable
+    findings: tuple[str, ...] = ()  # the problem codes of a check that failed or warned
 
     def __repr__(self) -> str:
         return f"PendingRegistration({self.provider}, {self.form.name!r})"

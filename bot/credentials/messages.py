@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     Option,
     PlainTextInputElement,
+    StaticMultiSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -25,9 +26,12 @@ from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import CredentialRef, ModalOrigin, RetryToken
 from bot.credentials.forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
 from bot.ids import ActionId, BlockId, CallbackId, CommandName
+from bot.nylas.scopes import GMAIL_READONLY, GOOGLE_SCOPES
 
 PROVIDER_LABELS = {"google": "Google", "microsoft": "Microsoft"}
 MAX_LINES_PER_SECTION = 12
+
+REGISTER_ANYWAY = "register_anyway"
 
 
 def _name_input(hint: str) -> InputBlock:
@@ -72,6 +76,31 @@ def build_google_credential_modal(origin: ModalOrigin) -> View:
                     placeholder='{"type": "service_account", …}',
                 ),
             ),
+            InputBlock(
+                block_id=BlockId.TEST_MAILBOX,
+                label="Test mailbox",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT, max_length=254, placeholder="someone@acme.com"
+                ),
+                hint="A user of the customer's domain: the bot asks Google for a token as that "
+                "user, once per scope, before anything is registered.",
+            ),
+            InputBlock(
+                block_id=BlockId.TEST_SCOPES,
+                label="Scopes to test",
+                optional=True,
+                element=StaticMultiSelectElement(
+                    action_id=ActionId.INPUT,
+                    options=[
+                        Option(value=scope, text=label) for scope, label in GOOGLE_SCOPES.items()
+                    ],
+                    initial_options=[
+                        Option(value=GMAIL_READONLY, text=GOOGLE_SCOPES[GMAIL_READONLY])
+                    ],
+                ),
+            ),
+            _register_anyway(),
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
@@ -81,6 +110,21 @@ def build_google_credential_modal(origin: ModalOrigin) -> View:
                 ]
             ),
         ],
+    )
+
+
+def _scope_option(scope: str) -> Option:
+    return Option(value=scope, text=GOOGLE_SCOPES[scope])
+
+
+def _register_anyway() -> InputBlock:
+    option = Option(value=REGISTER_ANYWAY, text="Register even if the check fails")
+    return InputBlock(
+        block_id=BlockId.REGISTER_ANYWAY,
+        label="If the check fails",
+        optional=True,
+        element=CheckboxesElement(action_id=ActionId.INPUT, options=[option]),
+        hint="The check's findings stay in the audit log.",
     )
 
 
@@ -143,6 +187,15 @@ def build_microsoft_credential_modal(origin: ModalOrigin) -> View:
                 optional=True,
                 element=DatePickerElement(action_id=ActionId.INPUT),
                 hint="The bot warns before it expires; grants go invalid when it does.",
+            ),
+            _register_anyway(),
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text="For a specific tenant the client id and secret are checked with "
+                        "Microsoft before anything is registered; for `common` they cannot be."
+                    )
+                ]
             ),
         ],
     )

@@ -173,7 +173,12 @@ class CredentialRegistrar:
                 action=AuditAction.CREDENTIAL_REGISTERED,
                 subject=Subject(credential_id=created.data.id),
                 request_id=created.request_id,
-                details={"provider": pending.provider, "name": form.name},
+                details={
+                    "provider": pending.provider,
+                    "name": form.name,
+                    "check": pending.check,
+                    **({"findings": list(pending.findings)} if pending.findings else {}),
+                },
             )
             await session.commit()
         log_event(
