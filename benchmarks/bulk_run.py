@@ -36,8 +36,7 @@ import aiohttp
 
 from bot.logs import Redactor, configure_logging
 from bot.runs.emails import fold
-from bot.runs.lifecycle import decide, start, write_run
-from bot.runs.plan import PendingPlan, Plan, make_plan
+from bot.runs.plan import GrantRequest, PendingPlan, make_plan
 from bot.serve import started_bot
 from bot.settings import Settings
 from bot.slack.access import SlackActor
@@ -108,24 +107,16 @@ async def run_users(
             await session.refresh(credential)
         assert credential.id is not None
         emails = [f"user{index}@bench.example.com" for index in range(users)]
-        plan = make_plan(
-            base=Plan(
-                credential_id=credential.id,
-                credential_name="bench",
-                nylas_credential_id="cred-bench",
-                provider="google",
-                scopes=[SCOPE],
-                skip_existing=True,
-                users=fold(emails),
-            ),
-            existing=[],
+        request = GrantRequest(
+            credential=credential, candidates=tuple(emails), scopes=(SCOPE,), skip_existing=True
         )
+        plan = make_plan(request, fold(emails), existing=[])
         actor = SlackActor(user_id=ADMIN, display_name="Bench", is_workspace_admin=True)
-        run = await write_run(deps, PendingPlan(plan=plan, requester=actor, channel_id=""))
+        run = await deps.runs.write_run(PendingPlan(plan=plan, requester=actor, channel_id=""))
         assert run.id is not None
         started = time.monotonic()
-        await decide(deps, run.id, actor, approved=True, now=utcnow())
-        await start(deps, run.id, channel_id=ADMIN, thread_ts=None)
+        await deps.runs.decide(run.id, actor, approved=True, now=utcnow())
+        await deps.runs.start(run.id, channel_id=ADMIN, thread_ts=None)
         extra = await during(bot.port, slack) if callable(during) else None  # type: ignore[misc]
         await slack.wait_for("files.completeUploadExternal", timeout=users)
         duration = time.monotonic() - started

@@ -18,7 +18,9 @@ from bot.home.tab import HomeTab
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
 from bot.runs.engine import RunEngine
+from bot.runs.lifecycle import Runs
 from bot.runs.plan import PendingPlan
+from bot.runs.planning import Planner
 from bot.runs.report import RunReporter
 from bot.runtime.pending import PendingStore
 from bot.runtime.tasks import BackgroundTasks
@@ -46,6 +48,8 @@ class Deps:
     checks: ProviderChecks  # a new credential tried with Google or Microsoft first
     reminders: ReminderService
     consent_recorder: ConsentRecorder
+    planner: Planner  # the dry run, in the background after the request modal's ack
+    runs: Runs  # a confirmed plan's run: approval, decisions, start
     run_engine: RunEngine
     reporter: RunReporter
     home: HomeTab

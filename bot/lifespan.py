@@ -24,7 +24,10 @@ from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
-from bot.runs.engine import RunEngine
+from bot.runs.engine import RunEngine, WhenFinished
+from bot.runs.lifecycle import Runs
+from bot.runs.plan import PendingPlan
+from bot.runs.planning import Planner
 from bot.runs.report import RunReporter
 from bot.runtime.pending import PendingStore
 from bot.runtime.scheduling import Scheduler
@@ -134,18 +137,20 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             path=anchor_file(settings),
         )
         await anchors.start()
-
-        async def after_run() -> None:
-            await home.refresh()
-            await anchors.anchor()  # the run's end, anchored outside the database
-
-        reporter.after_finish = after_run
-        runs = RunEngine(settings=settings, sessions=sessions, nylas=nylas, scheduler=scheduler)
-        runs.on_started, runs.on_finished = reporter.started, reporter.finish
-        runs.on_progress = reporter.progressed
-        runs.start()
+        run_engine = RunEngine(
+            settings=settings,
+            sessions=sessions,
+            nylas=nylas,
+            scheduler=scheduler,
+            # In this order: the summary, the App Home, then the run's end anchored outside
+            # the database.
+            observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
+        )
+        run_engine.start()
+        plans: PendingStore[PendingPlan] = PendingStore()
+        rate, approval_channel = settings.bulkauth_nylas_rps, settings.bulkauth_approval_channel
         stack.push_async_callback(reporter.close)
-        stack.push_async_callback(runs.stop, timeout=DRAIN_SECONDS)
+        stack.push_async_callback(run_engine.stop, timeout=DRAIN_SECONDS)
         files = SlackFiles(
             http=http_session,
             bot_token=settings.slack_bot_token,
@@ -166,7 +171,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             tasks=BackgroundTasks(report_failure=partial(tell_failure, slack)),
             http=http_session,
             files=files,
-            plans=PendingStore(),
+            plans=plans,
             registrations=registrations,
             registrar=registrar,
             checks=ProviderChecks(
@@ -181,7 +186,18 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
                 reminders=reminders,
                 wait_seconds=settings.bulkauth_consent_wait_seconds,
             ),
-            run_engine=runs,
+            planner=Planner(
+                nylas=nylas, slack=slack, plans=plans, rate=rate, approval_channel=approval_channel
+            ),
+            runs=Runs(
+                sessions=sessions,
+                slack=slack,
+                access=access,
+                engine=run_engine,
+                approval_channel=approval_channel,
+                rate=rate,
+            ),
+            run_engine=run_engine,
             reporter=reporter,
             home=home,
             callback_guard=callback_guard,

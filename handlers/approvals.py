@@ -16,12 +16,8 @@ from bot.blocks import plain_message
 from bot.blocks.metadata import RunRef
 from bot.deps import Deps
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.runs.lifecycle import decide, start
-from bot.runs.messages import (
-    approval_outcome,
-    build_decided_request,
-    build_reject_reason_modal,
-)
+from bot.runs.messages import approval_outcome, build_decided_request
+from bot.runs.modals import build_reject_reason_modal
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
@@ -155,15 +151,14 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
     if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
         return
     now = utcnow()
-    if not await decide(deps, ref.run_id, actor, approved=True, now=now):
+    if not await deps.runs.decide(ref.run_id, actor, approved=True, now=now):
         await _already_decided(deps, actor, body, ref.run_id)
         return
     run = await _load(deps, ref.run_id)
     assert run is not None
     outcome = approval_outcome(approved=True, by=actor.user_id, at=now)
     problem = await _close_request(deps, ref, run, _request_summary(body, run), outcome)
-    where = await start(
-        deps,
+    where = await deps.runs.start(
         ref.run_id,
         channel_id=ref.channel_id,
         thread_ts=ref.message_ts,
@@ -197,7 +192,7 @@ async def submit_rejection(
         return
     reason = ViewState(view).text(BlockId.REJECT_REASON)
     now = utcnow()
-    if not await decide(deps, ref.run_id, actor, approved=False, reason=reason, now=now):
+    if not await deps.runs.decide(ref.run_id, actor, approved=False, reason=reason, now=now):
         await _already_decided(deps, actor, body, ref.run_id)
         return
     run = await _load(deps, ref.run_id)
@@ -246,9 +241,7 @@ async def cancel_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sla
         outcome = f":octagonal_sign: Cancelled by <@{actor.user_id}> before a decision."
         await _close_request(deps, where, run, _request_summary(body, run), outcome)
         return
-    deps.run_engine.cancel_locally(ref.run_id)
-    await deps.run_engine.wait_stopped(ref.run_id, timeout=30)
-    await deps.reporter.finish(ref.run_id, cancelled_by=actor.user_id)
+    await deps.run_engine.cancel(ref.run_id, cancelled_by=actor.user_id)
 
 
 def register(app: AsyncApp) -> None:

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot.audit.recording import refuse_submission
 from bot.blocks.metadata import CredentialRef, ModalOrigin, PlanRef
@@ -17,28 +16,23 @@ from bot.consent.links import Readiness, grant_gate
 from bot.deps import Deps
 from bot.errors import NotFound, UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
-from bot.nylas.errors import NylasError
-from bot.nylas.models import GrantFilters
-from bot.runs.emails import MAX_USER_FILE_BYTES, NoEmailColumn, emails_from_file, fold, split_pasted
-from bot.runs.lifecycle import decide, start, write_run
-from bot.runs.messages import (
+from bot.runs.emails import MAX_USER_FILE_BYTES, NoEmailColumn, emails_from_file, split_pasted
+from bot.runs.modals import (
     SKIP_EXISTING,
     START_WHEN_READY,
-    build_approval_request,
     build_grants_modal,
-    build_plan_view,
     build_planning_view,
     build_status_view,
 )
-from bot.runs.plan import PendingPlan, Plan, make_plan
+from bot.runs.plan import GrantRequest
+from bot.runs.planning import NOT_HELD
 from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.files import FileProblem
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.credentials import list_credentials
-from storage.models import CredentialRecord, RunStatus, utcnow
-from storage.runs import set_approval_message, transition
+from storage.models import CredentialRecord, utcnow
 
 
 async def _credentials(deps: Deps) -> list[CredentialRecord]:
@@ -107,7 +101,7 @@ async def credential_chosen(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> 
     )
 
 
-async def _user_candidates(deps: Deps, state: ViewState) -> list[str]:
+async def _user_candidates(deps: Deps, state: ViewState) -> tuple[str, ...]:
     pasted, files = state.text(BlockId.GRANTS_USERS_TEXT), state.files(BlockId.GRANTS_USERS_FILE)
     if pasted and files:
         message = "Give the users either pasted or as a file, not both."
@@ -136,16 +130,16 @@ async def _user_candidates(deps: Deps, state: ViewState) -> list[str]:
         message = f"That is more than {limit:,} users; split the list into several runs."
         block = BlockId.GRANTS_USERS_FILE if files else BlockId.GRANTS_USERS_TEXT
         raise UserInputError(message, {block: message})
-    return candidates
+    return tuple(candidates)
 
 
-def _scopes(state: ViewState) -> list[str]:
+def _scopes(state: ViewState) -> tuple[str, ...]:
     scopes = state.selected_many(BlockId.GRANTS_SCOPES)
     scopes += [s for s in re.split(r"[\s,]+", state.text(BlockId.GRANTS_EXTRA_SCOPES)) if s]
     if not scopes:
         message = "Choose at least one scope (they must be delegated to the service account)."
         raise UserInputError(message, {BlockId.GRANTS_SCOPES: message})
-    return list(dict.fromkeys(scopes))
+    return tuple(dict.fromkeys(scopes))
 
 
 async def _start_after(deps: Deps, credential: CredentialRecord, queue: bool) -> datetime | None:
@@ -167,7 +161,7 @@ async def _start_after(deps: Deps, credential: CredentialRecord, queue: bool) ->
     return gate.ready_at if gate.readiness == Readiness.WAITING else None
 
 
-async def _validate(deps: Deps, state: ViewState) -> tuple[Plan, list[str]]:
+async def _validate(deps: Deps, state: ViewState) -> GrantRequest:
     """Everything that can be checked inside the ack; every field's problem at once."""
     chosen = state.selected(BlockId.GRANTS_CREDENTIAL)
     credential = next((c for c in await _credentials(deps) if str(c.id) == chosen), None)
@@ -177,31 +171,27 @@ async def _validate(deps: Deps, state: ViewState) -> tuple[Plan, list[str]]:
         )
     options = state.checked(BlockId.GRANTS_OPTIONS)
     errors: dict[str, str] = {}
-    candidates: list[str] = []
-    scopes: list[str] = []
+    candidates: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
     start_after = None
     try:
         candidates = await _user_candidates(deps, state)
     except UserInputError as error:
         errors.update(error.field_errors)
     try:
-        scopes = _scopes(state) if credential.provider == "google" else []
+        scopes = _scopes(state) if credential.provider == "google" else ()
         start_after = await _start_after(deps, credential, START_WHEN_READY in options)
     except UserInputError as error:
         errors.update(error.field_errors)
     if errors:
         raise UserInputError("Some fields need attention.", errors)
-    base = Plan(
-        credential_id=credential.id,
-        credential_name=credential.name,
-        nylas_credential_id=credential.nylas_credential_id,
-        provider=credential.provider,
+    return GrantRequest(
+        credential=credential,
+        candidates=candidates,
         scopes=scopes,
         skip_existing=SKIP_EXISTING in options,
-        users=fold([]),
         start_after=start_after,
     )
-    return base, candidates
 
 
 async def submit_grants_request(
@@ -209,44 +199,21 @@ async def submit_grants_request(
 ) -> None:
     """The request modal: check it in place, then plan in the background."""
     try:
-        base, candidates = await _validate(deps, ViewState(view))
+        request = await _validate(deps, ViewState(view))
     except UserInputError as error:
         await refuse_submission(
             ack, deps.sessions, actor=actor, error=error, form=CallbackId.GRANTS_REQUEST
         )
         return
-    await ack(response_action="update", view=build_planning_view(len(candidates)))
+    await ack(response_action="update", view=build_planning_view(len(request.candidates)))
     origin = ModalOrigin.load(view.get("private_metadata"))
+    planning = deps.planner.plan(
+        request, requester=actor, channel_id=origin.channel_id, view_id=str(view["id"])
+    )
     deps.tasks.spawn(
-        _plan(deps, base, candidates, actor, origin.channel_id, str(view["id"])),
+        planning,
         name="plan",
         for_=OnBehalfOf(actor.user_id, origin.channel_id or None, str(view["id"])),
-    )
-
-
-async def _plan(
-    deps: Deps, base: Plan, candidates: list[str], actor: SlackActor, channel_id: str, view_id: str
-) -> None:
-    """The dry run: fold the list, one paged List Grants pass, then show the plan."""
-    base.users = await asyncio.to_thread(fold, candidates)  # ~30 µs an address
-    try:
-        existing = await deps.nylas.list_grants(GrantFilters(provider=base.provider))
-    except NylasError as error:
-        await deps.slack.views_update(
-            view_id=view_id,
-            view=build_status_view(f":x: Could not read the existing grants. {error.user_message}"),
-        )
-        return
-    plan = make_plan(base=base, existing=existing)
-    token = deps.plans.put(PendingPlan(plan=plan, requester=actor, channel_id=channel_id))
-    await deps.slack.views_update(
-        view_id=view_id,
-        view=build_plan_view(
-            plan,
-            rate=deps.settings.bulkauth_nylas_rps,
-            token=token,
-            approval_channel=deps.settings.bulkauth_approval_channel,
-        ),
     )
 
 
@@ -255,52 +222,8 @@ async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: S
     await ack()
     ref = PlanRef.parse(body["actions"][0]["value"])
     view_id = str(body["view"]["id"])
-    pending: PendingPlan | None = deps.plans.get(ref.token)
-    if pending is None or pending.requester.user_id != actor.user_id:
-        await deps.slack.views_update(
-            view_id=view_id,
-            view=build_status_view(
-                "This plan is no longer held (plans are kept 15 minutes). Run `/bulkauth grants` "
-                "again."
-            ),
-        )
-        return
-    deps.plans.drop(ref.token)
-    run = await write_run(deps, pending)
-    assert run.id is not None
-    channel = deps.settings.bulkauth_approval_channel
-    if channel:
-        request = build_approval_request(run, pending.plan, rate=deps.settings.bulkauth_nylas_rps)
-        try:
-            posted = await deps.slack.chat_postMessage(channel=channel, **request.as_kwargs())
-            async with deps.sessions() as session:
-                await set_approval_message(
-                    session=session,
-                    run_id=run.id,
-                    channel_id=str(posted["channel"]),
-                    ts=str(posted["ts"]),
-                )
-                await session.commit()
-            text = f"Run {run.id} was sent for approval in <#{channel}>."
-        except SlackApiError as error:
-            # Nobody could approve it: withdraw the run rather than leave it waiting forever.
-            async with deps.sessions() as session:
-                await transition(
-                    session=session,
-                    run_id=run.id,
-                    from_statuses=[RunStatus.AWAITING_APPROVAL],
-                    to_status=RunStatus.CANCELLED,
-                    finished_at=utcnow(),
-                )
-                await session.commit()
-            text = (
-                f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
-                f"({error.response.get('error')}). Invite it there and plan again."
-            )
-    else:
-        await decide(deps, run.id, actor, approved=True, now=utcnow())
-        await start(deps, run.id, channel_id=actor.user_id, thread_ts=None)
-        text = f"Run {run.id} has started; its progress is in your DMs."
+    pending = deps.planner.claim(ref.token, actor)
+    text = NOT_HELD if pending is None else await deps.runs.confirm(pending)
     await deps.slack.views_update(view_id=view_id, view=build_status_view(text))
 
 

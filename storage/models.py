@@ -129,9 +129,15 @@ class ItemStatus(StrEnum):
     FAILED = "failed"
 
 
-FINISHED_ITEM_STATUSES = frozenset(
-    {ItemStatus.CREATED, ItemStatus.REAUTHENTICATED, ItemStatus.SKIPPED, ItemStatus.FAILED}
+# In the order every count of a run is shown (progress, summary, Home, CLI, audit details).
+FINISHED_ITEM_STATUSES = (
+    ItemStatus.CREATED,
+    ItemStatus.REAUTHENTICATED,
+    ItemStatus.SKIPPED,
+    ItemStatus.FAILED,
 )
+SENT_ITEM_STATUSES = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED, ItemStatus.FAILED)
+UNSENT_ITEM_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS)
 
 
 class RunItem(SQLModel, table=True):

@@ -6,7 +6,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from storage.models import AuditEvent, BulkRun, as_utc
+from storage.models import (
+    FINISHED_ITEM_STATUSES,
+    UNSENT_ITEM_STATUSES,
+    AuditEvent,
+    BulkRun,
+    as_utc,
+)
 
 
 def _when(moment: datetime | None) -> str:
@@ -60,9 +66,8 @@ def run_table(
                 run.status,
                 names.get(run.credential_id, "?"),
                 str(run.total),
-                *(str(done[status]) for status in ("created", "reauthenticated", "skipped")),
-                str(done["failed"]),
-                str(done["pending"] + done["in_progress"]),
+                *(str(done[status]) for status in FINISHED_ITEM_STATUSES),
+                str(sum(done[status] for status in UNSENT_ITEM_STATUSES)),
                 f"{run.requested_by} ({run.requested_by_name})",
                 f"{run.approved_by} ({run.approved_by_name})" if run.approved_by else "-",
                 _when(run.created_at),

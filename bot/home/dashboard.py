@@ -11,6 +11,7 @@ from storage.consents import latest_consents, open_consents
 from storage.credentials import expiring_secrets, list_credentials
 from storage.db import Sessions
 from storage.models import (
+    FINISHED_ITEM_STATUSES,
     AuditEvent,
     BulkRun,
     ConsentRequest,
@@ -44,7 +45,7 @@ class RunLine:
 
     @property
     def done(self) -> int:
-        return sum(self.counts[s] for s in ("created", "reauthenticated", "skipped", "failed"))
+        return sum(self.counts[status] for status in FINISHED_ITEM_STATUSES)
 
 
 @dataclass(frozen=True)

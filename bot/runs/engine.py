@@ -14,12 +14,14 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
-from bot.runs.worker import RunContext, RunPass
+from bot.runs.outcomes import RunContext
+from bot.runs.worker import PassLimits, RunPass
 from bot.runtime.scheduling import Scheduler
 from bot.settings import Settings
 from storage.audit import Actor
@@ -37,7 +39,36 @@ from storage.runs import (
 log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=1)
 WORKER_ID_LENGTH = 64  # RunItem.claimed_by
-RunHook = Callable[[int], Awaitable[None]]
+
+
+class RunObserver(Protocol):
+    """Hears what happens to runs worked here (the reporter, the App Home, the audit anchor)."""
+
+    async def started(self, run_id: int) -> None:
+        """A worker here took the run up."""
+
+    def progressed(self, run_id: int) -> None:
+        """Outcomes were recorded (often: keep it cheap, schedule any I/O)."""
+
+    async def finished(self, run_id: int, *, cancelled_by: str | None = None) -> None:
+        """The run ended: every item done, or cancelled."""
+
+
+class WhenFinished:
+    """An observer that only cares that some run ended (refresh a view, anchor the audit log)."""
+
+    def __init__(self, action: Callable[[], Awaitable[None]]) -> None:
+        self._action = action
+
+    async def started(self, run_id: int) -> None:
+        """Not of interest."""
+
+    def progressed(self, run_id: int) -> None:
+        """Not of interest."""
+
+    # Which run, and who cancelled it, do not matter to these actions.
+    async def finished(self, run_id: int, *, cancelled_by: str | None = None) -> None:  # noqa: ARG002
+        await self._action()
 
 
 def new_worker_id() -> str:
@@ -55,18 +86,17 @@ class RunEngine:
         sessions: Sessions,
         nylas: NylasClient,
         scheduler: Scheduler,
+        observers: Sequence[RunObserver] = (),
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.nylas = nylas
         self._scheduler = scheduler
+        self._observers = tuple(observers)  # told in this order
         self.worker_id = new_worker_id()
         self._active: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
         self._cancelled: set[int] = set()
-        self.on_started: RunHook | None = None  # shows progress (set by the handlers)
-        self.on_finished: RunHook | None = None  # posts the summary
-        self.on_progress: Callable[[int], None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -107,9 +137,24 @@ class RunEngine:
         """A Cancel was recorded: stop sending this run's queued items at once."""
         self._cancelled.add(run_id)
 
+    async def cancel(self, run_id: int, *, cancelled_by: str) -> None:
+        """A Cancel was recorded for a run that had started: stop sending here, let calls in
+        flight end, then tell the observers it ended."""
+        self.cancel_locally(run_id)
+        await self.wait_stopped(run_id, timeout=30)
+        await self._finished(run_id, cancelled_by=cancelled_by)
+
     def progressed(self, run_id: int) -> None:
-        if self.on_progress is not None:
-            self.on_progress(run_id)
+        for observer in self._observers:
+            observer.progressed(run_id)
+
+    async def _finished(self, run_id: int, *, cancelled_by: str | None = None) -> None:
+        """Every observer hears it, even when one before it failed."""
+        for observer in self._observers:
+            try:
+                await observer.finished(run_id, cancelled_by=cancelled_by)
+            except Exception:
+                log.exception("run %s: %s failed at the run's end", run_id, type(observer).__name__)
 
     async def still_running(self, run_id: int) -> bool:
         if self.should_stop(run_id):
@@ -145,7 +190,7 @@ class RunEngine:
 
     @staticmethod
     def _due(run: BulkRun, now: datetime) -> bool:
-        """A queued run whose time has come. An approved run is started by `bot.runs.start`
+        """A queued run whose time has come. An approved run is started by `Runs.start`
         once its progress message exists; the scan takes it over only when that start was cut
         short (no message after a grace period: the process stopped in between)."""
         if run.status == RunStatus.APPROVED and run.message_ts is None:
@@ -184,14 +229,30 @@ class RunEngine:
             approver=approver,
         )
 
+    def _pass(self, context: RunContext) -> RunPass:
+        settings = self.settings
+        return RunPass(
+            context=context,
+            control=self,
+            sessions=self.sessions,
+            nylas=self.nylas,
+            worker_id=self.worker_id,
+            limits=PassLimits(
+                concurrency=settings.bulkauth_nylas_concurrency,
+                item_attempts=settings.bulkauth_item_attempts,
+                lease_seconds=settings.bulkauth_item_lease_seconds,
+                record_retry_seconds=settings.bulkauth_record_retry_seconds,
+            ),
+        )
+
     async def _work(self, run_id: int) -> None:
         try:
             context = await self._context(run_id)
             if context is None:
                 return
-            if self.on_started is not None:
-                await self.on_started(run_id)
-            await RunPass(self, context).run()
+            for observer in self._observers:
+                await observer.started(run_id)
+            await self._pass(context).run()
             await self._maybe_finish(run_id)
         except Exception:
             log.exception("run %s: worker stopped; the next scan picks it up again", run_id)
@@ -212,8 +273,7 @@ class RunEngine:
         if not won:
             return
         await self._log_finished(run_id)
-        if self.on_finished is not None:
-            await self.on_finished(run_id)
+        await self._finished(run_id)
 
     async def _log_finished(self, run_id: int) -> None:
         async with self.sessions() as session:

@@ -1,4 +1,5 @@
-"""Bulk runs from a confirmed plan to their start: writing the run, deciding, starting."""
+"""Bulk runs from a confirmed plan to their start: writing the run, asking for approval,
+deciding, starting."""
 
 from __future__ import annotations
 
@@ -8,19 +9,22 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
-from bot.deps import Deps
 from bot.logs import log_event
-from bot.runs.messages import build_progress
+from bot.runs.engine import RunEngine
+from bot.runs.messages import build_approval_request, build_progress
 from bot.runs.plan import PendingPlan
-from bot.slack.access import SlackActor
+from bot.slack.access import AccessPolicy, SlackActor
 from storage.audit import AuditAction, EventSpec, Subject, record_events
+from storage.db import Sessions
 from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
 from storage.runs import (
     create_run,
     get_run,
     items_with_presets,
+    set_approval_message,
     set_run_message,
     transition,
 )
@@ -28,175 +32,235 @@ from storage.runs import (
 log = logging.getLogger(__name__)
 
 
-async def write_run(deps: Deps, pending: PendingPlan) -> BulkRun:
-    """The run and every one of its items, before any Nylas call; skipped users are audited."""
-    plan, requester = pending.plan, pending.requester
-    items = plan.items()
-    async with deps.sessions() as session:
-        run = await create_run(
-            session=session,
-            run=BulkRun(
-                credential_id=plan.credential_id,
-                provider=plan.provider,
-                scopes=" ".join(plan.scopes),
-                skip_existing=plan.skip_existing,
-                requested_by=requester.user_id,
-                requested_by_name=requester.display_name,
-                total=len(items),
-                start_after=plan.start_after,
-            ),
-        )
+class Runs:
+    """The run's use cases, from a confirmed plan to its start (the engine works it then)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        slack: AsyncWebClient,
+        access: AccessPolicy,
+        engine: RunEngine,
+        approval_channel: str | None,
+        rate: float,
+    ) -> None:
+        self._sessions = sessions
+        self._slack = slack
+        self._access = access
+        self._engine = engine
+        self._approval_channel = approval_channel
+        self._rate = rate  # Nylas calls per second, for the request's time estimate
+
+    async def confirm(self, pending: PendingPlan) -> str:
+        """Write the run, then ask for approval in the approval channel, or (without one)
+        approve and start it at once; returns what the requester is told."""
+        run = await self.write_run(pending)
         assert run.id is not None
-        await items_with_presets(session=session, run_id=run.id, items=items)
-        actor = actor_of(requester)
-        specs = [
-            EventSpec(
-                actor=actor,
-                action=AuditAction.RUN_REQUESTED,
-                subject=Subject(credential_id=plan.nylas_credential_id, run_id=run.id),
-                details={
-                    "users": len(items),
-                    "calls": plan.calls,
-                    "invalid": len(plan.users.invalid),
-                },
-            )
-        ]
-        specs += [
-            EventSpec(
-                actor=actor,
-                action=AuditAction.GRANT_SKIPPED,
-                subject=Subject(
-                    credential_id=plan.nylas_credential_id,
-                    email=email,
-                    grant_id=grant_id,
-                    run_id=run.id,
-                ),
-                details={"reason": "already has a valid grant"},
-            )
-            for email, status, grant_id in items
-            if status == ItemStatus.SKIPPED
-        ]
-        await record_events(session=session, specs=specs)
-        await session.commit()
-    return run
+        if self._approval_channel:
+            return await self._request_approval(run, pending, self._approval_channel)
+        requester = pending.requester
+        await self.decide(run.id, requester, approved=True, now=utcnow())
+        await self.start(run.id, channel_id=requester.user_id, thread_ts=None)
+        return f"Run {run.id} has started; its progress is in your DMs."
 
-
-async def decide(
-    deps: Deps,
-    run_id: int,
-    decider: SlackActor,
-    *,
-    approved: bool,
-    now: datetime,
-    reason: str = "",
-) -> bool:
-    """Awaiting approval → approved or rejected, exactly once (False: already decided)."""
-    values: dict[str, object] = {
-        "approved_by": decider.user_id,  # who decided, either way
-        "approved_by_name": decider.display_name,
-        "decided_at": now,
-    }
-    if not approved:
-        values["rejection_reason"] = reason or None
-    async with deps.sessions() as session:
-        won = await transition(
-            session=session,
-            run_id=run_id,
-            from_statuses=[RunStatus.AWAITING_APPROVAL],
-            to_status=RunStatus.APPROVED if approved else RunStatus.REJECTED,
-            **values,
-        )
-        run = await get_run(session=session, run_id=run_id)
-        if won and run is not None:
-            event = EventSpec(
-                actor=actor_of(decider),
-                action=AuditAction.RUN_APPROVED if approved else AuditAction.RUN_REJECTED,
-                subject=Subject(run_id=run_id),
-                details={
-                    "requested_by": run.requested_by,
-                    **({"reason": reason} if reason else {}),
-                },
-            )
-            await record_events(session=session, specs=[event])
-        await session.commit()
-    if won:
-        decision = "approved" if approved else "rejected"
-        log_event(log, "run.decided", run=run_id, decision=decision, by=decider.user_id)
-    return won
-
-
-async def start(
-    deps: Deps,
-    run_id: int,
-    *,
-    channel_id: str,
-    thread_ts: str | None,
-    fallbacks: Sequence[str] = (),
-) -> str:
-    """Post the progress message (in the approval thread, or a DM), then start or queue the run;
-    returns the channel the message went to. In that order: a short run can end within
-    milliseconds, and its summary and CSV go to that message, so the message must exist before
-    the run may start. When the bot cannot post there (removed from the channel), the message
-    goes to the first of `fallbacks` (user ids: a DM) that works."""
-    async with deps.sessions() as session:
-        run = await get_run(session=session, run_id=run_id)
-    assert run is not None and run.id is not None
-    queued = run.start_after is not None and as_utc(run.start_after) > utcnow()
-    progress = build_progress(
-        run,
-        Counter(),
-        rate=None,
-        eta_seconds=None,
-        state="waiting for consent propagation" if queued else "starting",
-    )
-    places = [(channel_id, thread_ts), *((user, None) for user in fallbacks)]
-    for index, (channel, thread) in enumerate(places):
+    async def _request_approval(self, run: BulkRun, pending: PendingPlan, channel: str) -> str:
+        assert run.id is not None
+        request = build_approval_request(run, pending.plan, rate=self._rate)
         try:
-            posted = await deps.slack.chat_postMessage(
-                channel=channel, thread_ts=thread, **progress.as_kwargs()
-            )
-            break
+            posted = await self._slack.chat_postMessage(channel=channel, **request.as_kwargs())
         except SlackApiError as error:
-            if index == len(places) - 1:
-                raise
-            log.warning(
-                "run.progress_not_posted run=%s channel=%s error=%s",
-                run_id,
-                channel,
-                error.response.get("error"),
-            )
-    thread_ts = thread
-    starter = actor_of(await deps.access.actor(run.approved_by or run.requested_by))
-    async with deps.sessions() as session:
-        await set_run_message(
-            session=session,
-            run_id=run_id,
-            channel_id=str(posted["channel"]),
-            ts=str(posted["ts"]),
-            thread_ts=thread_ts or str(posted["ts"]),
-        )
-        await transition(
-            session=session,
-            run_id=run_id,
-            from_statuses=[RunStatus.APPROVED],
-            to_status=RunStatus.WAITING_FOR_CONSENT if queued else RunStatus.RUNNING,
-            **({} if queued else {"started_at": utcnow()}),
-        )
-        await record_events(
-            session=session,
-            specs=[
-                EventSpec(
-                    actor=starter,
-                    action=AuditAction.RUN_STARTED,
-                    subject=Subject(run_id=run_id),
-                    outcome="queued" if queued else "ok",
+            # Nobody could approve it: withdraw the run rather than leave it waiting forever.
+            async with self._sessions() as session:
+                await transition(
+                    session=session,
+                    run_id=run.id,
+                    from_statuses=[RunStatus.AWAITING_APPROVAL],
+                    to_status=RunStatus.CANCELLED,
+                    finished_at=utcnow(),
                 )
-            ],
+                await session.commit()
+            return (
+                f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
+                f"({error.response.get('error')}). Invite it there and plan again."
+            )
+        async with self._sessions() as session:
+            await set_approval_message(
+                session=session,
+                run_id=run.id,
+                channel_id=str(posted["channel"]),
+                ts=str(posted["ts"]),
+            )
+            await session.commit()
+        return f"Run {run.id} was sent for approval in <#{channel}>."
+
+    async def write_run(self, pending: PendingPlan) -> BulkRun:
+        """The run and every one of its items, before any Nylas call; skipped users are audited."""
+        plan, requester = pending.plan, pending.requester
+        items = plan.items()
+        async with self._sessions() as session:
+            run = await create_run(
+                session=session,
+                run=BulkRun(
+                    credential_id=plan.credential_id,
+                    provider=plan.provider,
+                    scopes=" ".join(plan.scopes),
+                    skip_existing=plan.skip_existing,
+                    requested_by=requester.user_id,
+                    requested_by_name=requester.display_name,
+                    total=len(items),
+                    start_after=plan.start_after,
+                ),
+            )
+            assert run.id is not None
+            await items_with_presets(session=session, run_id=run.id, items=items)
+            actor = actor_of(requester)
+            specs = [
+                EventSpec(
+                    actor=actor,
+                    action=AuditAction.RUN_REQUESTED,
+                    subject=Subject(credential_id=plan.nylas_credential_id, run_id=run.id),
+                    details={
+                        "users": len(items),
+                        "calls": plan.calls,
+                        "invalid": len(plan.users.invalid),
+                    },
+                )
+            ]
+            specs += [
+                EventSpec(
+                    actor=actor,
+                    action=AuditAction.GRANT_SKIPPED,
+                    subject=Subject(
+                        credential_id=plan.nylas_credential_id,
+                        email=email,
+                        grant_id=grant_id,
+                        run_id=run.id,
+                    ),
+                    details={"reason": "already has a valid grant"},
+                )
+                for email, status, grant_id in items
+                if status == ItemStatus.SKIPPED
+            ]
+            await record_events(session=session, specs=specs)
+            await session.commit()
+        return run
+
+    async def decide(
+        self,
+        run_id: int,
+        decider: SlackActor,
+        *,
+        approved: bool,
+        now: datetime,
+        reason: str = "",
+    ) -> bool:
+        """Awaiting approval → approved or rejected, exactly once (False: already decided)."""
+        values: dict[str, object] = {
+            "approved_by": decider.user_id,  # who decided, either way
+            "approved_by_name": decider.display_name,
+            "decided_at": now,
+        }
+        if not approved:
+            values["rejection_reason"] = reason or None
+        async with self._sessions() as session:
+            won = await transition(
+                session=session,
+                run_id=run_id,
+                from_statuses=[RunStatus.AWAITING_APPROVAL],
+                to_status=RunStatus.APPROVED if approved else RunStatus.REJECTED,
+                **values,
+            )
+            run = await get_run(session=session, run_id=run_id)
+            if won and run is not None:
+                event = EventSpec(
+                    actor=actor_of(decider),
+                    action=AuditAction.RUN_APPROVED if approved else AuditAction.RUN_REJECTED,
+                    subject=Subject(run_id=run_id),
+                    details={
+                        "requested_by": run.requested_by,
+                        **({"reason": reason} if reason else {}),
+                    },
+                )
+                await record_events(session=session, specs=[event])
+            await session.commit()
+        if won:
+            decision = "approved" if approved else "rejected"
+            log_event(log, "run.decided", run=run_id, decision=decision, by=decider.user_id)
+        return won
+
+    async def start(
+        self,
+        run_id: int,
+        *,
+        channel_id: str,
+        thread_ts: str | None,
+        fallbacks: Sequence[str] = (),
+    ) -> str:
+        """Post the progress message (in the approval thread, or a DM), then start or queue the run;
+        returns the channel the message went to. In that order: a short run can end within
+        milliseconds, and its summary and CSV go to that message, so the message must exist before
+        the run may start. When the bot cannot post there (removed from the channel), the message
+        goes to the first of `fallbacks` (user ids: a DM) that works."""
+        async with self._sessions() as session:
+            run = await get_run(session=session, run_id=run_id)
+        assert run is not None and run.id is not None
+        queued = run.start_after is not None and as_utc(run.start_after) > utcnow()
+        progress = build_progress(
+            run,
+            Counter(),
+            rate=None,
+            eta_seconds=None,
+            state="waiting for consent propagation" if queued else "starting",
         )
-        await session.commit()
-    log_event(
-        log, "run.started", run=run_id, users=run.total, state="queued" if queued else "running"
-    )
-    if not queued:
-        deps.run_engine.kick(run_id)
-    return str(posted["channel"])
+        places = [(channel_id, thread_ts), *((user, None) for user in fallbacks)]
+        for index, (channel, thread) in enumerate(places):
+            try:
+                posted = await self._slack.chat_postMessage(
+                    channel=channel, thread_ts=thread, **progress.as_kwargs()
+                )
+                break
+            except SlackApiError as error:
+                if index == len(places) - 1:
+                    raise
+                log.warning(
+                    "run.progress_not_posted run=%s channel=%s error=%s",
+                    run_id,
+                    channel,
+                    error.response.get("error"),
+                )
+        thread_ts = thread
+        starter = actor_of(await self._access.actor(run.approved_by or run.requested_by))
+        async with self._sessions() as session:
+            await set_run_message(
+                session=session,
+                run_id=run_id,
+                channel_id=str(posted["channel"]),
+                ts=str(posted["ts"]),
+                thread_ts=thread_ts or str(posted["ts"]),
+            )
+            await transition(
+                session=session,
+                run_id=run_id,
+                from_statuses=[RunStatus.APPROVED],
+                to_status=RunStatus.WAITING_FOR_CONSENT if queued else RunStatus.RUNNING,
+                **({} if queued else {"started_at": utcnow()}),
+            )
+            await record_events(
+                session=session,
+                specs=[
+                    EventSpec(
+                        actor=starter,
+                        action=AuditAction.RUN_STARTED,
+                        subject=Subject(run_id=run_id),
+                        outcome="queued" if queued else "ok",
+                    )
+                ],
+            )
+            await session.commit()
+        log_event(
+            log, "run.started", run=run_id, users=run.total, state="queued" if queued else "running"
+        )
+        if not queued:
+            self._engine.kick(run_id)
+        return str(posted["channel"])

@@ -1,162 +1,36 @@
-"""Modals and messages of bulk grant creation: request, plan, approval, progress, summary."""
+"""Messages of a bulk run: the plan's summary, the approval request, progress and summary."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from datetime import datetime
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    CheckboxesElement,
-    ConfirmObject,
-    ContextBlock,
-    InputBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextInputElement,
-    StaticMultiSelectElement,
-    StaticSelectElement,
-)
-from slack_sdk.models.views import View
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject
 
 from bot.blocks import Message, escape, markdown
-from bot.blocks.elements import FileInputElement
-from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
+from bot.blocks.metadata import RunRef
 from bot.blocks.times import slack_time
-from bot.ids import ActionId, BlockId, CallbackId
-from bot.runs.emails import MAX_USER_FILE_BYTES
+from bot.ids import ActionId
 from bot.runs.plan import MAX_LISTED_INVALID, Plan
-from storage.models import BulkRun, CredentialRecord, RunStatus
+from storage.models import (
+    FINISHED_ITEM_STATUSES,
+    UNSENT_ITEM_STATUSES,
+    BulkRun,
+    ItemStatus,
+    RunStatus,
+)
+from storage.runs import ACTIVE_RUN_STATUSES
 
-SKIP_EXISTING = "skip_existing"
-START_WHEN_READY = "start_when_ready"
-GOOGLE_SCOPES = {
-    "https://www.googleapis.com/auth/gmail.readonly": "Gmail: read",
-    "https://www.googleapis.com/auth/gmail.modify": "Gmail: read and modify",
-    "https://www.googleapis.com/auth/gmail.send": "Gmail: send",
-    "https://www.googleapis.com/auth/gmail.compose": "Gmail: compose",
-    "https://www.googleapis.com/auth/calendar": "Calendar: full",
-    "https://www.googleapis.com/auth/calendar.readonly": "Calendar: read",
-    "https://www.googleapis.com/auth/calendar.events": "Calendar: events",
-    "https://www.googleapis.com/auth/contacts": "Contacts: full",
-    "https://www.googleapis.com/auth/contacts.readonly": "Contacts: read",
-    "https://www.googleapis.com/auth/directory.readonly": "Directory: read",
-}
 PROGRESS_BAR_WIDTH = 20
+_LABELS = {
+    ItemStatus.CREATED: "created",
+    ItemStatus.REAUTHENTICATED: "re-authenticated",
+    ItemStatus.SKIPPED: "skipped",
+    ItemStatus.FAILED: "failed",
+}
 
 
-def _credential_option(credential: CredentialRecord) -> Option:
-    label = f"{credential.name} ({credential.provider.title()})"
-    return Option(value=str(credential.id), text=label[:75])
-
-
-def build_grants_modal(
-    credentials: Sequence[CredentialRecord], selected: CredentialRecord | None, origin: ModalOrigin
-) -> View:
-    select = StaticSelectElement(
-        action_id=ActionId.GRANTS_CREDENTIAL_CHOSEN,
-        placeholder="Credential",
-        options=[_credential_option(c) for c in credentials[:100]],
-        initial_option=_credential_option(selected) if selected else None,
-    )
-    blocks: list[Block] = [
-        InputBlock(
-            block_id=BlockId.GRANTS_CREDENTIAL,
-            label="Credential",
-            element=select,
-            dispatch_action=True,
-        ),
-        InputBlock(
-            block_id=BlockId.GRANTS_USERS_TEXT,
-            label="Users",
-            optional=True,
-            element=PlainTextInputElement(
-                action_id=ActionId.INPUT,
-                multiline=True,
-                max_length=3000,
-                placeholder="ada@acme.com, bob@acme.com",
-            ),
-            hint="Separated by new lines, commas, semicolons or spaces. For long lists "
-            "upload a file instead.",
-        ),
-        InputBlock(
-            block_id=BlockId.GRANTS_USERS_FILE,
-            label="…or a CSV/TXT file",
-            optional=True,
-            element=FileInputElement(action_id=ActionId.INPUT, filetypes=["csv", "txt"]),
-            hint="A CSV with an email column, or one address per line; read whole, up to "
-            f"{MAX_USER_FILE_BYTES // 1024**2} MB.",
-        ),
-    ]
-    if selected is not None and selected.provider == "google":
-        blocks += [
-            InputBlock(
-                block_id=BlockId.GRANTS_SCOPES,
-                label="Scopes",
-                optional=True,
-                element=StaticMultiSelectElement(
-                    action_id=ActionId.INPUT,
-                    placeholder="Gmail, Calendar, Contacts…",
-                    options=[
-                        Option(value=scope, text=label) for scope, label in GOOGLE_SCOPES.items()
-                    ],
-                ),
-            ),
-            InputBlock(
-                block_id=BlockId.GRANTS_EXTRA_SCOPES,
-                label="Other scopes",
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ActionId.INPUT, placeholder="https://www.googleapis.com/…"
-                ),
-                hint="At least one scope in all; they must be delegated to the service "
-                "account in Google Admin.",
-            ),
-        ]
-    options = [Option(value=SKIP_EXISTING, text="Skip users who already have a valid grant")]
-    if selected is not None and selected.provider == "microsoft":
-        options.append(
-            Option(value=START_WHEN_READY, text="Start automatically when the consent wait is over")
-        )
-    blocks.append(
-        InputBlock(
-            block_id=BlockId.GRANTS_OPTIONS,
-            label="Options",
-            optional=True,
-            element=CheckboxesElement(
-                action_id=ActionId.INPUT, options=options, initial_options=[options[0]]
-            ),
-        )
-    )
-    return View(
-        type="modal",
-        callback_id=CallbackId.GRANTS_REQUEST,
-        title="Create grants",
-        submit="Plan",
-        close="Cancel",
-        private_metadata=origin.dump(),
-        blocks=blocks,
-    )
-
-
-def build_planning_view(count: int) -> View:
-    return View(
-        type="modal",
-        title="Create grants",
-        close="Close",
-        blocks=[
-            markdown(
-                f":hourglass_flowing_sand: Checking {count:,} users against the grants Nylas "
-                "already has…"
-            )
-        ],
-    )
-
-
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds + 0.5), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
@@ -173,7 +47,7 @@ def plan_summary(plan: Plan, rate: float) -> str:
         f"• {existing:,} already have a valid grant: "
         + ("skipped" if plan.skip_existing else "re-authenticated"),
         f"• {len(plan.existing_invalid):,} have an invalid grant: re-authenticated",
-        f"• {plan.calls:,} Nylas calls, about {_duration(plan.estimated_seconds(rate))} at "
+        f"• {plan.calls:,} Nylas calls, about {duration(plan.estimated_seconds(rate))} at "
         f"{rate:g} per second",
     ]
     if plan.start_after is not None:
@@ -188,44 +62,6 @@ def plan_summary(plan: Plan, rate: float) -> str:
         more = len(plan.users.invalid) - MAX_LISTED_INVALID
         lines.append(f"Invalid addresses: {shown}" + (f" and {more:,} more" if more > 0 else ""))
     return "\n".join(lines)
-
-
-def build_plan_view(plan: Plan, *, rate: float, token: str, approval_channel: str | None) -> View:
-    confirm = "Request approval" if approval_channel else "Start run"
-    blocks: list[Block] = [
-        markdown("*Dry run*: nothing has been created yet.\n" + plan_summary(plan, rate))
-    ]
-    if plan.calls == 0:
-        blocks.append(markdown("There is nothing to do for these users."))
-    else:
-        blocks.append(
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        action_id=ActionId.CONFIRM_PLAN,
-                        text=confirm,
-                        style="primary",
-                        value=PlanRef(token=token).model_dump_json(),
-                    )
-                ]
-            )
-        )
-        if approval_channel:
-            blocks.append(
-                ContextBlock(
-                    elements=[
-                        MarkdownTextObject(
-                            text=f"An approver in <#{approval_channel}> must approve before "
-                            "it starts."
-                        )
-                    ]
-                )
-            )
-    return View(type="modal", title="Create grants", close="Close", blocks=blocks)
-
-
-def build_status_view(text: str) -> View:
-    return View(type="modal", title="Create grants", close="Close", blocks=[markdown(text)])
 
 
 def build_approval_request(run: BulkRun, plan: Plan, *, rate: float) -> Message:
@@ -286,25 +122,9 @@ def approval_outcome(*, approved: bool, by: str, at: datetime, reason: str | Non
     return f":no_entry: Rejected by <@{by}> at {slack_time(at)}.{why}"
 
 
-def build_reject_reason_modal(ref: RunRef) -> View:
-    return View(
-        type="modal",
-        callback_id=CallbackId.REJECT_REASON,
-        title="Reject run",
-        submit="Reject",
-        close="Back",
-        private_metadata=ref.model_dump_json(),
-        blocks=[
-            InputBlock(
-                block_id=BlockId.REJECT_REASON,
-                label="Reason",
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ActionId.INPUT, multiline=True, max_length=1000
-                ),
-            )
-        ],
-    )
+def finished_counts(counts: Counter[str]) -> str:
+    """created 3 · re-authenticated 1 · skipped 0 · failed 2"""
+    return " · ".join(f"{_LABELS[status]} {counts[status]:,}" for status in FINISHED_ITEM_STATUSES)
 
 
 def progress_bar(done: int, total: int) -> str:
@@ -316,19 +136,18 @@ def build_progress(
     run: BulkRun, counts: Counter[str], *, rate: float | None, eta_seconds: float | None, state: str
 ) -> Message:
     assert run.id is not None
-    done = sum(counts[s] for s in ("created", "reauthenticated", "skipped", "failed"))
+    done = sum(counts[status] for status in FINISHED_ITEM_STATUSES)
     total = run.total
     lines = [
         f"*Run {run.id}* for *{escape(state)}*",
         f"`{progress_bar(done, total)}` {done:,}/{total:,}",
-        f"created {counts['created']:,} · re-authenticated {counts['reauthenticated']:,} · "
-        f"skipped {counts['skipped']:,} · failed {counts['failed']:,}",
+        finished_counts(counts),
     ]
     if rate is not None:
-        eta = f", about {_duration(eta_seconds)} left" if eta_seconds is not None else ""
+        eta = f", about {duration(eta_seconds)} left" if eta_seconds is not None else ""
         lines.append(f"{rate:.1f} per second{eta}")
     blocks: list[Block] = [markdown("\n".join(lines))]
-    if run.status in ("running", "approved", "waiting_for_consent", "awaiting_approval"):
+    if run.status in ACTIVE_RUN_STATUSES:
         blocks.append(ActionsBlock(elements=[cancel_button(run, awaiting=False)]))
     return Message(text=f"Run {run.id}: {done:,}/{total:,}", blocks=blocks)
 
@@ -350,9 +169,8 @@ def build_summary(
         headline = f":checkered_flag: Run {run.id} finished."
     lines = [
         headline,
-        f"created {counts['created']:,} · re-authenticated {counts['reauthenticated']:,} · "
-        f"skipped {counts['skipped']:,} · failed {counts['failed']:,}"
-        + (f" · not sent {counts['pending'] + counts['in_progress']:,}" if cancelled else ""),
+        finished_counts(counts)
+        + (f" · not sent {sum(counts[s] for s in UNSENT_ITEM_STATUSES):,}" if cancelled else ""),
     ]
     if failures:
         lines.append("Failures by reason:")

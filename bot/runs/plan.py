@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.nylas.models import Grant
 from bot.runs.emails import UserList
 from bot.slack.access import SlackActor
-from storage.models import ItemStatus
+from storage.models import CredentialRecord, ItemStatus
 
 MAX_LISTED_INVALID = 20
 
 
-@dataclass
+@dataclass(frozen=True)
+class GrantRequest:
+    """A checked request modal: everything planning needs, nothing Slack-shaped."""
+
+    credential: CredentialRecord
+    candidates: tuple[str, ...]  # as given; folded while planning
+    scopes: tuple[str, ...]
+    skip_existing: bool
+    start_after: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     credential_id: int
     credential_name: str
     nylas_credential_id: str
     provider: str
-    scopes: list[str]
+    scopes: tuple[str, ...]
     skip_existing: bool
     users: UserList
-    new: list[str] = field(default_factory=list)
-    existing_valid: dict[str, str] = field(default_factory=dict)  # email -> grant id
-    existing_invalid: dict[str, str] = field(default_factory=dict)
+    new: tuple[str, ...]
+    existing_valid: Mapping[str, str]  # email -> grant id
+    existing_invalid: Mapping[str, str]
     start_after: datetime | None = None
 
     @property
@@ -48,18 +60,35 @@ class Plan:
         return rows
 
 
-def make_plan(*, base: Plan, existing: list[Grant]) -> Plan:
+def make_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> Plan:
     """Sort the users by what Nylas already has for them (one List Grants pass)."""
+    credential = request.credential
+    assert credential.id is not None
     by_email = {grant.email.lower(): grant for grant in existing if grant.email}
-    for email in base.users.emails:
+    new: list[str] = []
+    valid: dict[str, str] = {}
+    invalid: dict[str, str] = {}
+    for email in users.emails:
         grant = by_email.get(email)
         if grant is None:
-            base.new.append(email)
+            new.append(email)
         elif grant.grant_status == "invalid":
-            base.existing_invalid[email] = grant.id
+            invalid[email] = grant.id
         else:
-            base.existing_valid[email] = grant.id
-    return base
+            valid[email] = grant.id
+    return Plan(
+        credential_id=credential.id,
+        credential_name=credential.name,
+        nylas_credential_id=credential.nylas_credential_id,
+        provider=credential.provider,
+        scopes=request.scopes,
+        skip_existing=request.skip_existing,
+        users=users,
+        new=tuple(new),
+        existing_valid=valid,
+        existing_invalid=invalid,
+        start_after=request.start_after,
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,12 +21,20 @@ from bot.settings import Settings
 from bot.slack.upload import Upload, UploadFailed, scratch_file, upload_with_retries
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
-from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.models import (
+    FINISHED_ITEM_STATUSES,
+    SENT_ITEM_STATUSES,
+    UNSENT_ITEM_STATUSES,
+    BulkRun,
+    ItemStatus,
+    RunStatus,
+    as_utc,
+    utcnow,
+)
 from storage.runs import get_run, item_counts, store_counts, stream_items
 
 log = logging.getLogger(__name__)
 CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "request_id")
-FINISHED = ("created", "reauthenticated", "skipped", "failed")
 
 
 def _state(run: BulkRun) -> str:
@@ -41,6 +48,8 @@ def _state(run: BulkRun) -> str:
 
 
 class RunReporter:
+    """A run observer (`bot.runs.engine.RunObserver`): its progress message and summary."""
+
     def __init__(
         self,
         *,
@@ -54,7 +63,6 @@ class RunReporter:
         self._sessions = sessions
         self._slack = slack
         self._http = http
-        self.after_finish: Callable[[], Awaitable[None]] | None = None
         self._last_update: dict[int, float] = {}
         self._pending: dict[int, asyncio.TimerHandle] = {}
         self._editing: dict[int, asyncio.Task[None]] = {}  # at most one edit under way per run
@@ -122,11 +130,11 @@ class RunReporter:
         if run.started_at is None:
             return None, None
         elapsed = (utcnow() - as_utc(run.started_at)).total_seconds()
-        sent = counts["created"] + counts["reauthenticated"] + counts["failed"]
+        sent = sum(counts[status] for status in SENT_ITEM_STATUSES)
         if elapsed <= 0 or sent == 0:
             return None, None
         rate = sent / elapsed
-        remaining = counts["pending"] + counts["in_progress"]
+        remaining = sum(counts[status] for status in UNSENT_ITEM_STATUSES)
         return rate, remaining / rate
 
     async def _edit(self, run: BulkRun, content: dict[str, Any]) -> None:
@@ -139,9 +147,8 @@ class RunReporter:
                 "run %s: progress message not updated (%s)", run.id, error.response.get("error")
             )
 
-    async def finish(self, run_id: int, *, cancelled_by: str | None = None) -> None:
-        """Final counts, the summary in the progress message, the CSV in its thread; then
-        whoever listens (the App Home) hears that the run ended."""
+    async def finished(self, run_id: int, *, cancelled_by: str | None = None) -> None:
+        """Final counts, the summary in the progress message, the CSV in its thread."""
         await self._stop_progress(run_id)
         loaded = await self._load(run_id)
         if loaded is None:
@@ -157,8 +164,6 @@ class RunReporter:
                         run, counts, failures, cancelled_by=cancelled_by, csv_sent=False
                     )
                     await self._edit(run, summary.as_kwargs())
-        if self.after_finish is not None:
-            await self.after_finish()
 
     async def send_csv_again(self, run_id: int) -> bool:
         """The CSV of an ended run, written again from the database and sent to its thread;
@@ -223,7 +228,7 @@ class RunReporter:
                 action=AuditAction.RUN_FINISHED,  # who cancelled is the run.cancelled event
                 subject=Subject(run_id=run_id),
                 details={
-                    **{name: counts[name] for name in FINISHED},
+                    **{status.value: counts[status] for status in FINISHED_ITEM_STATUSES},
                     **({"cancelled_by": cancelled_by} if cancelled_by else {}),
                 },
             )

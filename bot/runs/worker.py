@@ -15,7 +15,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from tenacity import (
@@ -25,10 +25,21 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.nylas.errors import NylasApiError, NylasError
-from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters, Provider
-from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
-from storage.models import BulkRun, ItemStatus, as_utc, utcnow
+from bot.nylas.client import NylasClient
+from bot.nylas.errors import NylasError
+from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
+from bot.runs.outcomes import (
+    Outcome,
+    RunContext,
+    audit_event,
+    found_earlier,
+    granted,
+    made_earlier,
+    not_granted,
+)
+from storage.audit import record_events
+from storage.db import Sessions
+from storage.models import as_utc, utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
@@ -38,52 +49,50 @@ from storage.runs import (
     release_items,
 )
 
-if TYPE_CHECKING:
-    from bot.runs.engine import RunEngine
-
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200
-MAX_ERROR = 500
-MAX_REQUEST_ID = 128  # RunItem.request_id and AuditEvent.request_id
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)  # locked, connection lost, failover
-_OUTCOME_ACTIONS = {
-    ItemStatus.CREATED: AuditAction.GRANT_CREATED,
-    ItemStatus.REAUTHENTICATED: AuditAction.GRANT_REAUTHENTICATED,
-    ItemStatus.FAILED: AuditAction.GRANT_FAILED,
-}
+
+
+class RunControl(Protocol):
+    """What a pass asks of whoever runs it (the engine): whether to go on, and that it moved."""
+
+    def should_stop(self, run_id: int) -> bool:
+        """Stop sending at once (the run was cancelled here, or the process is stopping)."""
+
+    async def still_running(self, run_id: int) -> bool:
+        """The run is still running (also per the database: another process may cancel)."""
+
+    def progressed(self, run_id: int) -> None:
+        """Outcomes of the run were recorded."""
 
 
 @dataclass(frozen=True)
-class RunContext:
-    run: BulkRun
-    run_id: int
-    credential_id: str
-    provider: Provider
-    scopes: list[str]
-    requester: Actor
-    approver: Actor | None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    item: ClaimedItem
-    status: ItemStatus | None  # None: hand the item back (not sent, or to be retried)
-    grant_id: str | None = None
-    error: str | None = None
-    request_id: str | None = None
-    found_at_nylas: bool = False  # an earlier, unrecorded attempt had made the grant
-
-
-def _fit_request_id(request_id: str | None) -> str | None:
-    """Request ids are opaque to us; one longer than the column must not stop the recorder."""
-    return request_id[:MAX_REQUEST_ID] if request_id else None
+class PassLimits:
+    concurrency: int  # senders, as many as the Nylas client's concurrency
+    item_attempts: int
+    lease_seconds: float
+    record_retry_seconds: float
 
 
 class RunPass:
-    def __init__(self, engine: RunEngine, context: RunContext) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        *,
+        context: RunContext,
+        control: RunControl,
+        sessions: Sessions,
+        nylas: NylasClient,
+        worker_id: str,
+        limits: PassLimits,
+    ) -> None:
         self._context = context
-        self._concurrency = engine.settings.bulkauth_nylas_concurrency
+        self._control = control
+        self._sessions = sessions
+        self._nylas = nylas
+        self._worker_id = worker_id
+        self._limits = limits
+        self._concurrency = limits.concurrency
         self._queue: asyncio.Queue[ClaimedItem | None] = asyncio.Queue(
             maxsize=self._concurrency * 2
         )
@@ -109,9 +118,9 @@ class RunPass:
             await self._hand_back_if_possible()
 
     async def _hand_back(self) -> None:
-        async with self._engine.sessions() as session:
+        async with self._sessions() as session:
             await release_claims(
-                session=session, run_id=self._context.run_id, worker_id=self._engine.worker_id
+                session=session, run_id=self._context.run_id, worker_id=self._worker_id
             )
             await session.commit()
 
@@ -141,17 +150,17 @@ class RunPass:
     def _db_retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
-            stop=stop_after_delay(self._engine.settings.bulkauth_record_retry_seconds),
+            stop=stop_after_delay(self._limits.record_retry_seconds),
             wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
             reraise=True,
         )
 
     async def _claim(self, stale: timedelta) -> list[ClaimedItem]:
-        async with self._engine.sessions() as session:
+        async with self._sessions() as session:
             claimed = await claim_items(
                 session=session,
                 run_id=self._context.run_id,
-                worker_id=self._engine.worker_id,
+                worker_id=self._worker_id,
                 limit=self._concurrency,
                 stale_before=utcnow() - stale,
             )
@@ -162,7 +171,7 @@ class RunPass:
         """Items to send next; None when the pass should end (stopped, or the database is
         gone for longer than the retries)."""
         try:
-            if self._broken or not await self._engine.still_running(self._context.run_id):
+            if self._broken or not await self._control.still_running(self._context.run_id):
                 return None
             async for attempt in self._db_retrying():
                 with attempt:
@@ -172,7 +181,7 @@ class RunPass:
         return None
 
     async def _feed(self) -> None:
-        stale = timedelta(seconds=self._engine.settings.bulkauth_item_lease_seconds)
+        stale = timedelta(seconds=self._limits.lease_seconds)
         while (claimed := await self._next_claims(stale)) is not None:
             if not claimed:
                 if self._in_flight == 0:
@@ -188,7 +197,7 @@ class RunPass:
 
     async def _send_all(self) -> None:
         while (item := await self._queue.get()) is not None:
-            if self._broken or self._engine.should_stop(self._context.run_id):
+            if self._broken or self._control.should_stop(self._context.run_id):
                 await self._outcomes.put(Outcome(item, None))
             else:
                 await self._outcomes.put(await self._send(item))
@@ -196,57 +205,33 @@ class RunPass:
     async def _send(self, item: ClaimedItem) -> Outcome:
         try:
             return await self._grant(item)
-        except NylasError as error:
-            if error.retryable and item.attempts < self._engine.settings.bulkauth_item_attempts:
-                return Outcome(item, None)
-            message = error.message if isinstance(error, NylasApiError) else error.user_message
-            return Outcome(
-                item,
-                ItemStatus.FAILED,
-                error=message[:MAX_ERROR],
-                request_id=_fit_request_id(error.request_id),
-            )
-        except Exception:  # one user's surprise must not strand the others' outcomes
-            log.exception("run %s: unexpected error for one user", self._context.run_id)
-            return Outcome(item, ItemStatus.FAILED, error="unexpected error (see the bot's log)")
+        except Exception as error:  # one user's surprise must not strand the others' outcomes
+            if not isinstance(error, NylasError):
+                log.exception("run %s: unexpected error for one user", self._context.run_id)
+            return not_granted(item, error, max_attempts=self._limits.item_attempts)
 
     async def _grant(self, item: ClaimedItem) -> Outcome:
         context = self._context
         if item.attempts > 1 and not item.known_grant_id:
             found = await self._made_earlier(item)
             if found is not None:
-                return Outcome(item, ItemStatus.CREATED, grant_id=found.id, found_at_nylas=True)
+                return found_earlier(item, found)
         request = BulkAuthRequest(
             provider=context.provider,
             credential_id=context.credential_id,
             email_address=item.email,
             scopes=context.scopes if context.provider == "google" else None,
         )
-        created = await self._engine.nylas.create_bulk_grant(request)
-        status = ItemStatus.REAUTHENTICATED if item.known_grant_id else ItemStatus.CREATED
-        return Outcome(
-            item, status, grant_id=created.data.id, request_id=_fit_request_id(created.request_id)
-        )
+        created = await self._nylas.create_bulk_grant(request)
+        return granted(item, created.data.id, created.request_id)
 
     async def _made_earlier(self, item: ClaimedItem) -> Grant | None:
-        """The grant an earlier attempt of this run made for this user, if Nylas has one: valid,
-        of this run's credential, and touched since the run started. (Nylas's filtered lists
-        can lag fresh grants; missing one only means the user is re-authenticated, once more.)"""
-        context = self._context
-        started = context.run.started_at
+        """(Nylas's filtered lists can lag fresh grants; missing one only means the user is
+        re-authenticated, once more.)"""
+        started = self._context.run.started_at
         since = int(as_utc(started).timestamp()) if started else 0
-        grants = await self._engine.nylas.list_grants(GrantFilters(email=item.email))
-        return next(
-            (
-                grant
-                for grant in grants
-                if grant.provider == context.provider
-                and grant.credential_id == context.credential_id
-                and grant.grant_status == "valid"
-                and (grant.updated_at or 0) >= since
-            ),
-            None,
-        )
+        grants = await self._nylas.list_grants(GrantFilters(email=item.email))
+        return made_earlier(grants, self._context, since=since)
 
     async def _record_all(self) -> None:
         done = False
@@ -260,7 +245,7 @@ class RunPass:
                 await self._record_retrying(finished)
             self._in_flight -= len(finished)
             self._recorded.set()
-            self._engine.progressed(self._context.run_id)
+            self._control.progressed(self._context.run_id)
 
     async def _record_retrying(self, outcomes: list[Outcome]) -> None:
         """Each attempt is one transaction, so a failed one leaves nothing half-written."""
@@ -274,56 +259,31 @@ class RunPass:
     async def _record(self, outcomes: list[Outcome]) -> None:
         handed_back = [outcome.item.id for outcome in outcomes if outcome.status is None]
         specs = []
-        async with self._engine.sessions() as session:
+        async with self._sessions() as session:
             for outcome in outcomes:
                 if outcome.status is None:
                     continue
                 if await finish_item(
                     session=session,
                     item_id=outcome.item.id,
-                    worker_id=self._engine.worker_id,
+                    worker_id=self._worker_id,
                     status=outcome.status,
                     grant_id=outcome.grant_id,
                     error=outcome.error,
                     request_id=outcome.request_id,
                 ):
-                    specs.append(self._event(outcome))
-            await release_items(
-                session=session, item_ids=handed_back, worker_id=self._engine.worker_id
-            )
+                    specs.append(audit_event(outcome, self._context))
+            await release_items(session=session, item_ids=handed_back, worker_id=self._worker_id)
             await record_events(session=session, specs=specs)
             await session.commit()
-
-    def _event(self, outcome: Outcome) -> EventSpec:
-        assert outcome.status is not None
-        context = self._context
-        return EventSpec(
-            actor=context.requester,
-            action=_OUTCOME_ACTIONS[outcome.status],
-            outcome="failed" if outcome.status == ItemStatus.FAILED else "ok",
-            subject=Subject(
-                credential_id=context.credential_id,
-                email=outcome.item.email,
-                grant_id=outcome.grant_id,
-                run_id=context.run_id,
-            ),
-            request_id=outcome.request_id,
-            details={
-                "requested_by": context.requester.id,
-                "approved_by": context.approver.id if context.approver else None,
-                "attempts": outcome.item.attempts,
-                **({"error": outcome.error} if outcome.error else {}),
-                **({"found_at_nylas": True} if outcome.found_at_nylas else {}),
-            },
-        )
 
     async def _heartbeat(self) -> None:
         """Stops once the pass gave up, so claims it could not hand back go stale."""
         while not self._broken:
-            await asyncio.sleep(self._engine.settings.bulkauth_item_lease_seconds / 3)
+            await asyncio.sleep(self._limits.lease_seconds / 3)
             try:
-                async with self._engine.sessions() as session:
-                    await refresh_claims(session=session, worker_id=self._engine.worker_id)
+                async with self._sessions() as session:
+                    await refresh_claims(session=session, worker_id=self._worker_id)
                     await session.commit()
             except SQLAlchemyError as error:
                 log.warning(

@@ -1,0 +1,201 @@
+"""The request modal and the views it turns into: planning, the dry-run plan, a status; and
+the rejection reason modal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    StaticMultiSelectElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks import markdown
+from bot.blocks.elements import FileInputElement
+from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.nylas.scopes import GOOGLE_SCOPES
+from bot.runs.emails import MAX_USER_FILE_BYTES
+from bot.runs.messages import plan_summary
+from bot.runs.plan import Plan
+from storage.models import CredentialRecord
+
+SKIP_EXISTING = "skip_existing"
+START_WHEN_READY = "start_when_ready"
+
+
+def _credential_option(credential: CredentialRecord) -> Option:
+    label = f"{credential.name} ({credential.provider.title()})"
+    return Option(value=str(credential.id), text=label[:75])
+
+
+def build_grants_modal(
+    credentials: Sequence[CredentialRecord], selected: CredentialRecord | None, origin: ModalOrigin
+) -> View:
+    select = StaticSelectElement(
+        action_id=ActionId.GRANTS_CREDENTIAL_CHOSEN,
+        placeholder="Credential",
+        options=[_credential_option(c) for c in credentials[:100]],
+        initial_option=_credential_option(selected) if selected else None,
+    )
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=BlockId.GRANTS_CREDENTIAL,
+            label="Credential",
+            element=select,
+            dispatch_action=True,
+        ),
+        InputBlock(
+            block_id=BlockId.GRANTS_USERS_TEXT,
+            label="Users",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ActionId.INPUT,
+                multiline=True,
+                max_length=3000,
+                placeholder="ada@acme.com, bob@acme.com",
+            ),
+            hint="Separated by new lines, commas, semicolons or spaces. For long lists "
+            "upload a file instead.",
+        ),
+        InputBlock(
+            block_id=BlockId.GRANTS_USERS_FILE,
+            label="…or a CSV/TXT file",
+            optional=True,
+            element=FileInputElement(action_id=ActionId.INPUT, filetypes=["csv", "txt"]),
+            hint="A CSV with an email column, or one address per line; read whole, up to "
+            f"{MAX_USER_FILE_BYTES // 1024**2} MB.",
+        ),
+    ]
+    if selected is not None and selected.provider == "google":
+        blocks += [
+            InputBlock(
+                block_id=BlockId.GRANTS_SCOPES,
+                label="Scopes",
+                optional=True,
+                element=StaticMultiSelectElement(
+                    action_id=ActionId.INPUT,
+                    placeholder="Gmail, Calendar, Contacts…",
+                    options=[
+                        Option(value=scope, text=label) for scope, label in GOOGLE_SCOPES.items()
+                    ],
+                ),
+            ),
+            InputBlock(
+                block_id=BlockId.GRANTS_EXTRA_SCOPES,
+                label="Other scopes",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT, placeholder="https://www.googleapis.com/…"
+                ),
+                hint="At least one scope in all; they must be delegated to the service "
+                "account in Google Admin.",
+            ),
+        ]
+    options = [Option(value=SKIP_EXISTING, text="Skip users who already have a valid grant")]
+    if selected is not None and selected.provider == "microsoft":
+        options.append(
+            Option(value=START_WHEN_READY, text="Start automatically when the consent wait is over")
+        )
+    blocks.append(
+        InputBlock(
+            block_id=BlockId.GRANTS_OPTIONS,
+            label="Options",
+            optional=True,
+            element=CheckboxesElement(
+                action_id=ActionId.INPUT, options=options, initial_options=[options[0]]
+            ),
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=CallbackId.GRANTS_REQUEST,
+        title="Create grants",
+        submit="Plan",
+        close="Cancel",
+        private_metadata=origin.dump(),
+        blocks=blocks,
+    )
+
+
+def build_planning_view(count: int) -> View:
+    return View(
+        type="modal",
+        title="Create grants",
+        close="Close",
+        blocks=[
+            markdown(
+                f":hourglass_flowing_sand: Checking {count:,} users against the grants Nylas "
+                "already has…"
+            )
+        ],
+    )
+
+
+def build_plan_view(plan: Plan, *, rate: float, token: str, approval_channel: str | None) -> View:
+    confirm = "Request approval" if approval_channel else "Start run"
+    blocks: list[Block] = [
+        markdown("*Dry run*: nothing has been created yet.\n" + plan_summary(plan, rate))
+    ]
+    if plan.calls == 0:
+        blocks.append(markdown("There is nothing to do for these users."))
+    else:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        action_id=ActionId.CONFIRM_PLAN,
+                        text=confirm,
+                        style="primary",
+                        value=PlanRef(token=token).model_dump_json(),
+                    )
+                ]
+            )
+        )
+        if approval_channel:
+            blocks.append(
+                ContextBlock(
+                    elements=[
+                        MarkdownTextObject(
+                            text=f"An approver in <#{approval_channel}> must approve before "
+                            "it starts."
+                        )
+                    ]
+                )
+            )
+    return View(type="modal", title="Create grants", close="Close", blocks=blocks)
+
+
+def build_status_view(text: str) -> View:
+    return View(type="modal", title="Create grants", close="Close", blocks=[markdown(text)])
+
+
+def build_reject_reason_modal(ref: RunRef) -> View:
+    return View(
+        type="modal",
+        callback_id=CallbackId.REJECT_REASON,
+        title="Reject run",
+        submit="Reject",
+        close="Back",
+        private_metadata=ref.model_dump_json(),
+        blocks=[
+            InputBlock(
+                block_id=BlockId.REJECT_REASON,
+                label="Reason",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT, multiline=True, max_length=1000
+                ),
+            )
+        ],
+    )

@@ -1,0 +1,113 @@
+"""What one user's call came to, decided without I/O: the item's status, whether to retry, the
+grant an earlier attempt made, and the audit event of the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.nylas.errors import NylasApiError, NylasError
+from bot.nylas.models import Grant, Provider
+from storage.audit import Actor, AuditAction, EventSpec, Subject
+from storage.models import BulkRun, ItemStatus
+from storage.runs import ClaimedItem
+
+MAX_ERROR = 500
+MAX_REQUEST_ID = 128  # RunItem.request_id and AuditEvent.request_id
+UNEXPECTED = "unexpected error (see the bot's log)"
+_OUTCOME_ACTIONS = {
+    ItemStatus.CREATED: AuditAction.GRANT_CREATED,
+    ItemStatus.REAUTHENTICATED: AuditAction.GRANT_REAUTHENTICATED,
+    ItemStatus.FAILED: AuditAction.GRANT_FAILED,
+}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run: BulkRun
+    run_id: int
+    credential_id: str
+    provider: Provider
+    scopes: list[str]
+    requester: Actor
+    approver: Actor | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item: ClaimedItem
+    status: ItemStatus | None  # None: hand the item back (not sent, or to be retried)
+    grant_id: str | None = None
+    error: str | None = None
+    request_id: str | None = None
+    found_at_nylas: bool = False  # an earlier, unrecorded attempt had made the grant
+
+
+def fit_request_id(request_id: str | None) -> str | None:
+    """Request ids are opaque to us; one longer than the column must not stop the recorder."""
+    return request_id[:MAX_REQUEST_ID] if request_id else None
+
+
+def granted(item: ClaimedItem, grant_id: str, request_id: str | None) -> Outcome:
+    """Nylas answered with a grant: a user who had one at planning time is re-authenticated."""
+    status = ItemStatus.REAUTHENTICATED if item.known_grant_id else ItemStatus.CREATED
+    return Outcome(item, status, grant_id=grant_id, request_id=fit_request_id(request_id))
+
+
+def found_earlier(item: ClaimedItem, grant: Grant) -> Outcome:
+    return Outcome(item, ItemStatus.CREATED, grant_id=grant.id, found_at_nylas=True)
+
+
+def not_granted(item: ClaimedItem, error: Exception, *, max_attempts: int) -> Outcome:
+    """A failed call: handed back for another attempt while a transient error has attempts
+    left, else the user fails with a reason safe to show (never a secret)."""
+    if not isinstance(error, NylasError):  # one user's surprise must not strand the others
+        return Outcome(item, ItemStatus.FAILED, error=UNEXPECTED)
+    if error.retryable and item.attempts < max_attempts:
+        return Outcome(item, None)
+    message = error.message if isinstance(error, NylasApiError) else error.user_message
+    return Outcome(
+        item,
+        ItemStatus.FAILED,
+        error=message[:MAX_ERROR],
+        request_id=fit_request_id(error.request_id),
+    )
+
+
+def made_earlier(grants: Iterable[Grant], context: RunContext, *, since: int) -> Grant | None:
+    """The grant an earlier attempt of this run made: valid, of this run's credential and
+    provider, and touched since the run started (`since`, epoch seconds)."""
+    return next(
+        (
+            grant
+            for grant in grants
+            if grant.provider == context.provider
+            and grant.credential_id == context.credential_id
+            and grant.grant_status == "valid"
+            and (grant.updated_at or 0) >= since
+        ),
+        None,
+    )
+
+
+def audit_event(outcome: Outcome, context: RunContext) -> EventSpec:
+    assert outcome.status is not None
+    return EventSpec(
+        actor=context.requester,
+        action=_OUTCOME_ACTIONS[outcome.status],
+        outcome="failed" if outcome.status == ItemStatus.FAILED else "ok",
+        subject=Subject(
+            credential_id=context.credential_id,
+            email=outcome.item.email,
+            grant_id=outcome.grant_id,
+            run_id=context.run_id,
+        ),
+        request_id=outcome.request_id,
+        details={
+            "requested_by": context.requester.id,
+            "approved_by": context.approver.id if context.approver else None,
+            "attempts": outcome.item.attempts,
+            **({"error": outcome.error} if outcome.error else {}),
+            **({"found_at_nylas": True} if outcome.found_at_nylas else {}),
+        },
+    )
