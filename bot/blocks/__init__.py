@@ -62,3 +62,25 @@ def lines_section(
         shown.append(line)
         size += 1 + len(line)
     return markdown("\n".join(shown))
+
+
+def packed_sections(lines: list[str], *, most: int, more_hint: str = "") -> list[SectionBlock]:
+    """Every line, in order, in at most `most` sections of at most Slack's 3,000 characters
+    each; lines that do not fit are counted in a closing "…and N more" line."""
+    sections: list[list[str]] = [[]]
+    size = 0
+    for index, line in enumerate(lines):
+        if sections[-1] and size + 1 + len(line) > MAX_SECTION_TEXT:
+            if len(sections) == most:
+                note = f"…and {len(lines) - index:,} more{more_hint}"
+                while sections[-1] and size + 1 + len(note) > MAX_SECTION_TEXT:
+                    size -= 1 + len(sections[-1].pop())
+                    index -= 1
+                    note = f"…and {len(lines) - index:,} more{more_hint}"
+                sections[-1].append(note)
+                break
+            sections.append([])
+            size = 0
+        sections[-1].append(line)
+        size += 1 + len(line)
+    return [markdown("\n".join(section)) for section in sections if section]

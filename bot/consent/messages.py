@@ -40,7 +40,10 @@ def _option(credential: CredentialRecord) -> Option:
 def build_consent_modal(
     credentials: Sequence[CredentialRecord], selected: CredentialRecord | None, origin: ModalOrigin
 ) -> View:
-    options = [_option(credential) for credential in credentials[:MAX_OPTIONS]]
+    shown = list(credentials[:MAX_OPTIONS])
+    if selected is not None and selected not in shown:  # Slack wants the chosen one offered
+        shown[-1] = selected
+    options = [_option(credential) for credential in shown]
     select = StaticSelectElement(
         action_id=ActionId.CONSENT_CREDENTIAL_CHOSEN,
         options=options,
@@ -124,7 +127,7 @@ def build_consent_link_message(
     text = (
         f"Admin consent link for *{escape(credential.name)}* ({scope_note}), asked by "
         f"<@{requested_by}>. Forward it to the customer's Microsoft admin; it works once "
-        f"and expires {slack_date_time(expires_at)}.\n<{url}|Open the consent page>"
+        f"and expires {slack_date_time(expires_at)}. The link is below and behind the button."
     )
     blocks: list[Block] = [markdown(text), markdown(f"```{url}```")]
     if not callback_reachable:

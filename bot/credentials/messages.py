@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import Message, escape, markdown
+from bot.blocks import MAX_MESSAGE_BLOCKS, Message, escape, markdown, packed_sections
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import CredentialRef, ModalOrigin, RetryToken
 from bot.credentials.forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
@@ -29,7 +29,7 @@ from bot.ids import ActionId, BlockId, CallbackId, CommandName
 from bot.nylas.scopes import GMAIL_READONLY, GOOGLE_SCOPES
 
 PROVIDER_LABELS = {"google": "Google", "microsoft": "Microsoft"}
-MAX_LINES_PER_SECTION = 12
+LIST_HINT = "; `bulkauth` in a terminal lists them all"
 
 REGISTER_ANYWAY = "register_anyway"
 
@@ -317,10 +317,9 @@ def build_credentials_list(entries: Sequence[CredentialLine], *, provider: str |
     lines = [_line(entry) for entry in entries]
     heading = f"*{len(entries)} {scope}credential{'s' if len(entries) != 1 else ''}*, newest first"
     blocks: list[Block] = [markdown(heading)]
-    for start in range(0, len(lines), MAX_LINES_PER_SECTION):
-        blocks.append(markdown("\n".join(lines[start : start + MAX_LINES_PER_SECTION])))
-    return Message(text=heading + "\n" + "\n".join(lines[:20]), blocks=blocks[:50])
+    blocks += packed_sections(lines, most=MAX_MESSAGE_BLOCKS - 1, more_hint=LIST_HINT)
+    return Message(text=heading + "\n" + "\n".join(lines[:20]), blocks=blocks)
 
 
 def today_utc() -> date:
-    return datetime.now().date()
+    return datetime.now(UTC).date()

@@ -15,7 +15,9 @@ from tests.runs.chaos import CHAOS_SETTINGS, chaotic_run
 async def test_a_run_under_random_faults_ends_with_every_grant_audited_once(
     make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    seed = int(os.environ.get("CHAOS_SEED") or random.randrange(1_000_000))
+    # A fixed seed by default, so the suite is repeatable; CHAOS_SEED=random explores others.
+    wanted = os.environ.get("CHAOS_SEED", "11")
+    seed = random.randrange(1_000_000) if wanted == "random" else int(wanted)
     async with run_bot(make_settings(**CHAOS_SETTINGS)) as bot:
         report = await chaotic_run(bot, slack, nylas, count=300, seed=seed, rate=0.1)
     explained = f"rerun with CHAOS_SEED={seed}: {report.line()}"
