@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import build_app
 from bot.deps import Deps
-from bot.lifespan import lifespan
+from bot.lifespan import DRAIN_SECONDS, lifespan
 from bot.logs import Redactor, log_event
 from bot.preflight import TokensRefused, preflight
 from bot.server import BotServer, SlackLink, build_web_app
@@ -26,7 +26,6 @@ from bot.settings import Settings
 from handlers.callback import consent_callback_route
 
 log = logging.getLogger(__name__)
-DRAIN_SECONDS = 10.0
 RECONNECT_MAX_SECONDS = 30.0
 
 

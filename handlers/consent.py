@@ -135,12 +135,8 @@ async def submit_consent_link(
             now=utcnow(),
         )
     except UserInputError as error:
-        field = (
-            BlockId.CONSENT_SCOPES
-            if "scope" in error.user_message.lower()
-            else BlockId.CONSENT_CREDENTIAL
-        )
-        await ack(response_action="errors", errors={field: error.user_message})
+        errors = error.field_errors or {BlockId.CONSENT_CREDENTIAL: error.user_message}
+        await ack(response_action="errors", errors=errors)
         return
     await ack()
     deps.tasks.spawn(

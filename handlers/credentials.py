@@ -20,10 +20,9 @@ from bot.credentials.forms import (
     parse_google_form,
     parse_microsoft_form,
 )
+from bot.credentials.listing import CredentialLine, build_credentials_list
 from bot.credentials.messages import (
     REGISTER_ANYWAY,
-    CredentialLine,
-    build_credentials_list,
     build_google_credential_modal,
     build_microsoft_credential_modal,
     build_registering_view,

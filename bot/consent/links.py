@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.errors import UserInputError
+from bot.ids import BlockId
 from bot.nylas.consent import COMMON_TENANT, admin_consent_url
 from bot.settings import Settings
 from storage.consents import latest_consent
@@ -37,10 +38,12 @@ def callback_uri(settings: Settings) -> tuple[str, bool]:
 def parse_scopes(text: str, *, tenant: str) -> list[str]:
     scopes = [word for word in re.split(r"[\s,]+", text) if word]
     if scopes and tenant.lower() == COMMON_TENANT:
-        raise UserInputError("Tenant `common` takes its scopes from the Azure app.")
+        message = "Tenant `common` takes its scopes from the Azure app."
+        raise UserInputError(message, {BlockId.CONSENT_CREDENTIAL: message})
     bad = [scope for scope in scopes if not _SCOPE.match(scope)]
     if bad:
-        raise UserInputError(f"Not a Microsoft Graph scope: {', '.join(bad[:3])}")
+        message = f"Not a Microsoft Graph scope: {', '.join(bad[:3])}"
+        raise UserInputError(message, {BlockId.CONSENT_SCOPES: message})
     return scopes
 
 

@@ -8,10 +8,9 @@ import pytest
 
 from bot.blocks.metadata import CredentialRef, ModalOrigin, RetryToken
 from bot.credentials.forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
+from bot.credentials.listing import CredentialLine, build_credentials_list
 from bot.credentials.messages import (
-    CredentialLine,
     Registered,
-    build_credentials_list,
     build_google_credential_modal,
     build_microsoft_credential_modal,
     build_no_connector_message,
