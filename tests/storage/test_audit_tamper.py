@@ -3,7 +3,6 @@ command line's `audit verify` must say so, with anchors where the chain alone ca
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from storage.audit import Actor, AuditAction, Subject, record_event
+from storage.audit import Actor, AuditAction, Subject, legacy_event_hash, record_event
 from storage.db import Sessions
-from storage.models import AuditEvent, as_utc
+from storage.models import AuditEvent
 from tests.cli import run_cli
 
 ADA = Actor("U0ADA", "Ada")
@@ -33,24 +32,10 @@ async def add_events(sessions: Sessions, count: int, *, email: str = "user@acme.
 
 
 def attackers_hash(event: AuditEvent, prev_hash: str) -> str:
-    """What anyone reading the source can compute: SHA-256 of the canonical content."""
-    content = {
-        "seq": event.seq,
-        "occurred_at": as_utc(event.occurred_at).isoformat(timespec="microseconds"),
-        "actor_id": event.actor_id,
-        "actor_name": event.actor_name,
-        "action": event.action,
-        "outcome": event.outcome,
-        "credential_id": event.credential_id,
-        "email": event.email,
-        "grant_id": event.grant_id,
-        "run_id": event.run_id,
-        "request_id": event.request_id,
-        "details": event.details,
-        "prev_hash": prev_hash,
-    }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """What anyone reading the source can compute without the key: the unkeyed hash of the
+    canonical content (storage.audit.legacy_event_hash), chained to `prev_hash`."""
+    event.prev_hash = prev_hash
+    return legacy_event_hash(event)
 
 
 async def rewrite_with_recomputed_hashes(engine: AsyncEngine, sessions: Sessions) -> None:
