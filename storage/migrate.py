@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -21,8 +22,18 @@ def alembic_config(connection: Any = None) -> Config:
     return config
 
 
+# Replicas starting together must not migrate at once: on PostgreSQL the first takes this
+# transaction-scoped advisory lock, the others wait for it and then find nothing to apply.
+# (SQLite serialises writers by itself.)
+MIGRATION_LOCK_ID = 7_466_310_201  # any constant; "bulkauth" for whoever reads pg_locks
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+            )
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
 

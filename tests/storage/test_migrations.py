@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -10,6 +13,7 @@ from sqlmodel import SQLModel
 
 from storage.db import create_engine
 from storage.migrate import pending_revisions, upgrade
+from tests.cli import run_cli
 
 SECRET_WORDS = ("secret", "private_key", "password", "token")
 NOT_SECRETS = {"credential.private_key_id", "credential.secret_expires_on"}  # identifiers, dates
@@ -54,3 +58,17 @@ async def test_no_column_can_hold_a_secret(engine: AsyncEngine) -> None:
     assert "credential.client_email" in names
     suspicious = {name for name in names if any(word in name for word in SECRET_WORDS)}
     assert suspicious == NOT_SECRETS
+
+
+async def test_replicas_starting_together_migrate_once(database_url: str, tmp_path: Path) -> None:
+    """Three replicas start at once on an empty database (compose scale, a rolling deploy),
+    each its own process running `bulkauth db upgrade`: every one succeeds, the schema once."""
+    fresh = create_engine(database_url)
+    try:
+        results = await asyncio.gather(
+            *(run_cli(fresh, "db", "upgrade", cwd=tmp_path) for _ in range(3))
+        )
+        assert [code for code, _out, _err in results] == [0, 0, 0], results
+        assert await pending_revisions(fresh) == []
+    finally:
+        await fresh.dispose()
