@@ -28,6 +28,8 @@ from tenacity import (
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError
 from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
+from bot.runs.breaker import Breaker
+from bot.runs.canary import Canary, CanaryCalls, CanaryControl, PropagationWait
 from bot.runs.outcomes import (
     Outcome,
     RunContext,
@@ -54,8 +56,9 @@ RECORD_BATCH = 200
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)  # locked, connection lost, failover
 
 
-class RunControl(Protocol):
-    """What a pass asks of whoever runs it (the engine): whether to go on, and that it moved."""
+class RunControl(CanaryControl, Protocol):
+    """What a pass asks of whoever runs it (the engine): whether to go on, that it moved, and
+    to hold the run or say it waits for consent (`CanaryControl`)."""
 
     def should_stop(self, run_id: int) -> bool:
         """Stop sending at once (the run was cancelled here, or the process is stopping)."""
@@ -73,6 +76,9 @@ class PassLimits:
     item_attempts: int
     lease_seconds: float
     record_retry_seconds: float
+    breaker_consecutive: int = 20
+    propagation_first_retry: float = 60.0
+    propagation_max_wait: float = 1800.0
 
 
 class RunPass:
@@ -100,12 +106,16 @@ class RunPass:
         self._in_flight = 0
         self._recorded = asyncio.Event()
         self._broken = False  # the database refused our writes: stop sending, hand items back
+        self._breaker = Breaker(limits.breaker_consecutive)
 
     async def run(self) -> None:
         await self._hand_back()  # claims an earlier pass here left behind (it ended abruptly)
         beating = asyncio.create_task(self._heartbeat())
-        recording = asyncio.create_task(self._record_all())
+        recording: asyncio.Task[None] | None = None
         try:
+            if not await self._canary().passes():
+                return
+            recording = asyncio.create_task(self._record_all())
             await asyncio.gather(
                 self._feed(), *(self._send_all() for _ in range(self._concurrency))
             )
@@ -113,9 +123,24 @@ class RunPass:
             await recording
         finally:
             beating.cancel()
-            recording.cancel()
-        if self._broken:
-            await self._hand_back_if_possible()
+            if recording is not None:
+                recording.cancel()
+            if self._broken:
+                await self._hand_back_if_possible()
+
+    def _canary(self) -> Canary:
+        stale = timedelta(seconds=self._limits.lease_seconds)
+        limits = self._limits
+        return Canary(
+            context=self._context,
+            control=self._control,
+            calls=CanaryCalls(
+                claim_one=lambda: self._next_claims(stale, limit=1),
+                send=self._send,
+                record=self._record_told,
+            ),
+            wait=PropagationWait(limits.propagation_first_retry, limits.propagation_max_wait),
+        )
 
     async def _hand_back(self) -> None:
         async with self._sessions() as session:
@@ -155,19 +180,19 @@ class RunPass:
             reraise=True,
         )
 
-    async def _claim(self, stale: timedelta) -> list[ClaimedItem]:
+    async def _claim(self, stale: timedelta, limit: int) -> list[ClaimedItem]:
         async with self._sessions() as session:
             claimed = await claim_items(
                 session=session,
                 run_id=self._context.run_id,
                 worker_id=self._worker_id,
-                limit=self._concurrency,
+                limit=limit,
                 stale_before=utcnow() - stale,
             )
             await session.commit()
         return claimed
 
-    async def _next_claims(self, stale: timedelta) -> list[ClaimedItem] | None:
+    async def _next_claims(self, stale: timedelta, limit: int) -> list[ClaimedItem] | None:
         """Items to send next; None when the pass should end (stopped, or the database is
         gone for longer than the retries)."""
         try:
@@ -175,14 +200,14 @@ class RunPass:
                 return None
             async for attempt in self._db_retrying():
                 with attempt:
-                    return await self._claim(stale)
+                    return await self._claim(stale, limit)
         except SQLAlchemyError as error:
             self._give_up("claim users", error)
         return None
 
     async def _feed(self) -> None:
         stale = timedelta(seconds=self._limits.lease_seconds)
-        while (claimed := await self._next_claims(stale)) is not None:
+        while (claimed := await self._next_claims(stale, self._concurrency)) is not None:
             if not claimed:
                 if self._in_flight == 0:
                     break
@@ -245,7 +270,19 @@ class RunPass:
                 await self._record_retrying(finished)
             self._in_flight -= len(finished)
             self._recorded.set()
-            self._control.progressed(self._context.run_id)
+            await self._watch(finished)
+
+    async def _watch(self, outcomes: list[Outcome]) -> None:
+        """The circuit breaker sees every recorded outcome, in order; once it trips the run is
+        held and the users still queued here are handed back unsent."""
+        trips = [trip for outcome in outcomes if (trip := self._breaker.record(outcome))]
+        if trips and not self._control.should_stop(self._context.run_id):
+            await self._control.hold(self._context.run_id, trips[0])
+        self._control.progressed(self._context.run_id)
+
+    async def _record_told(self, outcomes: list[Outcome]) -> None:
+        await self._record_retrying(outcomes)
+        self._control.progressed(self._context.run_id)
 
     async def _record_retrying(self, outcomes: list[Outcome]) -> None:
         """Each attempt is one transaction, so a failed one leaves nothing half-written."""
@@ -271,6 +308,7 @@ class RunPass:
                     grant_id=outcome.grant_id,
                     error=outcome.error,
                     request_id=outcome.request_id,
+                    problem=outcome.problem.code if outcome.problem else None,
                 ):
                     specs.append(audit_event(outcome, self._context))
             await release_items(session=session, item_ids=handed_back, worker_id=self._worker_id)
