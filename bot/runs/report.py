@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.nylas.problems import by_code
 from bot.runs.holds import build_held, propagation_note
 from bot.runs.messages import build_progress, build_summary
 from bot.runtime.spreadsheet import SafeCsvWriter
@@ -37,7 +38,7 @@ from storage.models import (
 from storage.runs import get_run, item_counts, store_counts, stream_items
 
 log = logging.getLogger(__name__)
-CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "request_id")
+CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "fix", "request_id")
 
 
 def _state(run: BulkRun) -> str:
@@ -276,15 +277,18 @@ async def write_run_csv(session: AsyncSession, run_id: int, out: TextIO) -> Coun
     writer = SafeCsvWriter(out, CSV_COLUMNS)  # cells a spreadsheet would run are neutralised
     writer.write_header()
     async for item in stream_items(session=session, run_id=run_id):
+        problem = by_code(item.problem) if item.problem else None
         writer.write_row(
             [
                 item.email,
                 item.status,
                 item.grant_id or "",
                 item.last_error or "",
+                problem.fix if problem else "",
                 item.request_id or "",
             ]
         )
-        if item.status == ItemStatus.FAILED:
-            failures[item.last_error or "unknown"] += 1
+        if item.status == ItemStatus.FAILED:  # by plain reason where the table knows the error
+            reason = f"{problem.reason} Fix: {problem.fix}" if problem else None
+            failures[reason or item.last_error or "unknown"] += 1
     return failures
