@@ -17,12 +17,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_exponential_jitter,
 )
 
 from bot.nylas.client import NylasClient
@@ -33,27 +30,23 @@ from bot.runs.canary import Canary, CanaryCalls, CanaryControl, PropagationWait
 from bot.runs.outcomes import (
     Outcome,
     RunContext,
-    audit_event,
     found_earlier,
     granted,
     made_earlier,
     not_granted,
 )
-from storage.audit import record_events
+from bot.runs.recording import db_retrying, record_outcomes
 from storage.db import Sessions
 from storage.models import as_utc, utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
-    finish_item,
     refresh_claims,
     release_claims,
-    release_items,
 )
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)  # locked, connection lost, failover
 
 
 class RunControl(CanaryControl, Protocol):
@@ -173,12 +166,7 @@ class RunPass:
         )
 
     def _db_retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
-            stop=stop_after_delay(self._limits.record_retry_seconds),
-            wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
-            reraise=True,
-        )
+        return db_retrying(self._limits.record_retry_seconds)
 
     async def _claim(self, stale: timedelta, limit: int) -> list[ClaimedItem]:
         async with self._sessions() as session:
@@ -294,26 +282,7 @@ class RunPass:
             self._give_up(f"record {len(outcomes)} outcomes", error)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        handed_back = [outcome.item.id for outcome in outcomes if outcome.status is None]
-        specs = []
-        async with self._sessions() as session:
-            for outcome in outcomes:
-                if outcome.status is None:
-                    continue
-                if await finish_item(
-                    session=session,
-                    item_id=outcome.item.id,
-                    worker_id=self._worker_id,
-                    status=outcome.status,
-                    grant_id=outcome.grant_id,
-                    error=outcome.error,
-                    request_id=outcome.request_id,
-                    problem=outcome.problem.code if outcome.problem else None,
-                ):
-                    specs.append(audit_event(outcome, self._context))
-            await release_items(session=session, item_ids=handed_back, worker_id=self._worker_id)
-            await record_events(session=session, specs=specs)
-            await session.commit()
+        await record_outcomes(self._sessions, outcomes, self._context, worker_id=self._worker_id)
 
     async def _heartbeat(self) -> None:
         """Stops once the pass gave up, so claims it could not hand back go stale."""
