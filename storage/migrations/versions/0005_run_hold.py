@@ -1,4 +1,6 @@
-"""why a held run stopped (its canary or circuit breaker), and each failure's known problem
+"""run hold
+
+Why a held run stopped (its canary or circuit breaker), and each failure's known problem.
 
 Revision ID: 0005
 Revises: 0004
