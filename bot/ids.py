@@ -36,6 +36,7 @@ class ActionId(StrEnum):
     APPROVE_RUN = "approve_run"
     REJECT_RUN = "reject_run"
     CANCEL_RUN = "cancel_run"
+    RESUME_RUN = "resume_run"
     SEND_RUN_CSV = "send_run_csv"
     EXPORT_AUDIT = "export_audit"
 

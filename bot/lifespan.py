@@ -24,8 +24,9 @@ from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
-from bot.runs.engine import RunEngine, WhenFinished
+from bot.runs.engine import RunEngine
 from bot.runs.lifecycle import Runs
+from bot.runs.observers import WhenFinished
 from bot.runs.plan import PendingPlan
 from bot.runs.planning import Planner
 from bot.runs.report import RunReporter

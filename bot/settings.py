@@ -117,6 +117,13 @@ class Settings(DatabaseSettings):
     bulkauth_max_users: int = Field(default=50_000, ge=1, le=1_000_000)
     bulkauth_item_attempts: int = Field(default=3, ge=1, le=20)
     bulkauth_item_lease_seconds: float = Field(default=60.0, gt=0)
+    # The circuit breaker: the same permanent error for this many users in a row holds the run
+    # (as does more than half of the last 100).
+    bulkauth_breaker_consecutive: int = Field(default=20, ge=1, le=1000)
+    # A Microsoft run's canary retries "consent not yet propagated" after 1, 2, 4… times the
+    # first wait, for at most the longest wait, then holds the run.
+    bulkauth_propagation_first_retry_seconds: float = Field(default=60.0, gt=0)
+    bulkauth_propagation_max_wait_seconds: float = Field(default=1800.0, ge=0)
     bulkauth_record_retry_seconds: float = Field(default=60.0, gt=0)
     bulkauth_run_scan_seconds: float = Field(default=5.0, gt=0)
     bulkauth_progress_interval_seconds: float = Field(default=2.0, ge=0.5)

@@ -1,7 +1,7 @@
 """Approval buttons in the approval channel (Approve / Reject with a reason) and the Cancel
-button of a run's progress message. Each decision is applied exactly once, only to the run of
-the message it was clicked in, and its Slack side effects never leave a run without a place to
-report."""
+and Resume buttons of a run's progress message. Each decision is applied exactly once, only to
+the run of the message it was clicked in, and its Slack side effects never leave a run without a
+place to report."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from bot.runs.modals import build_reject_reason_modal
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
-from storage.audit import AuditAction, Subject
+from storage.audit import AuditAction, Subject, record_event
+from storage.holds import resume_run as resume_held_run
 from storage.models import BulkRun, RunStatus, utcnow
 from storage.runs import ACTIVE_RUN_STATUSES, get_run, transition
 
@@ -244,8 +245,35 @@ async def cancel_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sla
     await deps.run_engine.cancel(ref.run_id, cancelled_by=actor.user_id)
 
 
+async def resume_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
+    """Resume a held run (the requester, an approver or an admin; audited): the users that
+    failed for the hold's reason are sent again, canary first."""
+    await ack()
+    ref = _ref(body)
+    run = await _load(deps, ref.run_id)
+    if await _refused(deps, actor, body, run, _cancel_refusal(deps, actor, run, ref)):
+        return
+    assert run is not None
+    async with deps.sessions() as session:
+        again = await resume_held_run(session=session, run_id=ref.run_id)
+        if again is not None:
+            await record_event(
+                session=session,
+                actor=actor_of(actor),
+                action=AuditAction.RUN_RESUMED,
+                subject=Subject(run_id=run.id),
+                details={"reason": run.hold_reason, "users_again": again},
+            )
+        await session.commit()
+    if again is None:
+        await _already_decided(deps, actor, body, ref.run_id)
+        return
+    deps.run_engine.kick(ref.run_id)
+
+
 def register(app: AsyncApp) -> None:
     app.action(ActionId.APPROVE_RUN)(approve_run)
     app.action(ActionId.REJECT_RUN)(reject_run)
     app.view(CallbackId.REJECT_REASON)(submit_rejection)
     app.action(ActionId.CANCEL_RUN)(cancel_run)
+    app.action(ActionId.RESUME_RUN)(resume_run)

@@ -82,6 +82,7 @@ class RunStatus(StrEnum):
     REJECTED = "rejected"
     WAITING_FOR_CONSENT = "waiting_for_consent"
     RUNNING = "running"
+    HELD = "held"  # stopped by its canary or circuit breaker until someone resumes or cancels
     CANCELLED = "cancelled"
     FINISHED = "finished"
 
@@ -115,6 +116,9 @@ class BulkRun(SQLModel, table=True):
     approval_channel_id: str | None = Field(default=None, max_length=32)
     approval_ts: str | None = Field(default=None, max_length=32)
     start_after: datetime | None = Field(default=None, sa_column=_utc_column())
+    # Why a held run stopped: the problem's code (or the raw error) and how many users it hit.
+    hold_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    hold_count: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
@@ -156,6 +160,7 @@ class RunItem(SQLModel, table=True):
     grant_id: str | None = Field(default=None, max_length=64)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    problem: str | None = Field(default=None, max_length=48)  # bot.nylas.problems code, if known
     request_id: str | None = Field(default=None, max_length=128)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = Field(default=None, sa_column=_utc_column())

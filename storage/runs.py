@@ -21,6 +21,7 @@ ACTIVE_RUN_STATUSES = (
     RunStatus.APPROVED,
     RunStatus.WAITING_FOR_CONSENT,
     RunStatus.RUNNING,
+    RunStatus.HELD,
 )
 ENDED_RUN_STATUSES = (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.REJECTED)
 GRANTED_ITEM_STATUSES = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED)
@@ -105,6 +106,7 @@ async def finish_item(
     grant_id: str | None = None,
     error: str | None = None,
     request_id: str | None = None,
+    problem: str | None = None,
 ) -> bool:
     """Record an item's outcome; False when another worker has since taken it over."""
     result = await session.exec(
@@ -116,6 +118,7 @@ async def finish_item(
             status=status,
             grant_id=grant_id,
             last_error=error,
+            problem=problem,
             request_id=request_id,
             finished_at=utcnow(),
         )

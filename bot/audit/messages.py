@@ -19,6 +19,7 @@ from bot.audit.query import AuditQuery
 from bot.blocks import Message, escape, markdown, short
 from bot.blocks.times import local_time
 from bot.ids import ActionId
+from bot.nylas.problems import by_code, explain
 from storage.audit import AuditAction
 from storage.models import AuditEvent
 
@@ -38,6 +39,8 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.RUN_STARTED: "started",
     AuditAction.RUN_FINISHED: "finished",
     AuditAction.RUN_CANCELLED: "cancelled",
+    AuditAction.RUN_HELD: "held",
+    AuditAction.RUN_RESUMED: "resumed",
     AuditAction.GRANT_CREATED: "created a grant for",
     AuditAction.GRANT_REAUTHENTICATED: "re-authenticated the grant of",
     AuditAction.GRANT_FAILED: "could not create a grant for",
@@ -85,10 +88,18 @@ def _notes(event: AuditEvent) -> list[str]:
     for key in ("error", "reason"):
         value = details.get(key)
         if isinstance(value, str) and value:
-            notes.append(escape(short(value, 160)))
+            notes.append(_plain(value, details.get("problem")))
     if event.outcome not in ("ok", ""):
         notes.insert(0, f"*{escape(event.outcome)}*")
     return notes
+
+
+def _plain(error: str, code: object) -> str:
+    """The table's plain reason (recorded code, or read from the text), then the raw words."""
+    problem = (by_code(code) if isinstance(code, str) else None) or explain(error)
+    if problem is None:
+        return escape(short(error, 160))
+    return f"{escape(problem.reason)} ({escape(short(error, 80))})"
 
 
 def event_line(event: AuditEvent, tz: ZoneInfo, credential_names: Mapping[str, str]) -> str:

@@ -52,6 +52,7 @@ def _record_for(pending: PendingRegistration, credential_id: str) -> CredentialR
         record.client_email = form.key.client_email
         record.private_key_id = form.key.private_key_id
         record.project_id = form.key.project_id
+        record.client_id = form.key.client_id  # public; prefills the delegation link of a hold
     else:
         record.tenant = form.data.tenant
         record.client_id = form.data.client_id

@@ -30,9 +30,9 @@ def run_line(line: RunLine) -> str:
     status = RunStatus(run.status)
     if status == RunStatus.AWAITING_APPROVAL:
         return f"{head} · {run.total:,} users · {requested} {slack_date_time(run.created_at)}"
-    if status in (RunStatus.RUNNING, RunStatus.APPROVED):
+    if status in (RunStatus.RUNNING, RunStatus.APPROVED, RunStatus.HELD):
         percent = 100 * line.done // run.total if run.total else 100
-        state = "starting" if status == RunStatus.APPROVED else f"{percent}%"
+        state = {RunStatus.APPROVED: "starting", RunStatus.HELD: "held"}.get(status, f"{percent}%")
         bar = f"`{progress_bar(line.done, run.total)}` {line.done:,}/{run.total:,} ({state})"
         return f"{head} · {bar} · {requested}"
     if status == RunStatus.WAITING_FOR_CONSENT:
@@ -71,7 +71,7 @@ def secret_line(record: CredentialRecord, report: StatusReport) -> str:
 
 
 def build_status_message(report: StatusReport) -> Message:
-    running = report.runs_in(RunStatus.RUNNING, RunStatus.APPROVED)
+    running = report.runs_in(RunStatus.RUNNING, RunStatus.APPROVED, RunStatus.HELD)
     ended = report.runs_in(RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.REJECTED)
     sections = [
         (

@@ -197,6 +197,14 @@ def explain(
     return NYLAS_STATUS.get(status or 0)
 
 
+def by_code(code: str) -> Problem | None:
+    """The table's problem of that code (a failure recorded with its code, read back)."""
+    for problem in (*(rule.problem for rule in RULES), *NYLAS_STATUS.values()):
+        if problem.code == code:
+            return problem
+    return None
+
+
 def delegation_link(client_id: str, scopes: list[str]) -> str:
     """The Google Admin console page that adds this delegation, prefilled."""
     return DELEGATION_LINK.format(client_id=client_id, scopes=",".join(scopes))

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
+from bot.runs.breaker import Trip
+from bot.runs.observers import RunObserver
 from bot.runs.outcomes import RunContext
 from bot.runs.worker import PassLimits, RunPass
+from bot.runs.worker_id import new_worker_id
 from bot.runtime.scheduling import Scheduler
 from bot.settings import Settings
-from storage.audit import Actor
+from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.credentials import get_credential
 from storage.db import Sessions
+from storage.holds import hold_run
 from storage.models import BulkRun, RunStatus, as_utc, utcnow
 from storage.runs import (
     get_run,
@@ -38,44 +38,7 @@ from storage.runs import (
 
 log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=1)
-WORKER_ID_LENGTH = 64  # RunItem.claimed_by
-
-
-class RunObserver(Protocol):
-    """Hears what happens to runs worked here (the reporter, the App Home, the audit anchor)."""
-
-    async def started(self, run_id: int) -> None:
-        """A worker here took the run up."""
-
-    def progressed(self, run_id: int) -> None:
-        """Outcomes were recorded (often: keep it cheap, schedule any I/O)."""
-
-    async def finished(self, run_id: int, *, cancelled_by: str | None = None) -> None:
-        """The run ended: every item done, or cancelled."""
-
-
-class WhenFinished:
-    """An observer that only cares that some run ended (refresh a view, anchor the audit log)."""
-
-    def __init__(self, action: Callable[[], Awaitable[None]]) -> None:
-        self._action = action
-
-    async def started(self, run_id: int) -> None:
-        """Not of interest."""
-
-    def progressed(self, run_id: int) -> None:
-        """Not of interest."""
-
-    # Which run, and who cancelled it, do not matter to these actions.
-    async def finished(self, run_id: int, *, cancelled_by: str | None = None) -> None:  # noqa: ARG002
-        await self._action()
-
-
-def new_worker_id() -> str:
-    """host-pid-random, cut to fit the claim column: a Kubernetes pod's host name alone can be
-    longer than the column, and the pid and random part are what keep ids apart."""
-    suffix = f"-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    return socket.gethostname()[: WORKER_ID_LENGTH - len(suffix)] + suffix
+ENGINE_ACTOR = Actor("bulkauth", "bulkauth run engine")
 
 
 class RunEngine:
@@ -97,6 +60,7 @@ class RunEngine:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
         self._cancelled: set[int] = set()
+        self._held: set[int] = set()  # held here: stop sending until a scan or Resume kicks it
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,7 +95,30 @@ class RunEngine:
             await asyncio.wait([task], timeout=timeout)
 
     def should_stop(self, run_id: int) -> bool:
-        return run_id in self._cancelled or self._stopping.is_set()
+        return run_id in self._cancelled or run_id in self._held or self._stopping.is_set()
+
+    async def hold(self, run_id: int, trip: Trip) -> None:
+        """The canary or breaker tripped: held (once, audited), stop sending, show why."""
+        self._held.add(run_id)
+        async with self.sessions() as session:
+            won = await hold_run(session=session, run_id=run_id, reason=trip.key, count=trip.count)
+            if won:
+                await record_event(
+                    session=session,
+                    actor=ENGINE_ACTOR,
+                    action=AuditAction.RUN_HELD,
+                    outcome="held",
+                    subject=Subject(run_id=run_id),
+                    details={"reason": trip.key, "users": trip.count},
+                )
+            await session.commit()
+        if won:
+            log_event(log, "run.held", run=run_id, reason=trip.key[:80], users=trip.count)
+            self.progressed(run_id)
+
+    async def propagating(self, run_id: int, *, seconds: float) -> None:
+        for observer in self._observers:
+            await observer.propagating(run_id, seconds=seconds)
 
     def cancel_locally(self, run_id: int) -> None:
         """A Cancel was recorded: stop sending this run's queued items at once."""
@@ -202,6 +189,7 @@ class RunEngine:
         """Work this run here unless that is already happening."""
         if run_id in self._active or self._stopping.is_set():
             return
+        self._held.discard(run_id)  # only running runs are kicked: any hold was resumed
         task = asyncio.create_task(self._work(run_id), name=f"run-{run_id}")
         self._active[run_id] = task
         task.add_done_callback(lambda _task: self._active.pop(run_id, None))
@@ -242,6 +230,9 @@ class RunEngine:
                 item_attempts=settings.bulkauth_item_attempts,
                 lease_seconds=settings.bulkauth_item_lease_seconds,
                 record_retry_seconds=settings.bulkauth_record_retry_seconds,
+                breaker_consecutive=settings.bulkauth_breaker_consecutive,
+                propagation_first_retry=settings.bulkauth_propagation_first_retry_seconds,
+                propagation_max_wait=settings.bulkauth_propagation_max_wait_seconds,
             ),
         )
 

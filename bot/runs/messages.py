@@ -175,7 +175,7 @@ def build_summary(
     if failures:
         lines.append("Failures by reason:")
         lines += [
-            f"• {count:,} × {escape(reason[:200])}" for reason, count in failures.most_common(10)
+            f"• {count:,} × {escape(reason[:400])}" for reason, count in failures.most_common(10)
         ]
     if csv_sent:
         lines.append("Every user's outcome is in the CSV in this thread.")

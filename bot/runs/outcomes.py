@@ -3,11 +3,13 @@ grant an earlier attempt made, and the audit event of the outcome."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.nylas.errors import NylasApiError, NylasError
 from bot.nylas.models import Grant, Provider
+from bot.nylas.problems import Problem, explain
 from storage.audit import Actor, AuditAction, EventSpec, Subject
 from storage.models import BulkRun, ItemStatus
 from storage.runs import ClaimedItem
@@ -41,6 +43,15 @@ class Outcome:
     error: str | None = None
     request_id: str | None = None
     found_at_nylas: bool = False  # an earlier, unrecorded attempt had made the grant
+    problem: Problem | None = None  # what the table makes of the error, when it knows it
+
+    @property
+    def failure_key(self) -> str | None:
+        """What the circuit breaker counts and a hold names: the problem's code, else the raw
+        error (None: not a failure)."""
+        if self.status != ItemStatus.FAILED:
+            return None
+        return self.problem.code if self.problem else (self.error or "unknown")
 
 
 def fit_request_id(request_id: str | None) -> str | None:
@@ -66,11 +77,15 @@ def not_granted(item: ClaimedItem, error: Exception, *, max_attempts: int) -> Ou
     if error.retryable and item.attempts < max_attempts:
         return Outcome(item, None)
     message = error.message if isinstance(error, NylasApiError) else error.user_message
+    error_type, relayed = None, ""
+    if isinstance(error, NylasApiError):  # the provider's own words Nylas relays count too
+        error_type, relayed = error.error_type, json.dumps(error.provider_error or "")
     return Outcome(
         item,
         ItemStatus.FAILED,
         error=message[:MAX_ERROR],
         request_id=fit_request_id(error.request_id),
+        problem=explain(f"{message} {relayed}", status=error.status, error_type=error_type),
     )
 
 
@@ -108,6 +123,7 @@ def audit_event(outcome: Outcome, context: RunContext) -> EventSpec:
             "approved_by": context.approver.id if context.approver else None,
             "attempts": outcome.item.attempts,
             **({"error": outcome.error} if outcome.error else {}),
+            **({"problem": outcome.problem.code} if outcome.problem else {}),
             **({"found_at_nylas": True} if outcome.found_at_nylas else {}),
         },
     )

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,6 +16,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.nylas.problems import by_code
+from bot.runs.holds import build_held, propagation_note
 from bot.runs.messages import build_progress, build_summary
 from bot.runtime.spreadsheet import SafeCsvWriter
 from bot.settings import Settings
@@ -26,6 +29,7 @@ from storage.models import (
     SENT_ITEM_STATUSES,
     UNSENT_ITEM_STATUSES,
     BulkRun,
+    CredentialRecord,
     ItemStatus,
     RunStatus,
     as_utc,
@@ -34,12 +38,13 @@ from storage.models import (
 from storage.runs import get_run, item_counts, store_counts, stream_items
 
 log = logging.getLogger(__name__)
-CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "request_id")
+CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "fix", "request_id")
 
 
 def _state(run: BulkRun) -> str:
     return {
         RunStatus.RUNNING: "running",
+        RunStatus.HELD: "held",
         RunStatus.APPROVED: "starting",
         RunStatus.WAITING_FOR_CONSENT: "waiting for consent propagation",
         RunStatus.FINISHED: "finished",
@@ -68,6 +73,7 @@ class RunReporter:
         self._editing: dict[int, asyncio.Task[None]] = {}  # at most one edit under way per run
         self._stale: set[int] = set()  # progress arrived while an edit was under way
         self._closed: set[int] = set()  # summary shown: no more progress edits
+        self._told_propagating: set[int] = set()  # the thread heard of the wait (once per run)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
@@ -121,9 +127,37 @@ class RunReporter:
             return
         run, counts = loaded
         self._last_update[run_id] = time.monotonic()  # the interval runs from the edit itself
+        if run.status == RunStatus.HELD:
+            async with self._sessions() as session:
+                credential = await session.get(CredentialRecord, run.credential_id)
+            held = build_held(
+                run, counts, google_client_id=credential.client_id if credential else None
+            )
+            await self._edit(run, held.as_kwargs())
+            return
         rate, eta = self._pace(run, counts)
         message = build_progress(run, counts, rate=rate, eta_seconds=eta, state=_state(run))
         await self._edit(run, message.as_kwargs())
+
+    async def propagating(self, run_id: int, *, seconds: float) -> None:
+        """Once per run, in the progress thread: the canary waits for consent to propagate."""
+        loaded = await self._load(run_id)
+        if loaded is None or run_id in self._told_propagating or not loaded[0].channel_id:
+            return
+        self._told_propagating.add(run_id)
+        run = loaded[0]
+        assert run.channel_id is not None
+        note = propagation_note(run, until=utcnow() + timedelta(seconds=seconds))
+        try:
+            await self._slack.chat_postMessage(
+                channel=run.channel_id,
+                thread_ts=run.thread_ts or run.message_ts,
+                **note.as_kwargs(),
+            )
+        except SlackApiError as error:
+            log.warning(
+                "run %s: propagation note not posted (%s)", run_id, error.response.get("error")
+            )
 
     @staticmethod
     def _pace(run: BulkRun, counts: Counter[str]) -> tuple[float | None, float | None]:
@@ -243,15 +277,18 @@ async def write_run_csv(session: AsyncSession, run_id: int, out: TextIO) -> Coun
     writer = SafeCsvWriter(out, CSV_COLUMNS)  # cells a spreadsheet would run are neutralised
     writer.write_header()
     async for item in stream_items(session=session, run_id=run_id):
+        problem = by_code(item.problem) if item.problem else None
         writer.write_row(
             [
                 item.email,
                 item.status,
                 item.grant_id or "",
                 item.last_error or "",
+                problem.fix if problem else "",
                 item.request_id or "",
             ]
         )
-        if item.status == ItemStatus.FAILED:
-            failures[item.last_error or "unknown"] += 1
+        if item.status == ItemStatus.FAILED:  # by plain reason where the table knows the error
+            reason = f"{problem.reason} Fix: {problem.fix}" if problem else None
+            failures[reason or item.last_error or "unknown"] += 1
     return failures

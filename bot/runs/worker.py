@@ -17,45 +17,41 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_exponential_jitter,
 )
 
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError
 from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
+from bot.runs.breaker import Breaker
+from bot.runs.canary import Canary, CanaryCalls, CanaryControl, PropagationWait
 from bot.runs.outcomes import (
     Outcome,
     RunContext,
-    audit_event,
     found_earlier,
     granted,
     made_earlier,
     not_granted,
 )
-from storage.audit import record_events
+from bot.runs.recording import db_retrying, record_outcomes
 from storage.db import Sessions
 from storage.models import as_utc, utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
-    finish_item,
     refresh_claims,
     release_claims,
-    release_items,
 )
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)  # locked, connection lost, failover
 
 
-class RunControl(Protocol):
-    """What a pass asks of whoever runs it (the engine): whether to go on, and that it moved."""
+class RunControl(CanaryControl, Protocol):
+    """What a pass asks of whoever runs it (the engine): whether to go on, that it moved, and
+    to hold the run or say it waits for consent (`CanaryControl`)."""
 
     def should_stop(self, run_id: int) -> bool:
         """Stop sending at once (the run was cancelled here, or the process is stopping)."""
@@ -73,6 +69,9 @@ class PassLimits:
     item_attempts: int
     lease_seconds: float
     record_retry_seconds: float
+    breaker_consecutive: int = 20
+    propagation_first_retry: float = 60.0
+    propagation_max_wait: float = 1800.0
 
 
 class RunPass:
@@ -100,12 +99,16 @@ class RunPass:
         self._in_flight = 0
         self._recorded = asyncio.Event()
         self._broken = False  # the database refused our writes: stop sending, hand items back
+        self._breaker = Breaker(limits.breaker_consecutive)
 
     async def run(self) -> None:
         await self._hand_back()  # claims an earlier pass here left behind (it ended abruptly)
         beating = asyncio.create_task(self._heartbeat())
-        recording = asyncio.create_task(self._record_all())
+        recording: asyncio.Task[None] | None = None
         try:
+            if not await self._canary().passes():
+                return
+            recording = asyncio.create_task(self._record_all())
             await asyncio.gather(
                 self._feed(), *(self._send_all() for _ in range(self._concurrency))
             )
@@ -113,9 +116,24 @@ class RunPass:
             await recording
         finally:
             beating.cancel()
-            recording.cancel()
-        if self._broken:
-            await self._hand_back_if_possible()
+            if recording is not None:
+                recording.cancel()
+            if self._broken:
+                await self._hand_back_if_possible()
+
+    def _canary(self) -> Canary:
+        stale = timedelta(seconds=self._limits.lease_seconds)
+        limits = self._limits
+        return Canary(
+            context=self._context,
+            control=self._control,
+            calls=CanaryCalls(
+                claim_one=lambda: self._next_claims(stale, limit=1),
+                send=self._send,
+                record=self._record_told,
+            ),
+            wait=PropagationWait(limits.propagation_first_retry, limits.propagation_max_wait),
+        )
 
     async def _hand_back(self) -> None:
         async with self._sessions() as session:
@@ -148,26 +166,21 @@ class RunPass:
         )
 
     def _db_retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
-            stop=stop_after_delay(self._limits.record_retry_seconds),
-            wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
-            reraise=True,
-        )
+        return db_retrying(self._limits.record_retry_seconds)
 
-    async def _claim(self, stale: timedelta) -> list[ClaimedItem]:
+    async def _claim(self, stale: timedelta, limit: int) -> list[ClaimedItem]:
         async with self._sessions() as session:
             claimed = await claim_items(
                 session=session,
                 run_id=self._context.run_id,
                 worker_id=self._worker_id,
-                limit=self._concurrency,
+                limit=limit,
                 stale_before=utcnow() - stale,
             )
             await session.commit()
         return claimed
 
-    async def _next_claims(self, stale: timedelta) -> list[ClaimedItem] | None:
+    async def _next_claims(self, stale: timedelta, limit: int) -> list[ClaimedItem] | None:
         """Items to send next; None when the pass should end (stopped, or the database is
         gone for longer than the retries)."""
         try:
@@ -175,14 +188,14 @@ class RunPass:
                 return None
             async for attempt in self._db_retrying():
                 with attempt:
-                    return await self._claim(stale)
+                    return await self._claim(stale, limit)
         except SQLAlchemyError as error:
             self._give_up("claim users", error)
         return None
 
     async def _feed(self) -> None:
         stale = timedelta(seconds=self._limits.lease_seconds)
-        while (claimed := await self._next_claims(stale)) is not None:
+        while (claimed := await self._next_claims(stale, self._concurrency)) is not None:
             if not claimed:
                 if self._in_flight == 0:
                     break
@@ -245,7 +258,19 @@ class RunPass:
                 await self._record_retrying(finished)
             self._in_flight -= len(finished)
             self._recorded.set()
-            self._control.progressed(self._context.run_id)
+            await self._watch(finished)
+
+    async def _watch(self, outcomes: list[Outcome]) -> None:
+        """The circuit breaker sees every recorded outcome, in order; once it trips the run is
+        held and the users still queued here are handed back unsent."""
+        trips = [trip for outcome in outcomes if (trip := self._breaker.record(outcome))]
+        if trips and not self._control.should_stop(self._context.run_id):
+            await self._control.hold(self._context.run_id, trips[0])
+        self._control.progressed(self._context.run_id)
+
+    async def _record_told(self, outcomes: list[Outcome]) -> None:
+        await self._record_retrying(outcomes)
+        self._control.progressed(self._context.run_id)
 
     async def _record_retrying(self, outcomes: list[Outcome]) -> None:
         """Each attempt is one transaction, so a failed one leaves nothing half-written."""
@@ -257,25 +282,7 @@ class RunPass:
             self._give_up(f"record {len(outcomes)} outcomes", error)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        handed_back = [outcome.item.id for outcome in outcomes if outcome.status is None]
-        specs = []
-        async with self._sessions() as session:
-            for outcome in outcomes:
-                if outcome.status is None:
-                    continue
-                if await finish_item(
-                    session=session,
-                    item_id=outcome.item.id,
-                    worker_id=self._worker_id,
-                    status=outcome.status,
-                    grant_id=outcome.grant_id,
-                    error=outcome.error,
-                    request_id=outcome.request_id,
-                ):
-                    specs.append(audit_event(outcome, self._context))
-            await release_items(session=session, item_ids=handed_back, worker_id=self._worker_id)
-            await record_events(session=session, specs=specs)
-            await session.commit()
+        await record_outcomes(self._sessions, outcomes, self._context, worker_id=self._worker_id)
 
     async def _heartbeat(self) -> None:
         """Stops once the pass gave up, so claims it could not hand back go stale."""

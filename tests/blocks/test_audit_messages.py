@@ -193,3 +193,17 @@ def test_audit_answer_of_the_longest_events_fits_slack() -> None:
     message_payload(
         build_audit_answer(query, events, matching=10**9, tz=PARIS, credential_names=names)
     )
+
+
+def test_event_line_shows_the_plain_reason_of_an_error_the_table_knows() -> None:
+    recorded = {"error": "invalid_grant: Invalid email or User ID", "problem": "mailbox_not_found"}
+    unrecorded = {"error": "unauthorized_client: Client is unauthorized"}  # older events
+    for details in (recorded, unrecorded):
+        line = event_line(
+            event(action=AuditAction.GRANT_FAILED, outcome="failed", details=json.dumps(details)),
+            UTC_ZONE,
+            {},
+        )
+        note = line.split(" · ")[-1]
+        assert note.endswith(f"({details['error']})")
+        assert note.startswith(("Google knows no such mailbox", "Google refused: domain-wide"))

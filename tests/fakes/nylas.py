@@ -131,6 +131,10 @@ class FakeNylas:
     credentials: dict[str, StoredCredential] = field(default_factory=dict)
     grants: dict[str, dict[str, Any]] = field(default_factory=dict)  # by lower-cased email
     permanent_failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Provider errors Nylas relays on custom auth (see `_provider_refusal`).
+    delegation_missing: set[str] = field(default_factory=set)  # Google credential ids
+    unknown_mailboxes: set[str] = field(default_factory=set)  # lower-cased emails
+    consent_propagates_at: float | None = None  # time.monotonic() before which Microsoft refuses
     requests: list[Recorded] = field(default_factory=list)
     throttled: int = 0
     url: str = ""
@@ -525,6 +529,9 @@ class FakeNylas:
             return _error(400, "invalid_request_error", "settings.email_address is required")
         if provider == "google" and not settings.get("scopes"):
             return _error(400, "invalid_request_error", "settings.scopes is required for Google")
+        refusal = self._provider_refusal(provider, stored.id, email)
+        if refusal is not None:
+            return refusal
         failure = self.permanent_failures.get(email.lower())
         if failure is not None:
             return _error(
@@ -544,6 +551,53 @@ class FakeNylas:
             scope=list(settings.get("scopes") or ["User.Read.All"]),
         )
         return Reply(201, {"request_id": str(uuid.uuid4()), "data": grant})
+
+    def _provider_refusal(self, provider: str, credential_id: str, email: str) -> Reply | None:
+        """What Nylas relays when the provider refuses the token for this user: Google's
+        `unauthorized_client` (delegation missing for the scopes) and `invalid_grant` (no such
+        mailbox), Microsoft's AADSTS65001 (consent not propagated yet). Nylas answers 400 with
+        type `provider_error` and the provider's own error in `provider_error`."""
+        if provider == "google" and credential_id in self.delegation_missing:
+            description = (
+                "Client is unauthorized to retrieve access tokens using this method, or client "
+                "not authorized for any of the scopes requested."
+            )
+            return _error(
+                400,
+                "provider_error",
+                f"unauthorized_client: {description}",
+                provider_error={"error": "unauthorized_client", "error_description": description},
+            )
+        if provider == "google" and email.lower() in self.unknown_mailboxes:
+            return _error(
+                400,
+                "provider_error",
+                "invalid_grant: Invalid email or User ID",
+                provider_error={
+                    "error": "invalid_grant",
+                    "error_description": "Invalid email or User ID",
+                },
+            )
+        waiting = (
+            self.consent_propagates_at is not None and time.monotonic() < self.consent_propagates_at
+        )
+        if provider == "microsoft" and waiting:
+            description = (
+                "AADSTS65001: The user or administrator has not consented to use the application "
+                "with ID 'bulkauth-test-app'. Send an interactive authorization request for this "
+                "user and resource."
+            )
+            return _error(
+                400,
+                "provider_error",
+                description,
+                provider_error={
+                    "error": "invalid_grant",
+                    "error_description": description,
+                    "error_codes": [65001],
+                },
+            )
+        return None
 
     def _list_grants(self, *, query: dict[str, str], body: Any) -> Reply:
         items = list(self.grants.values())

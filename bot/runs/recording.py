@@ -1,0 +1,54 @@
+"""Writing a pass's outcomes: each batch in one transaction (item statuses, hand-backs and
+audit events together), retried while the database fails transiently."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from bot.runs.outcomes import Outcome, RunContext, audit_event
+from storage.audit import record_events
+from storage.db import Sessions
+from storage.runs import finish_item, release_items
+
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)  # locked, connection lost, failover
+
+
+def db_retrying(seconds: float) -> AsyncRetrying:
+    return AsyncRetrying(
+        retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
+        stop=stop_after_delay(seconds),
+        wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
+        reraise=True,
+    )
+
+
+async def record_outcomes(
+    sessions: Sessions, outcomes: list[Outcome], context: RunContext, *, worker_id: str
+) -> None:
+    """One transaction, so a failed attempt leaves nothing half-written."""
+    handed_back = [outcome.item.id for outcome in outcomes if outcome.status is None]
+    specs = []
+    async with sessions() as session:
+        for outcome in outcomes:
+            if outcome.status is None:
+                continue
+            if await finish_item(
+                session=session,
+                item_id=outcome.item.id,
+                worker_id=worker_id,
+                status=outcome.status,
+                grant_id=outcome.grant_id,
+                error=outcome.error,
+                request_id=outcome.request_id,
+                problem=outcome.problem.code if outcome.problem else None,
+            ):
+                specs.append(audit_event(outcome, context))
+        await release_items(session=session, item_ids=handed_back, worker_id=worker_id)
+        await record_events(session=session, specs=specs)
+        await session.commit()

@@ -1,0 +1,57 @@
+"""Held runs: stopped by their canary or circuit breaker, resumed by a person. A resume sends
+again the users that failed for the reason the run was held."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import BulkRun, ItemStatus, RunItem, RunStatus
+
+
+async def hold_run(*, session: AsyncSession, run_id: int, reason: str, count: int) -> bool:
+    """Running → held, once (False: it was no longer running). The caller commits."""
+    result = await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .where(col(BulkRun.status) == RunStatus.RUNNING)
+        .values(status=RunStatus.HELD, hold_reason=reason, hold_count=count)
+    )
+    return bool(result.rowcount)
+
+
+async def resume_run(*, session: AsyncSession, run_id: int) -> int | None:
+    """Held → running, once, with the users that failed for the hold's reason pending again;
+    returns how many users go again (None: the run was not held). The caller commits."""
+    run = await session.get(BulkRun, run_id, with_for_update=True)
+    if run is None or run.status != RunStatus.HELD:
+        return None
+    reason = run.hold_reason or ""
+    retried = await session.exec(
+        update(RunItem)
+        .where(col(RunItem.run_id) == run_id)
+        .where(col(RunItem.status) == ItemStatus.FAILED)
+        .where(
+            or_(
+                col(RunItem.problem) == reason,
+                and_(col(RunItem.problem).is_(None), col(RunItem.last_error) == reason),
+            )
+        )
+        .values(
+            status=ItemStatus.PENDING,
+            attempts=0,
+            last_error=None,
+            problem=None,
+            request_id=None,
+            claimed_by=None,
+            claimed_at=None,
+            finished_at=None,
+        )
+    )
+    await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .values(status=RunStatus.RUNNING, hold_reason=None, hold_count=None)
+    )
+    return int(retried.rowcount or 0)
