@@ -12,18 +12,20 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.audit.recording import actor_of, audit
-from bot.blocks import plain_message
+from bot.blocks import escape, plain_message
 from bot.blocks.metadata import RunRef
 from bot.deps import Deps
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.runs.messages import approval_outcome, build_decided_request
+from bot.runs.approving import Approval, Tally
+from bot.runs.messages import approval_outcome, build_approval_request, build_decided_request
 from bot.runs.modals import build_reject_reason_modal
+from bot.runs.policy import approvals_line
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
 from storage.audit import AuditAction, Subject
-from storage.models import BulkRun, RunStatus, utcnow
-from storage.runs import ACTIVE_RUN_STATUSES, get_run, transition
+from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.runs import ACTIVE_RUN_STATUSES, get_run, item_counts, transition
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +39,29 @@ def _clicked_on(ref: RunRef, *messages: tuple[str | None, str | None]) -> bool:
     return (ref.channel_id, ref.message_ts) in messages
 
 
-def _decision_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
-    """Why `actor` may not decide on `run` from the message in `ref` ("" when they may)."""
+async def _decision_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
+    """Why `actor` may not decide on `run` from the message in `ref` ("" when they may). An
+    undecided request past its time is expired here, whether or not the sweep got to it."""
     if run is None:
         return "This run does not exist."
     if not _clicked_on(ref, (run.approval_channel_id, run.approval_ts)):
         return f"This button does not belong to run {run.id}'s approval request."
     if run.requested_by == actor.user_id:
         return "You cannot approve or reject your own request; another approver must."
-    if not deps.access.may_decide(actor):
-        return "Only approvers (BULKAUTH_APPROVERS) may decide on runs."
+    if not await deps.access.may_decide(actor):
+        return "Only approvers (BULKAUTH_APPROVERS, BULKAUTH_APPROVER_GROUP) may decide on runs."
+    now = utcnow()
+    if run.status == RunStatus.EXPIRED or (
+        run.status == RunStatus.AWAITING_APPROVAL
+        and run.expires_at is not None
+        and as_utc(run.expires_at) <= now
+    ):
+        await deps.approvals.expire(run, now=now)
+        return f"Run {run.id} expired without a decision; it can no longer be approved."
     return ""
 
 
-def _cancel_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
+async def _cancel_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
     """Why `actor` may not cancel `run` from the message in `ref` ("" when they may): the
     requester, an approver or an admin, on the run's progress or approval message."""
     if run is None:
@@ -60,8 +71,8 @@ def _cancel_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: Run
         return f"This button does not belong to run {run.id}."
     allowed = (
         run.requested_by == actor.user_id
-        or deps.access.may_decide(actor)
         or deps.access.is_allowed(actor)
+        or await deps.access.may_decide(actor)
     )
     return "" if allowed else "Only the requester, an approver or an admin may cancel a run."
 
@@ -143,20 +154,34 @@ async def _close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, ou
 
 
 async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
-    """Approve: exactly once, never by the requester; then the run starts in the thread (or,
-    when the bot can no longer post there, in the requester's DMs)."""
+    """Approve: counted once per approver, never the requester, refused when stale; the
+    approval that completes the request starts the run in the thread (or, when the bot can no
+    longer post there, in the requester's DMs)."""
     await ack()
     ref = _ref(body)
     run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
+    if await _refused(deps, actor, body, run, await _decision_refusal(deps, actor, run, ref)):
+        return
+    assert run is not None
+    if await _refused(deps, actor, body, run, await deps.approvals.stale_reason(run)):
         return
     now = utcnow()
-    if not await deps.runs.decide(ref.run_id, actor, approved=True, now=now):
+    approval = await deps.approvals.approve(ref.run_id, actor, now=now)
+    if approval.tally == Tally.CLOSED:
         await _already_decided(deps, actor, body, ref.run_id)
+        return
+    if approval.tally == Tally.TWICE:
+        twice = f"You have already approved run {run.id}; another approver must."
+        await _refused(deps, actor, body, run, twice)
+        return
+    if approval.tally == Tally.RECORDED:
+        await _show_approvals(deps, ref, run, body, approval)
         return
     run = await _load(deps, ref.run_id)
     assert run is not None
     outcome = approval_outcome(approved=True, by=actor.user_id, at=now)
+    if approval.required > 1:
+        outcome += " " + escape(approvals_line(list(approval.approvers), approval.required))
     problem = await _close_request(deps, ref, run, _request_summary(body, run), outcome)
     where = await deps.runs.start(
         ref.run_id,
@@ -172,12 +197,30 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
         await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
 
 
+async def _show_approvals(
+    deps: Deps, ref: RunRef, run: BulkRun, body: dict[str, Any], approval: Approval
+) -> None:
+    """The request keeps its buttons and says who approved so far: "1 of 2 approvals (Ann)"."""
+    async with deps.sessions() as session:
+        counts = await item_counts(session=session, run_id=run.id or 0)
+    calls = counts.get(ItemStatus.PENDING, 0)
+    message = build_approval_request(
+        run, _request_summary(body, run), calls=calls, approvers=approval.approvers
+    )
+    try:
+        await deps.slack.chat_update(
+            channel=ref.channel_id, ts=ref.message_ts, **message.as_kwargs()
+        )
+    except SlackApiError as error:
+        log.warning("run.request_not_updated run=%s error=%s", run.id, error.response.get("error"))
+
+
 async def reject_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
     """Reject: ask for a reason first (the decision happens on submit)."""
     await ack()
     ref = _ref(body)
     run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
+    if await _refused(deps, actor, body, run, await _decision_refusal(deps, actor, run, ref)):
         return
     await deps.slack.views_open(trigger_id=body["trigger_id"], view=build_reject_reason_modal(ref))
 
@@ -188,7 +231,7 @@ async def submit_rejection(
     await ack()
     ref = RunRef.parse(view["private_metadata"])
     run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
+    if await _refused(deps, actor, body, run, await _decision_refusal(deps, actor, run, ref)):
         return
     reason = ViewState(view).text(BlockId.REJECT_REASON)
     now = utcnow()
@@ -213,7 +256,7 @@ async def cancel_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sla
     await ack()
     ref = _ref(body)
     run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _cancel_refusal(deps, actor, run, ref)):
+    if await _refused(deps, actor, body, run, await _cancel_refusal(deps, actor, run, ref)):
         return
     assert run is not None
     async with deps.sessions() as session:

@@ -47,6 +47,8 @@ class AuditAction(StrEnum):
     RUN_STARTED = "run.started"
     RUN_FINISHED = "run.finished"
     RUN_CANCELLED = "run.cancelled"
+    RUN_EXPIRED = "run.expired"
+    RUN_REMINDED = "run.reminded"
     GRANT_CREATED = "grant.created"
     GRANT_REAUTHENTICATED = "grant.reauthenticated"
     GRANT_FAILED = "grant.failed"

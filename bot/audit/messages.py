@@ -38,6 +38,8 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.RUN_STARTED: "started",
     AuditAction.RUN_FINISHED: "finished",
     AuditAction.RUN_CANCELLED: "cancelled",
+    AuditAction.RUN_EXPIRED: "expired undecided",
+    AuditAction.RUN_REMINDED: "reminded approvers",
     AuditAction.GRANT_CREATED: "created a grant for",
     AuditAction.GRANT_REAUTHENTICATED: "re-authenticated the grant of",
     AuditAction.GRANT_FAILED: "could not create a grant for",
