@@ -103,9 +103,10 @@ class ApprovalDesk:
             names = tuple(
                 a.approver_name for a in await approvals_of(session=session, run_id=run_id)
             )
+            required = run.approvals_required
             if not added:
-                await session.rollback()
-                return Approval(Tally.TWICE, names, run.approvals_required)
+                await session.rollback()  # attributes expire here: read before
+                return Approval(Tally.TWICE, names, required)
             complete = len(names) >= run.approvals_required
             if complete:
                 await transition(

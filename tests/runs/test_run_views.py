@@ -13,11 +13,11 @@ from bot.runs.emails import fold
 from bot.runs.messages import (
     approval_outcome,
     build_approval_request,
-    request_text,
     build_decided_request,
     build_progress,
     build_summary,
     progress_bar,
+    request_text,
 )
 from bot.runs.modals import (
     build_grants_modal,
