@@ -73,6 +73,7 @@ async def test_db_upgrade_lists_the_migrations_it_applied(tmp_path: Path) -> Non
         "applied 0002 bulk run thread",
         "applied 0003 where a run's approval request was posted",
         "applied 0004 audit keyed hashes",
+        "applied 0005 approval policy",
         "database is up to date",
     ]
     code, out, _err = await bulkauth(tmp_path, "db", "upgrade")
