@@ -17,6 +17,7 @@ from bot.credentials.registration import CredentialRegistrar
 from bot.home.tab import HomeTab
 from bot.logs import Redactor
 from bot.nylas.client import NylasClient
+from bot.runs.approving import ApprovalDesk
 from bot.runs.engine import RunEngine
 from bot.runs.lifecycle import Runs
 from bot.runs.plan import PendingPlan
@@ -50,6 +51,7 @@ class Deps:
     consent_recorder: ConsentRecorder
     planner: Planner  # the dry run, in the background after the request modal's ack
     runs: Runs  # a confirmed plan's run: approval, decisions, start
+    approvals: ApprovalDesk  # approvals counted, stale ones refused, reminders, expiry
     run_engine: RunEngine
     reporter: RunReporter
     home: HomeTab

@@ -69,4 +69,5 @@ class BlockId(StrEnum):
     GRANTS_SCOPES = "grants_scopes"
     GRANTS_EXTRA_SCOPES = "grants_extra_scopes"
     GRANTS_OPTIONS = "grants_options"
+    GRANTS_REASON = "grants_reason"
     REJECT_REASON = "reject_reason"

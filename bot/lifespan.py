@@ -24,11 +24,13 @@ from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
+from bot.runs.approving import ApprovalDesk
 from bot.runs.engine import RunEngine
 from bot.runs.lifecycle import Runs
 from bot.runs.observers import WhenFinished
 from bot.runs.plan import PendingPlan
 from bot.runs.planning import Planner
+from bot.runs.policy import ApprovalRules
 from bot.runs.report import RunReporter
 from bot.runtime.pending import PendingStore
 from bot.runtime.scheduling import Scheduler
@@ -126,9 +128,20 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         callback_guard.start()
         stack.push_async_callback(callback_guard.flush, everything=True)
         access = AccessPolicy(
-            slack=slack, admins=settings.bulkauth_admins, approvers=settings.bulkauth_approvers
+            slack=slack,
+            admins=settings.bulkauth_admins,
+            approvers=settings.bulkauth_approvers,
+            approver_group=settings.bulkauth_approver_group,
         )
         home = HomeTab(sessions=sessions, slack=slack, access=access)
+        approvals = ApprovalDesk(
+            sessions=sessions,
+            slack=slack,
+            access=access,
+            scheduler=scheduler,
+            scan_seconds=settings.bulkauth_run_scan_seconds,
+        )
+        approvals.start()
         reporter = RunReporter(settings=settings, sessions=sessions, slack=slack, http=http_session)
         anchors = AnchorService(
             sessions=sessions,
@@ -197,7 +210,9 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
                 engine=run_engine,
                 approval_channel=approval_channel,
                 rate=rate,
+                rules=ApprovalRules.from_settings(settings),
             ),
+            approvals=approvals,
             run_engine=run_engine,
             reporter=reporter,
             home=home,

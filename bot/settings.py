@@ -31,6 +31,7 @@ SlackUserIds = Annotated[list[str], NoDecode]
 # shows them under "Copy member ID" / "Copy channel ID". Names (`ann`, `#ops`) never match a user.
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]+")
+_GROUP = re.compile(r"S[A-Z0-9]+|@[a-z0-9._-]+")  # a user group's id, or its @handle
 
 
 def _split_ids(value: object) -> object:
@@ -114,6 +115,13 @@ class Settings(DatabaseSettings):
     bulkauth_approval_channel: str | None = None
     bulkauth_audit_anchor_channel: str | None = None
     bulkauth_approvers: SlackUserIds = []
+    # The approval policy (README "Approvals").
+    bulkauth_approver_group: str | None = None
+    bulkauth_approvals_required: int = Field(default=1, ge=1, le=5)
+    bulkauth_two_approvals_above_users: int = Field(default=1_000, ge=0)
+    bulkauth_two_approvals_for_destructive: bool = True
+    bulkauth_approval_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    bulkauth_approval_remind_hours: float = Field(default=4.0, gt=0, le=24 * 30)
     bulkauth_max_users: int = Field(default=50_000, ge=1, le=1_000_000)
     bulkauth_item_attempts: int = Field(default=3, ge=1, le=20)
     bulkauth_item_lease_seconds: float = Field(default=60.0, gt=0)
@@ -167,6 +175,15 @@ class Settings(DatabaseSettings):
             raise ValueError(
                 "must be a channel id such as C0123ABCD or G0123ABCD, not its name "
                 "(channel details → Copy channel ID)"
+            )
+        return value
+
+    @field_validator("bulkauth_approver_group")
+    @classmethod
+    def _group_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _GROUP.fullmatch(value):
+            raise ValueError(
+                "must be a user group id such as S0123ABCD or its handle such as @approvers"
             )
         return value
 

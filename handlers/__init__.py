@@ -16,6 +16,7 @@ from handlers import (
     credentials,
     grants,
     home,
+    run_controls,
     run_reports,
     status,
 )
@@ -39,6 +40,7 @@ def register(app: AsyncApp) -> None:
     consent.register(app)
     grants.register(app)
     approvals.register(app)
+    run_controls.register(app)
     run_reports.register(app)
     audit.register(app)
     home.register(app)

@@ -12,62 +12,56 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.audit.recording import actor_of, audit
-from bot.blocks import plain_message
+from bot.blocks import escape, plain_message
 from bot.blocks.metadata import RunRef
 from bot.deps import Deps
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.runs.messages import approval_outcome, build_decided_request
+from bot.runs.approving import Approval, Tally
+from bot.runs.messages import approval_outcome, build_approval_request, build_decided_request
 from bot.runs.modals import build_reject_reason_modal
+from bot.runs.policy import approvals_line
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
-from storage.audit import AuditAction, Subject, record_event
-from storage.holds import resume_run as resume_held_run
-from storage.models import BulkRun, RunStatus, utcnow
-from storage.runs import ACTIVE_RUN_STATUSES, get_run, transition
+from storage.audit import AuditAction, Subject
+from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.runs import get_run, item_counts
 
 log = logging.getLogger(__name__)
 
 
-async def _load(deps: Deps, run_id: int) -> BulkRun | None:
+async def load_run(deps: Deps, run_id: int) -> BulkRun | None:
     async with deps.sessions() as session:
         return await get_run(session=session, run_id=run_id)
 
 
-def _clicked_on(ref: RunRef, *messages: tuple[str | None, str | None]) -> bool:
+def clicked_on(ref: RunRef, *messages: tuple[str | None, str | None]) -> bool:
     return (ref.channel_id, ref.message_ts) in messages
 
 
-def _decision_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
-    """Why `actor` may not decide on `run` from the message in `ref` ("" when they may)."""
+async def _decision_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
+    """Why `actor` may not decide on `run` from the message in `ref` ("" when they may). An
+    undecided request past its time is expired here, whether or not the sweep got to it."""
     if run is None:
         return "This run does not exist."
-    if not _clicked_on(ref, (run.approval_channel_id, run.approval_ts)):
+    if not clicked_on(ref, (run.approval_channel_id, run.approval_ts)):
         return f"This button does not belong to run {run.id}'s approval request."
     if run.requested_by == actor.user_id:
         return "You cannot approve or reject your own request; another approver must."
-    if not deps.access.may_decide(actor):
-        return "Only approvers (BULKAUTH_APPROVERS) may decide on runs."
+    if not await deps.access.may_decide(actor):
+        return "Only approvers (BULKAUTH_APPROVERS, BULKAUTH_APPROVER_GROUP) may decide on runs."
+    now = utcnow()
+    if run.status == RunStatus.EXPIRED or (
+        run.status == RunStatus.AWAITING_APPROVAL
+        and run.expires_at is not None
+        and as_utc(run.expires_at) <= now
+    ):
+        await deps.approvals.expire(run, now=now)
+        return f"Run {run.id} expired without a decision; it can no longer be approved."
     return ""
 
 
-def _cancel_refusal(deps: Deps, actor: SlackActor, run: BulkRun | None, ref: RunRef) -> str:
-    """Why `actor` may not cancel `run` from the message in `ref` ("" when they may): the
-    requester, an approver or an admin, on the run's progress or approval message."""
-    if run is None:
-        return "This run does not exist."
-    own_messages = ((run.channel_id, run.message_ts), (run.approval_channel_id, run.approval_ts))
-    if not _clicked_on(ref, *own_messages):
-        return f"This button does not belong to run {run.id}."
-    allowed = (
-        run.requested_by == actor.user_id
-        or deps.access.may_decide(actor)
-        or deps.access.is_allowed(actor)
-    )
-    return "" if allowed else "Only the requester, an approver or an admin may cancel a run."
-
-
-async def _refused(
+async def refused(
     deps: Deps, actor: SlackActor, body: dict[str, Any], run: BulkRun | None, reason: str
 ) -> bool:
     """True (after an ephemeral refusal, audited) when there is a `reason` to refuse."""
@@ -90,10 +84,8 @@ async def _refused(
     return True
 
 
-async def _already_decided(
-    deps: Deps, actor: SlackActor, body: dict[str, Any], run_id: int
-) -> None:
-    run = await _load(deps, run_id)
+async def already_decided(deps: Deps, actor: SlackActor, body: dict[str, Any], run_id: int) -> None:
+    run = await load_run(deps, run_id)
     who = f" by <@{run.approved_by}>" if run and run.approved_by else ""
     status = run.status.replace("_", " ") if run else "gone"
     await tell_user(
@@ -104,7 +96,7 @@ async def _already_decided(
     )
 
 
-def _ref(body: dict[str, Any]) -> RunRef:
+def clicked_run(body: dict[str, Any]) -> RunRef:
     """The run named by the clicked button, with the message it was clicked in."""
     ref = RunRef.parse(body["actions"][0]["value"])
     container = body.get("container") or {}
@@ -116,14 +108,14 @@ def _ref(body: dict[str, Any]) -> RunRef:
     )
 
 
-def _request_summary(body: dict[str, Any], run: BulkRun) -> str:
+def request_summary(body: dict[str, Any], run: BulkRun) -> str:
     """The request's own text (from the clicked message) so the decision keeps the plan."""
     blocks = (body.get("message") or {}).get("blocks") or []
     text = ((blocks[0].get("text") or {}).get("text") or "") if blocks else ""
     return text or f"Run {run.id} requested by <@{run.requested_by}>."
 
 
-async def _close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, outcome: str) -> str:
+async def close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, outcome: str) -> str:
     """Replace the request's buttons with the decision and tell the requester; returns Slack's
     error when the request message could not be edited ("" when it was)."""
     decided = build_decided_request(run, summary, outcome)
@@ -144,21 +136,35 @@ async def _close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, ou
 
 
 async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
-    """Approve: exactly once, never by the requester; then the run starts in the thread (or,
-    when the bot can no longer post there, in the requester's DMs)."""
+    """Approve: counted once per approver, never the requester, refused when stale; the
+    approval that completes the request starts the run in the thread (or, when the bot can no
+    longer post there, in the requester's DMs)."""
     await ack()
-    ref = _ref(body)
-    run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
+    ref = clicked_run(body)
+    run = await load_run(deps, ref.run_id)
+    if await refused(deps, actor, body, run, await _decision_refusal(deps, actor, run, ref)):
+        return
+    assert run is not None
+    if await refused(deps, actor, body, run, await deps.approvals.stale_reason(run)):
         return
     now = utcnow()
-    if not await deps.runs.decide(ref.run_id, actor, approved=True, now=now):
-        await _already_decided(deps, actor, body, ref.run_id)
+    approval = await deps.approvals.approve(ref.run_id, actor, now=now)
+    if approval.tally == Tally.CLOSED:
+        await already_decided(deps, actor, body, ref.run_id)
         return
-    run = await _load(deps, ref.run_id)
+    if approval.tally == Tally.TWICE:
+        twice = f"You have already approved run {run.id}; another approver must."
+        await refused(deps, actor, body, run, twice)
+        return
+    if approval.tally == Tally.RECORDED:
+        await _show_approvals(deps, ref, run, body, approval)
+        return
+    run = await load_run(deps, ref.run_id)
     assert run is not None
     outcome = approval_outcome(approved=True, by=actor.user_id, at=now)
-    problem = await _close_request(deps, ref, run, _request_summary(body, run), outcome)
+    if approval.required > 1:
+        outcome += " " + escape(approvals_line(list(approval.approvers), approval.required))
+    problem = await close_request(deps, ref, run, request_summary(body, run), outcome)
     where = await deps.runs.start(
         ref.run_id,
         channel_id=ref.channel_id,
@@ -173,12 +179,30 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
         await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
 
 
+async def _show_approvals(
+    deps: Deps, ref: RunRef, run: BulkRun, body: dict[str, Any], approval: Approval
+) -> None:
+    """The request keeps its buttons and says who approved so far: "1 of 2 approvals (Ann)"."""
+    async with deps.sessions() as session:
+        counts = await item_counts(session=session, run_id=run.id or 0)
+    calls = counts.get(ItemStatus.PENDING, 0)
+    message = build_approval_request(
+        run, request_summary(body, run), calls=calls, approvers=approval.approvers
+    )
+    try:
+        await deps.slack.chat_update(
+            channel=ref.channel_id, ts=ref.message_ts, **message.as_kwargs()
+        )
+    except SlackApiError as error:
+        log.warning("run.request_not_updated run=%s error=%s", run.id, error.response.get("error"))
+
+
 async def reject_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
     """Reject: ask for a reason first (the decision happens on submit)."""
     await ack()
-    ref = _ref(body)
-    run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
+    ref = clicked_run(body)
+    run = await load_run(deps, ref.run_id)
+    if await refused(deps, actor, body, run, await _decision_refusal(deps, actor, run, ref)):
         return
     await deps.slack.views_open(trigger_id=body["trigger_id"], view=build_reject_reason_modal(ref))
 
@@ -188,19 +212,19 @@ async def submit_rejection(
 ) -> None:
     await ack()
     ref = RunRef.parse(view["private_metadata"])
-    run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _decision_refusal(deps, actor, run, ref)):
+    run = await load_run(deps, ref.run_id)
+    if await refused(deps, actor, body, run, await _decision_refusal(deps, actor, run, ref)):
         return
     reason = ViewState(view).text(BlockId.REJECT_REASON)
     now = utcnow()
     if not await deps.runs.decide(ref.run_id, actor, approved=False, reason=reason, now=now):
-        await _already_decided(deps, actor, body, ref.run_id)
+        await already_decided(deps, actor, body, ref.run_id)
         return
-    run = await _load(deps, ref.run_id)
+    run = await load_run(deps, ref.run_id)
     assert run is not None
     outcome = approval_outcome(approved=False, by=actor.user_id, at=now, reason=reason)
     summary = f"Run {run.id} requested by <@{run.requested_by}>."
-    problem = await _close_request(deps, ref, run, summary, outcome)
+    problem = await close_request(deps, ref, run, summary, outcome)
     if problem:
         note = (
             f"Run {run.id} is rejected, but its request message could not be updated ({problem})."
@@ -208,72 +232,7 @@ async def submit_rejection(
         await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
 
 
-async def cancel_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
-    """Cancel: no new items are sent; finished ones stay as they are. An awaiting request's
-    buttons are replaced; who cancelled is audited."""
-    await ack()
-    ref = _ref(body)
-    run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _cancel_refusal(deps, actor, run, ref)):
-        return
-    assert run is not None
-    async with deps.sessions() as session:
-        won = await transition(
-            session=session,
-            run_id=ref.run_id,
-            from_statuses=ACTIVE_RUN_STATUSES,
-            to_status=RunStatus.CANCELLED,
-            finished_at=utcnow(),
-        )
-        await session.commit()
-    if not won:
-        await _already_decided(deps, actor, body, ref.run_id)
-        return
-    await audit(
-        deps.sessions,
-        actor=actor_of(actor),
-        action=AuditAction.RUN_CANCELLED,
-        subject=Subject(run_id=run.id),
-        details={"was": run.status},
-    )
-    if run.status == RunStatus.AWAITING_APPROVAL and run.approval_channel_id and run.approval_ts:
-        where = RunRef(run_id=ref.run_id, channel_id=run.approval_channel_id)
-        where = where.model_copy(update={"message_ts": run.approval_ts})
-        outcome = f":octagonal_sign: Cancelled by <@{actor.user_id}> before a decision."
-        await _close_request(deps, where, run, _request_summary(body, run), outcome)
-        return
-    await deps.run_engine.cancel(ref.run_id, cancelled_by=actor.user_id)
-
-
-async def resume_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:
-    """Resume a held run (the requester, an approver or an admin; audited): the users that
-    failed for the hold's reason are sent again, canary first."""
-    await ack()
-    ref = _ref(body)
-    run = await _load(deps, ref.run_id)
-    if await _refused(deps, actor, body, run, _cancel_refusal(deps, actor, run, ref)):
-        return
-    assert run is not None
-    async with deps.sessions() as session:
-        again = await resume_held_run(session=session, run_id=ref.run_id)
-        if again is not None:
-            await record_event(
-                session=session,
-                actor=actor_of(actor),
-                action=AuditAction.RUN_RESUMED,
-                subject=Subject(run_id=run.id),
-                details={"reason": run.hold_reason, "users_again": again},
-            )
-        await session.commit()
-    if again is None:
-        await _already_decided(deps, actor, body, ref.run_id)
-        return
-    deps.run_engine.kick(ref.run_id)
-
-
 def register(app: AsyncApp) -> None:
     app.action(ActionId.APPROVE_RUN)(approve_run)
     app.action(ActionId.REJECT_RUN)(reject_run)
     app.view(CallbackId.REJECT_REASON)(submit_rejection)
-    app.action(ActionId.CANCEL_RUN)(cancel_run)
-    app.action(ActionId.RESUME_RUN)(resume_run)

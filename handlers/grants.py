@@ -183,6 +183,9 @@ async def _validate(deps: Deps, state: ViewState) -> GrantRequest:
         start_after = await _start_after(deps, credential, START_WHEN_READY in options)
     except UserInputError as error:
         errors.update(error.field_errors)
+    reason = state.text(BlockId.GRANTS_REASON)
+    if not reason:  # Slack requires the field, but spaces alone pass its check
+        errors[BlockId.GRANTS_REASON] = "Say why these grants are needed."
     if errors:
         raise UserInputError("Some fields need attention.", errors)
     return GrantRequest(
@@ -191,6 +194,7 @@ async def _validate(deps: Deps, state: ViewState) -> GrantRequest:
         scopes=scopes,
         skip_existing=SKIP_EXISTING in options,
         start_after=start_after,
+        reason=reason,
     )
 
 

@@ -49,6 +49,8 @@ class AuditAction(StrEnum):
     RUN_CANCELLED = "run.cancelled"
     RUN_HELD = "run.held"
     RUN_RESUMED = "run.resumed"
+    RUN_EXPIRED = "run.expired"
+    RUN_REMINDED = "run.reminded"
     GRANT_CREATED = "grant.created"
     GRANT_REAUTHENTICATED = "grant.reauthenticated"
     GRANT_FAILED = "grant.failed"

@@ -85,6 +85,20 @@ class RunStatus(StrEnum):
     HELD = "held"  # stopped by its canary or circuit breaker until someone resumes or cancels
     CANCELLED = "cancelled"
     FINISHED = "finished"
+    EXPIRED = "expired"  # nobody decided within BULKAUTH_APPROVAL_TTL_HOURS
+
+
+class RequestKind(StrEnum):
+    """What a request asks for: the approval policy differs by kind (destructive kinds always
+    need two approvers when BULKAUTH_TWO_APPROVALS_FOR_DESTRUCTIVE is on)."""
+
+    GRANT = "grant"
+    REAUTHENTICATE = "reauthenticate"
+    REVOKE = "revoke"
+    DELETE_CREDENTIAL = "delete_credential"
+
+
+DESTRUCTIVE_KINDS = frozenset({RequestKind.REVOKE, RequestKind.DELETE_CREDENTIAL})
 
 
 class BulkRun(SQLModel, table=True):
@@ -104,6 +118,18 @@ class BulkRun(SQLModel, table=True):
     approved_by_name: str | None = Field(default=None, max_length=255)
     decided_at: datetime | None = Field(default=None, sa_column=_utc_column())
     rejection_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    # The approval policy's facts, fixed when the request is written.
+    kind: str = Field(default=RequestKind.GRANT, max_length=24)
+    credential_name: str = Field(default="", max_length=120)
+    reason: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+    approvals_required: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # What the plan was based on (credential and consent) and which users it is for: an
+    # approval is refused when either changed since (a stale approval).
+    basis: str = Field(default="", max_length=64)
+    users_digest: str = Field(default="", max_length=64, index=True)
+    remind_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    reminded_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    expires_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
     total: int = 0
     created: int = 0
     reauthenticated: int = 0
@@ -122,6 +148,21 @@ class BulkRun(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class RunApproval(SQLModel, table=True):
+    """One approver's approval of a request; a person approves a request at most once."""
+
+    __tablename__ = "run_approval"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "approver_id", name="uq_run_approval_run_approver"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="bulk_run.id", index=True)
+    approver_id: str = Field(max_length=64)
+    approver_name: str = Field(max_length=255)
+    approved_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
 class ItemStatus(StrEnum):

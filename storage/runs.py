@@ -23,7 +23,12 @@ ACTIVE_RUN_STATUSES = (
     RunStatus.RUNNING,
     RunStatus.HELD,
 )
-ENDED_RUN_STATUSES = (RunStatus.FINISHED, RunStatus.CANCELLED, RunStatus.REJECTED)
+ENDED_RUN_STATUSES = (
+    RunStatus.FINISHED,
+    RunStatus.CANCELLED,
+    RunStatus.REJECTED,
+    RunStatus.EXPIRED,
+)
 GRANTED_ITEM_STATUSES = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED)
 
 

@@ -52,6 +52,7 @@ def fill_request(
     upload: dict[str, Any] | None = None,
     scopes: tuple[str, ...] = (GMAIL,),
     options: tuple[str, ...] = ("skip_existing",),
+    reason: str = "Onboarding the customer's team",
 ) -> None:
     """Type the users (or attach a file), pick the scopes (Google) and tick the options. A list
     longer than the Users field takes goes in a file, as the field's hint tells people to."""
@@ -65,6 +66,7 @@ def fill_request(
     if modal.has_input("Scopes"):
         modal.choose_many("Scopes", *scopes)
     modal.tick("Options", *options)
+    modal.type("Reason", reason)
 
 
 def button(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:

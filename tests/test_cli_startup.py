@@ -74,6 +74,7 @@ async def test_db_upgrade_lists_the_migrations_it_applied(tmp_path: Path) -> Non
         "applied 0003 where a run's approval request was posted",
         "applied 0004 audit keyed hashes",
         "applied 0005 run hold",
+        "applied 0006 approval policy",
         "database is up to date",
     ]
     code, out, _err = await bulkauth(tmp_path, "db", "upgrade")

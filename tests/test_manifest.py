@@ -41,3 +41,4 @@ def test_manifest_asks_for_the_scopes_the_features_use() -> None:
     scopes = set(load_manifest()["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "files:read", "files:write", "users:read"} <= scopes
     assert {"channels:history", "groups:history"} <= scopes  # audit anchors read back
+    assert "usergroups:read" in scopes  # approvers from a user group (usergroups.users.list)

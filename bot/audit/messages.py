@@ -41,6 +41,8 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.RUN_CANCELLED: "cancelled",
     AuditAction.RUN_HELD: "held",
     AuditAction.RUN_RESUMED: "resumed",
+    AuditAction.RUN_EXPIRED: "expired undecided",
+    AuditAction.RUN_REMINDED: "reminded approvers",
     AuditAction.GRANT_CREATED: "created a grant for",
     AuditAction.GRANT_REAUTHENTICATED: "re-authenticated the grant of",
     AuditAction.GRANT_FAILED: "could not create a grant for",

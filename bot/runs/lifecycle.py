@@ -14,12 +14,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit.recording import actor_of
 from bot.logs import log_event
 from bot.runs.engine import RunEngine
-from bot.runs.messages import build_approval_request, build_progress
+from bot.runs.messages import build_approval_request, build_progress, request_text
 from bot.runs.plan import PendingPlan
+from bot.runs.policy import ApprovalRules
 from bot.slack.access import AccessPolicy, SlackActor
+from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
-from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.models import BulkRun, ItemStatus, RequestKind, RunStatus, as_utc, utcnow
 from storage.runs import (
     create_run,
     get_run,
@@ -44,6 +46,7 @@ class Runs:
         engine: RunEngine,
         approval_channel: str | None,
         rate: float,
+        rules: ApprovalRules,
     ) -> None:
         self._sessions = sessions
         self._slack = slack
@@ -51,6 +54,7 @@ class Runs:
         self._engine = engine
         self._approval_channel = approval_channel
         self._rate = rate  # Nylas calls per second, for the request's time estimate
+        self.rules = rules
 
     async def confirm(self, pending: PendingPlan) -> str:
         """Write the run, then ask for approval in the approval channel, or (without one)
@@ -66,7 +70,8 @@ class Runs:
 
     async def _request_approval(self, run: BulkRun, pending: PendingPlan, channel: str) -> str:
         assert run.id is not None
-        request = build_approval_request(run, pending.plan, rate=self._rate)
+        summary = request_text(run, pending.plan, rate=self._rate)
+        request = build_approval_request(run, summary, calls=pending.plan.calls)
         try:
             posted = await self._slack.chat_postMessage(channel=channel, **request.as_kwargs())
         except SlackApiError as error:
@@ -98,7 +103,10 @@ class Runs:
         """The run and every one of its items, before any Nylas call; skipped users are audited."""
         plan, requester = pending.plan, pending.requester
         items = plan.items()
+        created = utcnow()
+        awaiting = self._approval_channel is not None
         async with self._sessions() as session:
+            basis = await request_basis(session=session, credential_id=plan.credential_id)
             run = await create_run(
                 session=session,
                 run=BulkRun(
@@ -110,6 +118,15 @@ class Runs:
                     requested_by_name=requester.display_name,
                     total=len(items),
                     start_after=plan.start_after,
+                    kind=RequestKind.GRANT,
+                    credential_name=plan.credential_name,
+                    reason=pending.reason,
+                    approvals_required=self.rules.approvals_needed(RequestKind.GRANT, len(items)),
+                    basis=basis,
+                    users_digest=users_digest(plan.users.emails),
+                    created_at=created,
+                    remind_at=self.rules.remind_at(created) if awaiting else None,
+                    expires_at=self.rules.expires_at(created) if awaiting else None,
                 ),
             )
             assert run.id is not None
@@ -124,6 +141,9 @@ class Runs:
                         "users": len(items),
                         "calls": plan.calls,
                         "invalid": len(plan.users.invalid),
+                        "kind": run.kind,
+                        "reason": run.reason,
+                        "approvals_required": run.approvals_required,
                     },
                 )
             ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject
@@ -12,6 +13,7 @@ from bot.blocks.metadata import RunRef
 from bot.blocks.times import slack_time
 from bot.ids import ActionId
 from bot.runs.plan import MAX_LISTED_INVALID, Plan
+from bot.runs.policy import approvals_line
 from storage.models import (
     FINISHED_ITEM_STATUSES,
     UNSENT_ITEM_STATUSES,
@@ -64,21 +66,58 @@ def plan_summary(plan: Plan, rate: float) -> str:
     return "\n".join(lines)
 
 
-def build_approval_request(run: BulkRun, plan: Plan, *, rate: float) -> Message:
+def request_text(run: BulkRun, plan: Plan, *, rate: float) -> str:
+    """The approval request's summary: who asks, why, and the plan."""
+    return (
+        f"<@{run.requested_by}> asks to create grants (run {run.id}):\n"
+        f"{reason_line(run)}\n{plan_summary(plan, rate)}"
+    )
+
+
+def reason_line(run: BulkRun) -> str:
+    return f"*Reason:* {escape(run.reason)}" if run.reason else "*Reason:* (none given)"
+
+
+def build_approval_request(
+    run: BulkRun, summary: str, *, calls: int, approvers: Sequence[str] = ()
+) -> Message:
+    """The request with its buttons; `approvers` are the names of those who approved so far."""
     assert run.id is not None
     ref = RunRef(run_id=run.id).model_dump_json()
-    text = f"<@{run.requested_by}> asks to create grants (run {run.id}):"
+    status = approvals_line([escape(name) for name in approvers], run.approvals_required)
+    approve = ConfirmObject(
+        title=f"Approve run {run.id}?",
+        text=f"Create {calls:,} grants for {escape(run.credential_name)}?",
+        confirm="Approve",
+        deny="Not yet",
+    )
+    reject = ConfirmObject(
+        title=f"Reject run {run.id}?",
+        text="Nothing will be created; you will be asked for a reason.",
+        confirm="Reject",
+        deny="Not yet",
+        style="danger",
+    )
     return Message(
         text=f"Run {run.id} awaits approval",
         blocks=[
-            markdown(text + "\n" + plan_summary(plan, rate)),
+            markdown(summary),
+            markdown(f":ballot_box_with_check: {status}"),
             ActionsBlock(
                 elements=[
                     ButtonElement(
-                        action_id=ActionId.APPROVE_RUN, text="Approve", style="primary", value=ref
+                        action_id=ActionId.APPROVE_RUN,
+                        text="Approve",
+                        style="primary",
+                        value=ref,
+                        confirm=approve,
                     ),
                     ButtonElement(
-                        action_id=ActionId.REJECT_RUN, text="Reject", style="danger", value=ref
+                        action_id=ActionId.REJECT_RUN,
+                        text="Reject",
+                        style="danger",
+                        value=ref,
+                        confirm=reject,
                     ),
                     cancel_button(run, awaiting=True),
                 ]
@@ -135,17 +174,28 @@ def progress_bar(done: int, total: int) -> str:
 def build_progress(
     run: BulkRun, counts: Counter[str], *, rate: float | None, eta_seconds: float | None, state: str
 ) -> Message:
+    """Run 12 · acme.com · 1,204 / 4,812 (25 %) · about 2 min 00 s left"""
     assert run.id is not None
     done = sum(counts[status] for status in FINISHED_ITEM_STATUSES)
     total = run.total
+    percent = int(100 * done / total) if total else 100
+    headline = [f"*Run {run.id}*"]
+    if run.credential_name:
+        headline.append(escape(run.credential_name))
+    headline.append(f"{done:,} / {total:,} ({percent} %)")
+    if rate is not None and eta_seconds is not None:
+        headline.append(f"about {duration(eta_seconds)} left")
+    if state != "running":
+        headline.append(escape(state))
     lines = [
-        f"*Run {run.id}* for *{escape(state)}*",
-        f"`{progress_bar(done, total)}` {done:,}/{total:,}",
+        " · ".join(headline),
+        f"`{progress_bar(done, total)}`",
         finished_counts(counts),
     ]
     if rate is not None:
-        eta = f", about {duration(eta_seconds)} left" if eta_seconds is not None else ""
-        lines.append(f"{rate:.1f} per second{eta}")
+        lines.append(f"{rate:.1f} per second")
+    if run.reason:
+        lines.append(reason_line(run))
     blocks: list[Block] = [markdown("\n".join(lines))]
     if run.status in ACTIVE_RUN_STATUSES:
         blocks.append(ActionsBlock(elements=[cancel_button(run, awaiting=False)]))

@@ -28,6 +28,7 @@ from bot.nylas.scopes import GOOGLE_SCOPES
 from bot.runs.emails import MAX_USER_FILE_BYTES
 from bot.runs.messages import plan_summary
 from bot.runs.plan import Plan
+from bot.runs.policy import MAX_REASON_LENGTH
 from storage.models import CredentialRecord
 
 SKIP_EXISTING = "skip_existing"
@@ -107,6 +108,18 @@ def build_grants_modal(
         options.append(
             Option(value=START_WHEN_READY, text="Start automatically when the consent wait is over")
         )
+    blocks.append(
+        InputBlock(
+            block_id=BlockId.GRANTS_REASON,
+            label="Reason",
+            element=PlainTextInputElement(
+                action_id=ActionId.INPUT,
+                max_length=MAX_REASON_LENGTH,
+                placeholder="Onboarding Acme's sales team (ticket OPS-123)",
+            ),
+            hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
+        )
+    )
     blocks.append(
         InputBlock(
             block_id=BlockId.GRANTS_OPTIONS,

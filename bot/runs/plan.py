@@ -23,6 +23,7 @@ class GrantRequest:
     scopes: tuple[str, ...]
     skip_existing: bool
     start_after: datetime | None = None
+    reason: str = ""  # why: shown to approvers, in progress, the CSV and the audit
 
 
 @dataclass(frozen=True)
@@ -96,3 +97,4 @@ class PendingPlan:
     plan: Plan
     requester: SlackActor
     channel_id: str
+    reason: str = ""

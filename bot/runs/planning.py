@@ -48,7 +48,10 @@ class Planner:
             await self._slack.views_update(view_id=view_id, view=build_status_view(failed))
             return
         plan = make_plan(request, users, existing)
-        token = self._plans.put(PendingPlan(plan=plan, requester=requester, channel_id=channel_id))
+        pending = PendingPlan(
+            plan=plan, requester=requester, channel_id=channel_id, reason=request.reason
+        )
+        token = self._plans.put(pending)
         view = build_plan_view(
             plan, rate=self._rate, token=token, approval_channel=self._approval_channel
         )

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import AccessDenied
+from bot.slack.groups import ApproverGroup
 
 CACHE_SECONDS = 300.0
 REFUSAL = (
@@ -32,12 +33,18 @@ class SlackActor:
 
 class AccessPolicy:
     def __init__(
-        self, *, slack: AsyncWebClient, admins: list[str], approvers: list[str] | None = None
+        self,
+        *,
+        slack: AsyncWebClient,
+        admins: list[str],
+        approvers: list[str] | None = None,
+        approver_group: str | None = None,
     ) -> None:
         self._slack = slack
         self._admins = frozenset(admins)
         self._approvers = frozenset(approvers or [])
         self._cache: dict[str, tuple[float, SlackActor]] = {}
+        self.group = ApproverGroup(slack, approver_group) if approver_group else None
 
     async def actor(self, user_id: str) -> SlackActor:
         """The user's display name, admin flag and time zone (cached)."""
@@ -63,9 +70,22 @@ class AccessPolicy:
         """BULKAUTH_ADMINS when set, else workspace admins and owners."""
         return actor.user_id in self._admins if self._admins else actor.is_workspace_admin
 
-    def may_decide(self, actor: SlackActor) -> bool:
-        """BULKAUTH_APPROVERS when set, else whoever may use the bot."""
-        return actor.user_id in self._approvers if self._approvers else self.is_allowed(actor)
+    async def may_decide(self, actor: SlackActor) -> bool:
+        """BULKAUTH_APPROVERS and members of BULKAUTH_APPROVER_GROUP (as Slack lists it now, give
+        or take the cache); when neither is set, whoever may use the bot."""
+        if not self._approvers and self.group is None:
+            return self.is_allowed(actor)
+        if actor.user_id in self._approvers:
+            return True
+        return self.group is not None and actor.user_id in await self.group.members()
+
+    def approver_mentions(self) -> str:
+        """Whom a reminder pings: the group and the listed approvers (else the admins)."""
+        people = self._approvers or self._admins
+        mentions = [f"<@{user}>" for user in sorted(people)]
+        if self.group is not None:
+            mentions.insert(0, self.group.mention())
+        return " ".join(mentions) or "Approvers"
 
     async def require(self, user_id: str | None) -> SlackActor:
         """The acting user when allowed; raises AccessDenied otherwise."""

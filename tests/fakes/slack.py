@@ -124,7 +124,8 @@ def _element_problem(element: dict[str, Any]) -> str | None:
 # The bot itself writes only mentions (<@U…>, <#C…>), date tokens (<!date^…>) and links to the
 # services it works with (the local fakes in tests); anything else is user input let through.
 MARKUP = re.compile(r"<([^>]*)>?")
-BOTS_OWN_MARKUP = re.compile(r"[@#][A-Z0-9]+(\|[^<>]*)?|!date\^[^<>]*")
+# Mentions and channel links by id, dates, and the approver group's mention (from settings).
+BOTS_OWN_MARKUP = re.compile(r"[@#][A-Z0-9]+(\|[^<>]*)?|!date\^[^<>]*|!subteam\^S[A-Z0-9]+")
 BOTS_LINK_HOSTS = frozenset({"127.0.0.1", "localhost", "admin.google.com", "portal.azure.com"})
 
 
@@ -232,6 +233,8 @@ class FakeSlack:
     chaos: dict[str, float] = field(default_factory=dict)  # method: share answered 429
     chaos_answered: int = 0
     deleted_files: list[str] = field(default_factory=list)
+    # User groups: id -> (handle, member ids), as usergroups.list / usergroups.users.list show.
+    usergroups: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     url: str = ""
     _faults: dict[str, list[Fault]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -423,6 +426,19 @@ class FakeSlack:
 
     def _m_apps_connections_open(self, _p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.url.replace("http://", "ws://", 1) + "/socket"}
+
+    def _m_usergroups_list(self, _p: dict[str, Any]) -> dict[str, Any]:
+        groups = [
+            {"id": group_id, "team_id": TEAM_ID, "handle": handle, "name": handle.title()}
+            for group_id, (handle, _members) in self.usergroups.items()
+        ]
+        return {"ok": True, "usergroups": groups}
+
+    def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(str(p.get("usergroup") or ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group[1])}
 
     def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(p.get("user")))

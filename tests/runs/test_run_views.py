@@ -17,6 +17,7 @@ from bot.runs.messages import (
     build_progress,
     build_summary,
     progress_bar,
+    request_text,
 )
 from bot.runs.modals import (
     build_grants_modal,
@@ -66,6 +67,9 @@ def a_run(status: RunStatus = RunStatus.RUNNING, total: int = 10) -> BulkRun:
         requested_by_name="Ann",
         total=total,
         status=status,
+        credential_name="acme.com",
+        reason="Onboarding <!channel> *sales*",
+        approvals_required=2,
     )
 
 
@@ -79,8 +83,11 @@ def test_the_request_modal_asks_for_scopes_only_for_google() -> None:
         "…or a CSV/TXT file",
         "Scopes",
         "Other scopes",
+        "Reason",
         "Options",
     ]
+    reason = next(block for block in google["blocks"] if block["label"]["text"] == "Reason")
+    assert reason.get("optional") is not True  # every request says why
     assert google["callback_id"] == CallbackId.GRANTS_REQUEST
     assert ModalOrigin.load(google["private_metadata"]).channel_id == "C1"
     microsoft = checked_view(
@@ -136,10 +143,12 @@ def test_names_and_invalid_addresses_are_escaped_and_the_list_is_cut() -> None:
 
 
 def test_the_approval_request_offers_approve_reject_and_a_confirmed_cancel() -> None:
-    blocks = checked_message(
-        build_approval_request(a_run(RunStatus.AWAITING_APPROVAL), a_plan(), rate=2.0)
-    )
+    run = a_run(RunStatus.AWAITING_APPROVAL)
+    summary = request_text(run, a_plan(), rate=2.0)
+    blocks = checked_message(build_approval_request(run, summary, calls=4812))
     assert "<@U1> asks to create grants (run 7)" in texts(blocks)
+    assert "*Reason:* Onboarding &lt;!channel&gt; *sales*" in texts(blocks)
+    assert "0 of 2 approvals" in texts(blocks)
     offered = buttons(blocks)
     assert [offered[label]["action_id"] for label in offered] == [
         ActionId.APPROVE_RUN,
@@ -150,6 +159,16 @@ def test_the_approval_request_offers_approve_reject_and_a_confirmed_cancel() -> 
     confirm = offered["Cancel request"]["confirm"]
     assert confirm["title"]["text"] == "Cancel run 7?"
     assert "request is withdrawn" in confirm["text"]["text"]
+    approve = offered["Approve"]["confirm"]
+    assert approve["text"]["text"] == "Create 4,812 grants for acme.com?"
+    assert offered["Reject"]["confirm"]["confirm"]["text"] == "Reject"
+
+
+def test_a_partly_approved_request_names_who_approved_escaped() -> None:
+    run = a_run(RunStatus.AWAITING_APPROVAL)
+    blocks = checked_message(build_approval_request(run, "the plan", calls=3, approvers=["<Ann>"]))
+    assert "1 of 2 approvals (&lt;Ann&gt;)" in texts(blocks)
+    assert "Approve" in buttons(blocks)
 
 
 def test_a_decided_request_keeps_its_summary_and_loses_its_buttons() -> None:
@@ -174,10 +193,13 @@ def test_progress_shows_the_bar_the_counts_and_a_cancel_while_active() -> None:
         build_progress(a_run(), counts, rate=2.5, eta_seconds=2.0, state="running")
     )
     shown = texts(blocks)
-    assert f"`{progress_bar(5, 10)}` 5/10" in shown
+    assert "*Run 7* · acme.com · 5 / 10 (50 %) · about 0 min 02 s left" in shown
+    assert f"`{progress_bar(5, 10)}`" in shown
     assert progress_bar(5, 10) == "█" * 10 + "░" * 10
     assert "created 3 · re-authenticated 1 · skipped 1 · failed 0" in shown
-    assert "2.5 per second, about 0 min 02 s left" in shown
+    assert "2.5 per second" in shown
+    assert "*Reason:* Onboarding &lt;!channel&gt; *sales*" in shown
+    assert "for running" not in shown
     cancel = buttons(blocks)["Cancel"]
     assert "grants already created stay" in cancel["confirm"]["text"]["text"]
     ended = checked_message(
@@ -213,3 +235,16 @@ def test_when_the_csv_failed_the_summary_offers_it_again() -> None:
     assert again["action_id"] == ActionId.SEND_RUN_CSV
     assert RunRef.parse(again["value"]).run_id == 7
     assert "bulkauth runs csv 7 > run-7.csv" in texts(blocks)
+
+
+def test_a_progress_message_that_is_not_running_says_its_state() -> None:
+    blocks = checked_message(
+        build_progress(
+            a_run(RunStatus.WAITING_FOR_CONSENT),
+            Counter(),
+            rate=None,
+            eta_seconds=None,
+            state="waiting for consent propagation",
+        )
+    )
+    assert "*Run 7* · acme.com · 0 / 10 (0 %) · waiting for consent propagation" in texts(blocks)

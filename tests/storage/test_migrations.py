@@ -39,7 +39,14 @@ async def test_nothing_is_pending_after_upgrade_and_upgrading_again_is_harmless(
 async def test_an_empty_database_has_pending_migrations(database_url: str) -> None:
     fresh = create_engine(database_url)
     try:
-        assert sorted(await pending_revisions(fresh)) == ["0001", "0002", "0003", "0004", "0005"]
+        assert sorted(await pending_revisions(fresh)) == [
+            "0001",
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+        ]
     finally:
         await fresh.dispose()
 

@@ -1,0 +1,130 @@
+"""The approval step's storage: one row per approval, the request's basis, reminders and expiry
+claimed exactly once across replicas."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.consents import latest_consent
+from storage.models import BulkRun, CredentialRecord, RunApproval, RunStatus
+
+_HALF = 32  # the basis is the credential's fingerprint then the consent's, 32 hex digits each
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()
+
+
+def users_digest(emails: Iterable[str]) -> str:
+    """The same users in any order give the same digest (a newer plan for the same list)."""
+    return _digest(*sorted(emails))
+
+
+async def request_basis(*, session: AsyncSession, credential_id: int) -> str:
+    """What a plan rests on: the credential as registered and its latest consent ("" when the
+    credential is gone). Rotating the key or secret, or a consent revoked or renewed, changes it."""
+    credential = await session.get(CredentialRecord, credential_id)
+    if credential is None:
+        return ""
+    consent = await latest_consent(session=session, credential_id=credential_id)
+    credential_part = _digest(
+        credential.nylas_credential_id,
+        credential.private_key_id,
+        credential.client_id,
+        credential.tenant,
+        credential.secret_expires_on,
+    )
+    consent_part = _digest(consent.id, consent.status) if consent is not None else _digest("none")
+    return credential_part[:_HALF] + consent_part[:_HALF]
+
+
+def basis_change(planned: str, now: str) -> str:
+    """Which part of a request's basis changed: "", "credential", "consent" or "deleted"."""
+    if not now:
+        return "deleted"
+    if planned[:_HALF] != now[:_HALF]:
+        return "credential"
+    return "consent" if planned[_HALF:] != now[_HALF:] else ""
+
+
+async def newer_request(*, session: AsyncSession, run: BulkRun) -> int | None:
+    """The id of a later request of the same kind for the same credential and users, if any."""
+    query = (
+        select(func.max(BulkRun.id))
+        .where(col(BulkRun.credential_id) == run.credential_id)
+        .where(col(BulkRun.users_digest) == run.users_digest)
+        .where(col(BulkRun.kind) == run.kind)
+        .where(col(BulkRun.id) > run.id)
+    )
+    return (await session.exec(query)).one()
+
+
+async def lock_awaiting(*, session: AsyncSession, run_id: int) -> bool:
+    """Take the run's row lock while it awaits approval (False: decided already), so that
+    concurrent approvals of one request count each other on PostgreSQL too."""
+    result = await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .where(col(BulkRun.status) == RunStatus.AWAITING_APPROVAL)
+        .values(approvals_required=BulkRun.approvals_required)
+    )
+    return bool(result.rowcount)
+
+
+async def add_approval(
+    *, session: AsyncSession, run_id: int, approver_id: str, approver_name: str, at: datetime
+) -> bool:
+    """Record one approval (False: this person has approved this request already)."""
+    try:
+        async with session.begin_nested():
+            session.add(
+                RunApproval(
+                    run_id=run_id,
+                    approver_id=approver_id,
+                    approver_name=approver_name,
+                    approved_at=at,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def approvals_of(*, session: AsyncSession, run_id: int) -> list[RunApproval]:
+    query = (
+        select(RunApproval).where(col(RunApproval.run_id) == run_id).order_by(col(RunApproval.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def awaiting_due(*, session: AsyncSession, now: datetime) -> list[BulkRun]:
+    """Requests awaiting approval whose reminder or expiry time has come."""
+    query = (
+        select(BulkRun)
+        .where(col(BulkRun.status) == RunStatus.AWAITING_APPROVAL)
+        .where(
+            (col(BulkRun.expires_at) <= now)
+            | ((col(BulkRun.remind_at) <= now) & col(BulkRun.reminded_at).is_(None))
+        )
+        .order_by(col(BulkRun.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def claim_reminder(*, session: AsyncSession, run_id: int, at: datetime) -> bool:
+    """Exactly one replica wins the reminder of a request."""
+    result = await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .where(col(BulkRun.status) == RunStatus.AWAITING_APPROVAL)
+        .where(col(BulkRun.reminded_at).is_(None))
+        .values(reminded_at=at)
+    )
+    return bool(result.rowcount)
