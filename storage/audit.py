@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -285,8 +285,11 @@ def _head_problem(heads: list[AuditChainHead]) -> ChainProblem | None:
     return None
 
 
-async def verify_chain(*, session: AsyncSession) -> tuple[int, ChainProblem | None]:
-    """(events checked, the first problem or None)."""
+async def verify_chain(
+    *, session: AsyncSession, advance: Callable[[], None] | None = None
+) -> tuple[int, ChainProblem | None]:
+    """(events checked, the first problem or None); `advance` is called once per event checked
+    (the CLI's progress bar)."""
     key = audit_key_of(session)
     heads = await _head_rows(session)
     if problem := _head_problem(heads):
@@ -303,6 +306,8 @@ async def verify_chain(*, session: AsyncSession) -> tuple[int, ChainProblem | No
             return checked, ChainProblem(event.seq, "an event before it was removed or reordered")
         expected_prev, expected_seq = event.hash, event.seq + 1
         checked += 1
+        if advance is not None:
+            advance()
     if head.seq != checked or head.last_hash != expected_prev:
         return checked, ChainProblem(checked + 1, "removed from the end of the log")
     return checked, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Literal, TextIO
 
 from bot.runtime.spreadsheet import SafeCsvWriter
@@ -35,9 +36,15 @@ def event_row(event: AuditEvent) -> dict[str, Any]:
 
 
 async def export_events(
-    *, sessions: Sessions, filters: AuditFilter, output_format: ExportFormat, out: TextIO
+    *,
+    sessions: Sessions,
+    filters: AuditFilter,
+    output_format: ExportFormat,
+    out: TextIO,
+    advance: Callable[[], None] | None = None,
 ) -> int:
-    """Write every matching event, oldest first; returns how many were written."""
+    """Write every matching event, oldest first; returns how many were written. `advance` is
+    called once per event written (the CLI's progress bar)."""
     written = 0
     writer = SafeCsvWriter(out, COLUMNS) if output_format == "csv" else None
     if writer is not None:
@@ -51,4 +58,6 @@ async def export_events(
                 row["details"] = json.loads(row["details"])
                 out.write(json.dumps(row) + "\n")
             written += 1
+            if advance is not None:
+                advance()
     return written

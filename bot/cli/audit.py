@@ -16,7 +16,9 @@ from bot.audit.export import ExportFormat, export_events
 from bot.audit.query import resolve_audit_filter
 from bot.audit.recording import audit as record_audit_event
 from bot.audit.recording import cli_actor
-from bot.cli.common import load_settings, with_sessions
+from bot.cli.common import database_url_option, load_settings, with_sessions
+from bot.cli.output import json_option, print_json, print_table, progress
+from bot.cli.records import event_record
 from bot.cli.tables import event_table
 from bot.errors import UserInputError
 from bot.settings import AnchorReadSettings
@@ -30,6 +32,7 @@ from storage.audit import (
     verify_chain,
 )
 from storage.db import Sessions
+from storage.models import AuditEvent
 
 
 @click.group()
@@ -74,19 +77,24 @@ async def _slack_anchors() -> list[Anchor]:
     is_flag=True,
     help="also hold the log against the anchors the bot posted in its anchor channel",
 )
-def audit_verify(anchor_files: tuple[Path, ...], slack_anchors: bool) -> None:
+@database_url_option
+def audit_verify(
+    anchor_files: tuple[Path, ...], slack_anchors: bool, database_url: str | None
+) -> None:
     """Walk the hash chain; exit 1 naming the first altered, removed or reordered event, or the
     first anchor the log no longer agrees with (its end cut off, or replaced wholesale)."""
     anchors = _anchors_from(anchor_files, slack_anchors)
 
     async def verify(sessions: Sessions) -> tuple[int, str | None]:
         async with sessions() as session:
-            checked, problem = await verify_chain(session=session)
+            total = await count_events(session=session)
+            with progress("Verifying the audit chain", total) as advance:
+                checked, problem = await verify_chain(session=session, advance=advance)
             if problem is None:
                 problem = await check_anchors(session=session, anchors=anchors, checked=checked)
         return checked, problem.describe() if problem else None
 
-    checked, problem = with_sessions(verify)
+    checked, problem = with_sessions(verify, database_url=database_url)
     if problem:
         click.echo(f"audit chain BROKEN at {problem} ({checked} events before it are intact)")
         sys.exit(1)
@@ -116,6 +124,7 @@ def _parse_since(
 @click.option("--email", help="mailbox the event is about")
 @click.option("--credential", help="Nylas credential id")
 @click.option("--run", "run_id", type=int, help="bulk run id")
+@database_url_option
 def audit_export(
     output_format: ExportFormat,
     since: datetime | None,
@@ -123,34 +132,47 @@ def audit_export(
     email: str | None,
     credential: str | None,
     run_id: int | None,
+    database_url: str | None,
 ) -> None:
-    """Stream matching audit events to stdout, oldest first."""
+    """Stream matching audit events to stdout, oldest first (progress on stderr)."""
     filters = AuditFilter(
         since=since, actor_id=actor, email=email, credential_id=credential, run_id=run_id
     )
 
     async def export(sessions: Sessions) -> None:
-        rows = await export_events(
-            sessions=sessions, filters=filters, output_format=output_format, out=sys.stdout
-        )
+        async with sessions() as session:
+            total = await count_events(session=session, filters=filters)
+        with progress("Exporting audit events", total) as advance:
+            rows = await export_events(
+                sessions=sessions,
+                filters=filters,
+                output_format=output_format,
+                out=sys.stdout,
+                advance=advance,
+            )
         asked = {name: value for name, value in asdict(filters).items() if value is not None}
         details = {"filter": asked, "rows": rows}
         await record_audit_event(
             sessions, actor=cli_actor(), action=AuditAction.AUDIT_EXPORTED, details=details
         )
 
-    with_sessions(export)
+    with_sessions(export, database_url=database_url)
 
 
 @audit.command("list")
 @click.argument("filter_text", metavar="[FILTER]", required=False, default="")
 @click.option("--since", callback=_parse_since, help="only events at or after this ISO time")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
-def audit_list(filter_text: str, since: datetime | None, limit: int) -> None:
+@json_option
+@database_url_option
+def audit_list(
+    filter_text: str, since: datetime | None, limit: int, as_json: bool, database_url: str | None
+) -> None:
     """The newest events, newest first. FILTER is what `/bulkauth audit` takes: an email, a
-    user id (U…, or cli:<user>), a credential's name or Nylas id, or a run id."""
+    user id (U…, or cli:<user>), a credential's name or Nylas id, or a run id. With --json, the
+    events as `audit export --format jsonl` writes them, in one array (the count on stderr)."""
 
-    async def listing(sessions: Sessions) -> list[str]:
+    async def listing(sessions: Sessions) -> tuple[list[AuditEvent], int]:
         try:
             query = await resolve_audit_filter(sessions, filter_text)
         except UserInputError as error:
@@ -163,7 +185,12 @@ def audit_list(filter_text: str, since: datetime | None, limit: int) -> None:
         await record_audit_event(
             sessions, actor=cli_actor(), action=AuditAction.AUDIT_QUERIED, details=details
         )
-        return [*event_table(events), f"{len(events)} of {matching} matching events"]
+        return events, matching
 
-    for line in with_sessions(listing):
-        click.echo(line)
+    events, matching = with_sessions(listing, database_url=database_url)
+    counted = f"{len(events)} of {matching} matching events"
+    if as_json:
+        print_json([event_record(event) for event in events])
+        click.echo(counted, err=True)
+    else:
+        print_table(event_table(events), counted)

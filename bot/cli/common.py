@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -20,10 +20,19 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 T = TypeVar("T")
 
 
-def load_settings(kind: type[SettingsT]) -> SettingsT:
-    """Settings from the environment; on problems, one line each on stderr and exit 2."""
+database_url_option = click.option(
+    "--database-url",
+    metavar="URL",
+    help="the database to open (sqlite:///path.db or postgresql://…); default: DATABASE_URL",
+)
+
+
+def load_settings(kind: type[SettingsT], *, database_url: str | None = None) -> SettingsT:
+    """Settings from the environment (`--database-url` wins over DATABASE_URL); on problems,
+    one line each on stderr and exit 2."""
+    overrides: dict[str, Any] = {"database_url": database_url} if database_url else {}
     try:
-        return kind()
+        return kind(**overrides)
     except ValidationError as error:
         click.echo("bulkauth: the configuration has problems:", err=True)
         for line in describe_problems(error):
@@ -31,10 +40,13 @@ def load_settings(kind: type[SettingsT]) -> SettingsT:
         sys.exit(2)
 
 
-def with_sessions(work: Callable[[Sessions], Awaitable[T]]) -> T:
-    """Run `work` against DATABASE_URL's current schema. Only `db upgrade` changes the schema
-    or creates a SQLite file: here a missing file means the command runs in the wrong folder."""
-    settings = load_settings(DatabaseSettings)
+def with_sessions(
+    work: Callable[[Sessions], Awaitable[T]], *, database_url: str | None = None
+) -> T:
+    """Run `work` against the database's current schema (`--database-url`, or DATABASE_URL).
+    Only `db upgrade` changes the schema or creates a SQLite file: here a missing file means the
+    command runs in the wrong folder."""
+    settings = load_settings(DatabaseSettings, database_url=database_url)
     missing = missing_sqlite_file(settings.database_url)
     if missing is not None:
         click.echo(f"bulkauth: no database at {missing} (DATABASE_URL?)", err=True)

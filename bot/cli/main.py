@@ -1,5 +1,5 @@
-"""The `bulkauth` command line: `serve`, `check`, `db upgrade`, and the `audit` and `runs`
-commands (bot/cli/audit.py, bot/cli/runs.py)."""
+"""The `bulkauth` command line: `serve`, `check`, `db upgrade`, and the `audit`, `runs` and
+`credentials` commands (bot/cli/audit.py, runs.py, credentials.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit.key import AuditKeyProblem
 from bot.cli.audit import audit
-from bot.cli.common import load_settings
+from bot.cli.common import database_url_option, load_settings
+from bot.cli.credentials import credentials
 from bot.cli.runs import runs
 from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
@@ -31,9 +32,10 @@ def main() -> None:
 
 
 @main.command()
-def serve() -> None:
+@database_url_option
+def serve(database_url: str | None) -> None:
     """Run the bot (Socket Mode when SLACK_APP_TOKEN is set, HTTP mode otherwise)."""
-    settings = load_settings(Settings)
+    settings = load_settings(Settings, database_url=database_url)
     redactor = Redactor()
     configure_logging(
         redactor=redactor, level=settings.log_level, as_json=settings.log_format == "json"
@@ -83,9 +85,10 @@ def db() -> None:
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
+@database_url_option
+def db_upgrade(database_url: str | None) -> None:
     """Apply pending migrations to DATABASE_URL, naming each one applied."""
-    settings = load_settings(DatabaseSettings)
+    settings = load_settings(DatabaseSettings, database_url=database_url)
 
     async def apply() -> list[str]:
         async with engine_for(settings.database_url) as engine:
@@ -101,3 +104,4 @@ def db_upgrade() -> None:
 
 main.add_command(audit)
 main.add_command(runs)
+main.add_command(credentials)

@@ -1,16 +1,21 @@
-"""Plain-text tables for `bulkauth audit list` and `bulkauth runs list` (times in UTC)."""
+"""Tables for the list commands (rich, times in UTC). Every cell is plain `Text`, so a name or
+an email that looks like rich markup is printed as written."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
+
+from rich.table import Table
+from rich.text import Text
 
 from storage.models import (
     FINISHED_ITEM_STATUSES,
     UNSENT_ITEM_STATUSES,
     AuditEvent,
     BulkRun,
+    CredentialRecord,
     as_utc,
 )
 
@@ -19,15 +24,16 @@ def _when(moment: datetime | None) -> str:
     return f"{as_utc(moment):%Y-%m-%d %H:%M}" if moment is not None else "-"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    return [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for name in header:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
 
 
-def event_table(events: Sequence[AuditEvent]) -> list[str]:
+def event_table(events: Sequence[AuditEvent]) -> Table:
     rows = []
     for event in events:
         subject = [
@@ -56,7 +62,7 @@ def event_table(events: Sequence[AuditEvent]) -> list[str]:
 
 def run_table(
     runs: Sequence[BulkRun], counts: Mapping[int, Counter[str]], names: Mapping[int | None, str]
-) -> list[str]:
+) -> Table:
     rows = []
     for run in runs:
         done = counts.get(run.id or 0, Counter())
@@ -76,4 +82,29 @@ def run_table(
         )
     header = ["run", "status", "credential", "users", "created", "reauth", "skipped", "failed"]
     header += ["left", "requested by", "decided by", "requested (UTC)", "ended (UTC)"]
+    return _table(header, rows)
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value is not None else "-"
+
+
+def credential_table(credentials: Sequence[CredentialRecord]) -> Table:
+    rows = [
+        [
+            str(record.id),
+            record.name,
+            record.provider,
+            record.credential_type,
+            record.nylas_credential_id,
+            record.client_email or record.client_id or "-",
+            record.tenant or "-",
+            _day(record.secret_expires_on),
+            f"{record.registered_by} ({record.registered_by_name})",
+            _when(record.registered_at),
+        ]
+        for record in credentials
+    ]
+    header = ["id", "name", "provider", "type", "nylas id", "account", "tenant"]
+    header += ["secret expires", "registered by", "registered (UTC)"]
     return _table(header, rows)

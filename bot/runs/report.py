@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -270,9 +271,15 @@ class RunReporter:
         return failures
 
 
-async def write_run_csv(session: AsyncSession, run_id: int, out: TextIO) -> Counter[str]:
+async def write_run_csv(
+    session: AsyncSession,
+    run_id: int,
+    out: TextIO,
+    advance: Callable[[], None] | None = None,
+) -> Counter[str]:
     """Every user's outcome as CSV (streamed from the database); returns the failures by
-    reason. The run's report, its "Send CSV again" and `bulkauth runs csv` all write this."""
+    reason. The run's report, its "Send CSV again" and `bulkauth runs csv` all write this;
+    `advance` is called once per user written (the CLI's progress bar)."""
     failures: Counter[str] = Counter()
     writer = SafeCsvWriter(out, CSV_COLUMNS)  # cells a spreadsheet would run are neutralised
     writer.write_header()
@@ -291,4 +298,6 @@ async def write_run_csv(session: AsyncSession, run_id: int, out: TextIO) -> Coun
         if item.status == ItemStatus.FAILED:  # by plain reason where the table knows the error
             reason = f"{problem.reason} Fix: {problem.fix}" if problem else None
             failures[reason or item.last_error or "unknown"] += 1
+        if advance is not None:
+            advance()
     return failures
