@@ -46,6 +46,16 @@ def needs_access_check(body: dict[str, Any]) -> bool:
     return "command" in body or body.get("type") in _CHECKED_PAYLOADS
 
 
+def request_kind(body: dict[str, Any]) -> str:
+    """`command`, the interaction's type (`block_actions`, `view_submission`, ...) or
+    `event:<type>`: a small, fixed set of label values."""
+    if "command" in body:
+        return "command"
+    if body.get("type") == "event_callback":
+        return f"event:{(body.get('event') or {}).get('type', 'unknown')}"[:48]
+    return str(body.get("type") or "unknown")[:48]
+
+
 def _json_response(payload: dict[str, Any]) -> BoltResponse:
     return BoltResponse(
         status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
@@ -107,6 +117,13 @@ def build_app(deps: Deps) -> AsyncApp:
         context["deps"] = deps
         return await next()
 
+    async def measure_ack(body: dict[str, Any], next: Next) -> BoltResponse:
+        # Bolt hands the response back once the listener has acked (process_before_response is
+        # off), so the time `next()` takes is the time Slack waits for its ack.
+        deps.metrics.slack_requests.labels(request_kind(body)).inc()
+        with deps.metrics.ack_seconds.time():
+            return await next()
+
     async def require_allowed_user(
         context: AsyncBoltContext, body: dict[str, Any], next: Next
     ) -> BoltResponse:
@@ -149,6 +166,7 @@ def build_app(deps: Deps) -> AsyncApp:
                 message=plain_message(text),
             )
 
+    app.use(measure_ack)
     app.use(inject_deps)
     app.use(require_allowed_user)
     app.error(handle_error)

@@ -16,6 +16,7 @@ from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.home.tab import HomeTab
 from bot.logs import Redactor
+from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.runs.approving import ApprovalDesk
 from bot.runs.engine import RunEngine
@@ -56,3 +57,4 @@ class Deps:
     reporter: RunReporter
     home: HomeTab
     callback_guard: RejectionGuard  # rejected consent callbacks, limited and aggregated
+    metrics: Metrics  # this bot's Prometheus registry (/metrics)

@@ -22,6 +22,7 @@ from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
 from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
+from bot.metrics import Metrics
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
 from bot.runs.approving import ApprovalDesk
@@ -63,7 +64,7 @@ def settings_secrets(settings: Settings) -> list[str]:
     ]
 
 
-def build_nylas_client(settings: Settings) -> NylasClient:
+def build_nylas_client(settings: Settings, metrics: Metrics | None = None) -> NylasClient:
     assert settings.nylas_api_uri is not None  # filled from the region by Settings
     return NylasClient(
         api_uri=settings.nylas_api_uri,
@@ -77,6 +78,7 @@ def build_nylas_client(settings: Settings) -> NylasClient:
             max_backoff_seconds=settings.bulkauth_nylas_max_backoff_seconds,
         ),
         timeout_seconds=settings.bulkauth_nylas_timeout_seconds,
+        metrics=metrics,
     )
 
 
@@ -115,8 +117,9 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         stack.push_async_callback(engine.dispose)
         await prepare_schema(engine, migrate=settings.bulkauth_auto_migrate)
         http_session = await stack.enter_async_context(aiohttp.ClientSession())
-        slack = build_slack_client(settings, http_session)
-        nylas = build_nylas_client(settings)
+        metrics = Metrics()
+        slack = build_slack_client(settings, http_session, metrics)
+        nylas = build_nylas_client(settings, metrics)
         stack.push_async_callback(nylas.aclose)
         sessions = session_factory(engine, audit_key=audit_key.key)
         scheduler = Scheduler()
@@ -156,6 +159,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             sessions=sessions,
             nylas=nylas,
             scheduler=scheduler,
+            metrics=metrics,
             # In this order: the summary, the App Home, then the run's end anchored outside
             # the database.
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
@@ -217,5 +221,6 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             reporter=reporter,
             home=home,
             callback_guard=callback_guard,
+            metrics=metrics,
         )
         log.info("closing resources")

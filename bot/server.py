@@ -16,12 +16,16 @@ from slack_sdk.signature import SignatureVerifier
 from bot import package_version
 from bot.deps import Deps
 from bot.logs import log_event
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from storage.db import is_reachable
+from storage.models import RunStatus
+from storage.runs import run_counts_by_status
 
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 SIGNATURE_MAX_AGE_SECONDS = 5 * 60  # Slack's own rule for replayed requests
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
@@ -89,8 +93,18 @@ def build_web_app(
 
         return web.post(SLACK_EVENTS_PATH, slack_events)
 
+    async def metrics(_request: web.Request) -> web.Response:
+        async with deps.sessions() as session:
+            by_status = await run_counts_by_status(session=session)
+        # Every known status, so a count falling to 0 shows as 0; and any other found stored.
+        for status in {*(s.value for s in RunStatus), *by_status}:
+            deps.metrics.runs.labels(status).set(by_status.get(status, 0))
+        body = deps.metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
     web_app = web.Application(client_max_size=1024**2)
     web_app.router.add_get(HEALTH_PATH, healthz)
+    web_app.router.add_get(METRICS_PATH, metrics)
     signing_secret = deps.settings.slack_signing_secret
     if not deps.settings.socket_mode and signing_secret is not None:  # Settings require it
         web_app.router.add_routes([slack_events_route(signing_secret.get_secret_value())])

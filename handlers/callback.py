@@ -57,11 +57,15 @@ def _page(text: str, *, status: int = 200, headers: dict[str, str] | None = None
 
 
 def consent_callback_route(deps: Deps) -> web.RouteDef:
+    counted = deps.metrics.consent_callbacks
+
     async def reject(request: web.Request, reason: str) -> web.Response:
         retry_after = await deps.callback_guard.rejected(request.remote, reason)
         if retry_after is not None:
+            counted.labels("limited").inc()
             headers = {"Retry-After": str(retry_after)}
             return _page(bad_callback_page(TOO_MANY), status=429, headers=headers)
+        counted.labels("rejected").inc()
         return _page(bad_callback_page(reason), status=400)
 
     async def callback(request: web.Request) -> web.Response:
@@ -84,6 +88,7 @@ def consent_callback_route(deps: Deps) -> web.RouteDef:
         actor = Actor("nylas-callback", "customer's admin (consent callback)")
         if not await deps.consent_recorder.record(consent, outcome, actor=actor, now=now):
             return await reject(request, "This consent link was already used.")
+        counted.labels("recorded" if outcome.granted else "failed").inc()
         page = (
             consent_recorded_page() if outcome.granted else consent_failed_page(outcome.error or "")
         )

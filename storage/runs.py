@@ -300,6 +300,12 @@ async def recent_runs(*, session: AsyncSession, ended_since: datetime) -> list[B
     return list((await session.exec(query)).all())
 
 
+async def run_counts_by_status(*, session: AsyncSession) -> dict[str, int]:
+    """How many runs are in each status (statuses with none are absent)."""
+    query = select(BulkRun.status, func.count()).group_by(col(BulkRun.status))
+    return {status: int(count) for status, count in (await session.exec(query)).all()}
+
+
 async def list_runs(
     *, session: AsyncSession, statuses: Sequence[str] = (), limit: int = 50
 ) -> list[BulkRun]:

@@ -23,6 +23,7 @@ from tenacity import (
 )
 
 from bot import package_version
+from bot.metrics import Metrics, nylas_endpoint
 from bot.nylas.errors import NylasError, NylasTransportError, error_from_response, odd_success
 from bot.nylas.models import (
     BulkAuthRequest,
@@ -92,8 +93,10 @@ class NylasClient:
         retry: RetryPolicy | None = None,
         timeout_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._throttle = throttle
+        self._metrics = metrics or Metrics()  # a private registry when nobody scrapes it
         self._retry = retry or RetryPolicy()
         self._backoff = wait_exponential_jitter(
             multiplier=self._retry.initial_backoff_seconds,
@@ -138,10 +141,12 @@ class NylasClient:
     ) -> dict[str, Any]:
         """The answer's JSON. With `wanted` (an object such as "grant"), a success whose `data`
         has no id raises NylasOddSuccess instead of passing an empty object on."""
+        retries = self._metrics.nylas_retries.labels(nylas_endpoint(method, path))
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_retryable),
             stop=stop_after_attempt(self._retry.max_attempts),
             wait=self._wait,
+            before_sleep=lambda _state: retries.inc(),
             reraise=True,
         )
         async for attempt in retrying:
@@ -158,16 +163,23 @@ class NylasClient:
         body: dict[str, Any] | None,
         wanted: str | None = None,
     ) -> dict[str, Any]:
+        endpoint = nylas_endpoint(method, path)
+        sent = self._metrics.nylas_requests
+        asked = time.monotonic()
         async with self._throttle.slot():
             started = time.monotonic()
+            self._metrics.nylas_rate_wait.inc(started - asked)
             try:
                 response = await self._http.request(method, path, params=params, json=body)
             except httpx.TimeoutException:
+                sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None
             except httpx.TransportError as error:
+                sent.labels(endpoint, "unreachable").inc()
                 raise NylasTransportError(
                     f"Could not reach Nylas for {method} {path}: {type(error).__name__}"
                 ) from None
+        sent.labels(endpoint, str(response.status_code)).inc()
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "nylas %s %s -> %s in %.0f ms body=%s",
@@ -181,6 +193,7 @@ class NylasClient:
             return _success_payload(response, wanted=wanted)
         failure = error_from_response(response)
         if failure.status == 429:
+            self._metrics.nylas_rate_limited.labels(endpoint).inc()
             self._throttle.throttled()
         raise failure
 

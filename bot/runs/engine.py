@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.logs import log_event
+from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.runs.breaker import Trip
+from bot.runs.control import PassLimits
 from bot.runs.observers import RunObserver
 from bot.runs.outcomes import RunContext
-from bot.runs.worker import PassLimits, RunPass
+from bot.runs.worker import RunPass
 from bot.runs.worker_id import new_worker_id
 from bot.runtime.scheduling import Scheduler
 from bot.settings import Settings
@@ -50,6 +52,7 @@ class RunEngine:
         nylas: NylasClient,
         scheduler: Scheduler,
         observers: Sequence[RunObserver] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -61,6 +64,8 @@ class RunEngine:
         self._stopping = asyncio.Event()
         self._cancelled: set[int] = set()
         self._held: set[int] = set()  # held here: stop sending until a scan or Resume kicks it
+        self._metrics = metrics or Metrics()
+        self._metrics.runs_active.set_function(lambda: len(self._active))
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -225,6 +230,7 @@ class RunEngine:
             sessions=self.sessions,
             nylas=self.nylas,
             worker_id=self.worker_id,
+            metrics=self._metrics,
             limits=PassLimits(
                 concurrency=settings.bulkauth_nylas_concurrency,
                 item_attempts=settings.bulkauth_item_attempts,

@@ -30,10 +30,12 @@ def db_retrying(seconds: float) -> AsyncRetrying:
 
 async def record_outcomes(
     sessions: Sessions, outcomes: list[Outcome], context: RunContext, *, worker_id: str
-) -> None:
-    """One transaction, so a failed attempt leaves nothing half-written."""
+) -> list[str]:
+    """One transaction, so a failed attempt leaves nothing half-written; returns the statuses
+    recorded (for the metrics, counted once committed, so a retried batch counts once)."""
     handed_back = [outcome.item.id for outcome in outcomes if outcome.status is None]
     specs = []
+    recorded: list[str] = []
     async with sessions() as session:
         for outcome in outcomes:
             if outcome.status is None:
@@ -49,6 +51,8 @@ async def record_outcomes(
                 problem=outcome.problem.code if outcome.problem else None,
             ):
                 specs.append(audit_event(outcome, context))
+                recorded.append(outcome.status)
         await release_items(session=session, item_ids=handed_back, worker_id=worker_id)
         await record_events(session=session, specs=specs)
         await session.commit()
+    return recorded

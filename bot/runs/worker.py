@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from tenacity import (
     AsyncRetrying,
 )
 
+from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError
 from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
 from bot.runs.breaker import Breaker
-from bot.runs.canary import Canary, CanaryCalls, CanaryControl, PropagationWait
+from bot.runs.canary import Canary, CanaryCalls, PropagationWait
+from bot.runs.control import PassLimits, RunControl
 from bot.runs.outcomes import (
     Outcome,
     RunContext,
@@ -49,31 +49,6 @@ log = logging.getLogger(__name__)
 RECORD_BATCH = 200
 
 
-class RunControl(CanaryControl, Protocol):
-    """What a pass asks of whoever runs it (the engine): whether to go on, that it moved, and
-    to hold the run or say it waits for consent (`CanaryControl`)."""
-
-    def should_stop(self, run_id: int) -> bool:
-        """Stop sending at once (the run was cancelled here, or the process is stopping)."""
-
-    async def still_running(self, run_id: int) -> bool:
-        """The run is still running (also per the database: another process may cancel)."""
-
-    def progressed(self, run_id: int) -> None:
-        """Outcomes of the run were recorded."""
-
-
-@dataclass(frozen=True)
-class PassLimits:
-    concurrency: int  # senders, as many as the Nylas client's concurrency
-    item_attempts: int
-    lease_seconds: float
-    record_retry_seconds: float
-    breaker_consecutive: int = 20
-    propagation_first_retry: float = 60.0
-    propagation_max_wait: float = 1800.0
-
-
 class RunPass:
     def __init__(
         self,
@@ -84,6 +59,7 @@ class RunPass:
         nylas: NylasClient,
         worker_id: str,
         limits: PassLimits,
+        metrics: Metrics,
     ) -> None:
         self._context = context
         self._control = control
@@ -91,6 +67,7 @@ class RunPass:
         self._nylas = nylas
         self._worker_id = worker_id
         self._limits = limits
+        self._metrics = metrics
         self._concurrency = limits.concurrency
         self._queue: asyncio.Queue[ClaimedItem | None] = asyncio.Queue(
             maxsize=self._concurrency * 2
@@ -282,7 +259,11 @@ class RunPass:
             self._give_up(f"record {len(outcomes)} outcomes", error)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        await record_outcomes(self._sessions, outcomes, self._context, worker_id=self._worker_id)
+        recorded = await record_outcomes(
+            self._sessions, outcomes, self._context, worker_id=self._worker_id
+        )
+        for status in recorded:
+            self._metrics.run_items.labels(status).inc()
 
     async def _heartbeat(self) -> None:
         """Stops once the pass gave up, so claims it could not hand back go stale."""

@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot.metrics import Metrics, slack_error_label
 from bot.settings import Settings
 
 SLACK_RETRIES = 4
 
 
-def build_slack_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
+class CountingWebClient(AsyncWebClient):
+    """The SDK's client, counting calls that failed after their retries by method and error
+    (every named method, `files_upload_v2`'s steps included, goes through `api_call`)."""
+
+    def __init__(self, *, metrics: Metrics, **options: Any) -> None:
+        super().__init__(**options)
+        self._metrics = metrics
+
+    async def api_call(self, api_method: str, **options: Any) -> AsyncSlackResponse:
+        try:
+            return await super().api_call(api_method, **options)
+        except SlackApiError as error:
+            label = slack_error_label(error.response.get("error"))
+            self._metrics.slack_api_errors.labels(api_method, label).inc()
+            raise
+        except (aiohttp.ClientError, TimeoutError):
+            self._metrics.slack_api_errors.labels(api_method, "unreachable").inc()
+            raise
+
+
+def build_slack_client(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics | None = None
+) -> AsyncWebClient:
     """One pooled aiohttp session serves every call (the SDK default opens one per call)."""
     base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
-    return AsyncWebClient(
+    return CountingWebClient(
+        metrics=metrics or Metrics(),
         token=settings.slack_bot_token.get_secret_value(),
         base_url=base_url.rstrip("/") + "/",
         timeout=15,

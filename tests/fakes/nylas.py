@@ -149,6 +149,8 @@ class FakeNylas:
     _server: LocalServer | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _hold: tuple[str, int] | None = None  # (path pattern, requests let through first)
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -172,6 +174,22 @@ class FakeNylas:
                 method, path_pattern, status, times, html, retry_after, hang, error_as_string
             )
         )
+
+    def hold(self, path_pattern: str, *, after: int) -> None:
+        """POSTs matching the pattern after the first `after` wait (as a slow Nylas would)
+        until `release()`: a test looks at the bot while its run is under way."""
+        self._hold = (path_pattern, after)
+        self._released.clear()
+
+    def release(self) -> None:
+        self._hold = None
+        self._released.set()
+
+    async def _maybe_held(self, method: str, path: str) -> None:
+        if self._hold is None or method != "POST" or not re.fullmatch(self._hold[0], path):
+            return
+        if len(self.calls("POST", self._hold[0])) >= self._hold[1]:
+            await self._released.wait()
 
     def make_chaotic(self, rate: float, *, seed: int) -> None:
         """That share of custom-auth calls meets a random field fault (see `_chaos`)."""
@@ -251,6 +269,7 @@ class FakeNylas:
 
     async def stop(self) -> None:
         self._stopping.set()  # hung requests end now, not when the server's shutdown times out
+        self.release()
         if self._server:
             await self._server.stop()
 
@@ -279,6 +298,7 @@ class FakeNylas:
     ) -> Reply:
         if self.latency:
             await asyncio.sleep(self.latency)
+        await self._maybe_held(method, path)
         body: Any = None
         if raw:
             try:
