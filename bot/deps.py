@@ -19,7 +19,7 @@ from bot.logs import Redactor
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.runs.approving import ApprovalDesk
-from bot.runs.engine import RunEngine
+from bot.runs.execution.engine import RunEngine
 from bot.runs.lifecycle import Runs
 from bot.runs.plan import PendingPlan
 from bot.runs.planning import Planner

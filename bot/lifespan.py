@@ -26,9 +26,9 @@ from bot.metrics import Metrics
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
 from bot.runs.approving import ApprovalDesk
-from bot.runs.engine import RunEngine
+from bot.runs.execution.engine import RunEngine
+from bot.runs.execution.observers import WhenFinished
 from bot.runs.lifecycle import Runs
-from bot.runs.observers import WhenFinished
 from bot.runs.plan import PendingPlan
 from bot.runs.planning import Planner
 from bot.runs.policy import ApprovalRules

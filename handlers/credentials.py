@@ -3,7 +3,6 @@ two registration modals, their "Try again" button and the App Home's "Register" 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +10,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit.recording import refuse_submission
 from bot.blocks.metadata import ModalOrigin, RetryToken
-from bot.credentials.checks import Finding
 from bot.credentials.forms import (
     USE_CONNECTOR_APP,
     GoogleForm,
@@ -22,20 +20,17 @@ from bot.credentials.forms import (
 )
 from bot.credentials.listing import CredentialLine, build_credentials_list
 from bot.credentials.messages import (
-    REGISTER_ANYWAY,
     build_google_credential_modal,
     build_microsoft_credential_modal,
     build_registering_view,
     build_status_view,
 )
+from bot.credentials.verdicts import check_google, check_microsoft
 from bot.deps import Deps
 from bot.errors import UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
-from bot.nylas.consent import COMMON_TENANT
 from bot.nylas.errors import NylasError
 from bot.nylas.models import Provider
-from bot.nylas.problems import Field, delegation_link
-from bot.nylas.scopes import GMAIL_READONLY
 from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
@@ -164,7 +159,7 @@ async def submit_google(ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: 
     deps.redactor.add(form.key.private_key.get_secret_value())
     key_block = BlockId.KEY_FILE if files else BlockId.KEY_JSON
     try:
-        check, findings = await _check_google(deps, state, form, key_block)
+        check, findings = await check_google(deps.checks, state, form, key_block)
     except UserInputError as error:
         await refuse_submission(
             ack, deps.sessions, actor=actor, error=error, form=CallbackId.GOOGLE_CREDENTIAL
@@ -181,56 +176,6 @@ async def submit_google(ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: 
         findings=findings,
     )
     await _accept(ack, deps, pending, str(view["id"]))
-
-
-async def _check_google(
-    deps: Deps, state: ViewState, form: GoogleForm, key_block: str
-) -> tuple[str, tuple[str, ...]]:
-    """Try the key for the test mailbox, once per scope (inside the ack's budget)."""
-    mailbox = state.text(BlockId.TEST_MAILBOX)
-    if not mailbox:
-        return "skipped", ()
-    scopes = state.selected_many(BlockId.TEST_SCOPES) or [GMAIL_READONLY]
-    findings = await deps.checks.google(form.key, mailbox=mailbox, scopes=scopes)
-    return _verdict(
-        state,
-        findings,
-        fields={
-            Field.SCOPES: BlockId.TEST_SCOPES,
-            Field.MAILBOX: BlockId.TEST_MAILBOX,
-            Field.KEY: key_block,
-        },
-        link=lambda failing: delegation_link(form.key.client_id or form.key.client_email, failing),
-    )
-
-
-def _verdict(
-    state: ViewState,
-    findings: list[Finding],
-    *,
-    fields: dict[Field, str],
-    link: Callable[[list[str]], str] | None = None,
-) -> tuple[str, tuple[str, ...]]:
-    """(check outcome, problem codes) for the audit; raises the modal's field errors when a
-    blocking problem was found and the person did not choose to register anyway."""
-    problems = [f for f in findings if f.problem is not None]
-    codes = tuple(sorted({f.problem.code for f in problems if f.problem is not None}))
-    blocking = [f for f in problems if f.problem is not None and f.problem.blocking]
-    if not blocking:
-        return ("passed" if not problems else "warned"), codes
-    if REGISTER_ANYWAY in state.checked(BlockId.REGISTER_ANYWAY):
-        return "overridden", codes
-    errors: dict[str, str] = {}
-    for finding in blocking:
-        assert finding.problem is not None
-        problem = finding.problem
-        block = fields.get(problem.field, BlockId.CREDENTIAL_NAME)
-        failing = [f.subject for f in blocking if f.problem == problem]
-        text = f"{problem.reason} {problem.fix}"
-        if problem.code == "delegation_missing" and link is not None:
-            text = f"{problem.reason} Not delegated: {', '.join(failing)}. Add it: {link(failing)}"
-        errors.setdefault(block, text + " (Tick “Register even if the check fails” to go on.)")
-    raise UserInputError("The check with the provider failed.", errors)
 
 
 async def submit_microsoft(
@@ -258,7 +203,7 @@ async def submit_microsoft(
         )
         return
     try:
-        check, findings = await _check_microsoft(deps, state, form, secret)
+        check, findings = await check_microsoft(deps.checks, state, form, secret)
     except UserInputError as error:
         await refuse_submission(
             ack, deps.sessions, actor=actor, error=error, form=CallbackId.MICROSOFT_CREDENTIAL
@@ -274,28 +219,6 @@ async def submit_microsoft(
         findings=findings,
     )
     await _accept(ack, deps, pending, str(view["id"]))
-
-
-async def _check_microsoft(
-    deps: Deps, state: ViewState, form: MicrosoftForm, secret: str
-) -> tuple[str, tuple[str, ...]]:
-    """A client-credentials token for the tenant proves the app and its secret; `common` and
-    the connector's own app cannot be checked this way."""
-    data = form.data
-    if data.client_id is None or data.tenant.lower() == COMMON_TENANT:
-        return "not possible", ()
-    finding = await deps.checks.microsoft(
-        tenant=data.tenant, client_id=data.client_id, client_secret=secret
-    )
-    return _verdict(
-        state,
-        [finding],
-        fields={
-            Field.CLIENT_SECRET: BlockId.CLIENT_SECRET,
-            Field.CLIENT_ID: BlockId.CLIENT_ID,
-            Field.TENANT: BlockId.TENANT,
-        },
-    )
 
 
 async def retry_registration(

@@ -11,7 +11,7 @@ from bot.cli.common import database_url_option, with_sessions
 from bot.cli.output import json_option, print_json, print_table, progress
 from bot.cli.records import run_record
 from bot.cli.tables import run_table
-from bot.runs.report import write_run_csv
+from bot.runs.results import write_run_csv
 from storage.credentials import list_credentials
 from storage.db import Sessions
 from storage.models import BulkRun, RunStatus

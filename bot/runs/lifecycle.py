@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
 from bot.logs import log_event
-from bot.runs.engine import RunEngine
+from bot.runs.execution.engine import RunEngine
 from bot.runs.messages import build_approval_request, build_progress, request_text
 from bot.runs.plan import PendingPlan
 from bot.runs.policy import ApprovalRules

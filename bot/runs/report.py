@@ -7,20 +7,17 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.nylas.problems import by_code
 from bot.runs.holds import build_held, propagation_note
 from bot.runs.messages import build_progress, build_summary
-from bot.runtime.spreadsheet import SafeCsvWriter
+from bot.runs.results import write_run_csv
 from bot.settings import Settings
 from bot.slack.upload import Upload, UploadFailed, scratch_file, upload_with_retries
 from storage.audit import Actor, AuditAction, Subject, record_event
@@ -31,15 +28,13 @@ from storage.models import (
     UNSENT_ITEM_STATUSES,
     BulkRun,
     CredentialRecord,
-    ItemStatus,
     RunStatus,
     as_utc,
     utcnow,
 )
-from storage.runs import get_run, item_counts, store_counts, stream_items
+from storage.runs import get_run, item_counts, store_counts
 
 log = logging.getLogger(__name__)
-CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "fix", "request_id")
 
 
 def _state(run: BulkRun) -> str:
@@ -269,35 +264,3 @@ class RunReporter:
             )
             await session.commit()
         return failures
-
-
-async def write_run_csv(
-    session: AsyncSession,
-    run_id: int,
-    out: TextIO,
-    advance: Callable[[], None] | None = None,
-) -> Counter[str]:
-    """Every user's outcome as CSV (streamed from the database); returns the failures by
-    reason. The run's report, its "Send CSV again" and `bulkauth runs csv` all write this;
-    `advance` is called once per user written (the CLI's progress bar)."""
-    failures: Counter[str] = Counter()
-    writer = SafeCsvWriter(out, CSV_COLUMNS)  # cells a spreadsheet would run are neutralised
-    writer.write_header()
-    async for item in stream_items(session=session, run_id=run_id):
-        problem = by_code(item.problem) if item.problem else None
-        writer.write_row(
-            [
-                item.email,
-                item.status,
-                item.grant_id or "",
-                item.last_error or "",
-                problem.fix if problem else "",
-                item.request_id or "",
-            ]
-        )
-        if item.status == ItemStatus.FAILED:  # by plain reason where the table knows the error
-            reason = f"{problem.reason} Fix: {problem.fix}" if problem else None
-            failures[reason or item.last_error or "unknown"] += 1
-        if advance is not None:
-            advance()
-    return failures

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.nylas.problems import by_code
-from bot.runs.breaker import BREAKER_WINDOW, Breaker, Trip, canary_verdict
-from bot.runs.outcomes import Outcome
+from bot.runs.execution.breaker import BREAKER_WINDOW, Breaker, Trip, canary_verdict
+from bot.runs.execution.outcomes import Outcome
 from storage.models import ItemStatus
 from storage.runs import ClaimedItem
 

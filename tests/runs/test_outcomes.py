@@ -13,7 +13,7 @@ from bot.nylas.errors import (
     NylasTransportError,
 )
 from bot.nylas.models import Grant
-from bot.runs.outcomes import (
+from bot.runs.execution.outcomes import (
     MAX_REQUEST_ID,
     UNEXPECTED,
     RunContext,

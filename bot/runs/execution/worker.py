@@ -24,10 +24,10 @@ from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError
 from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
-from bot.runs.breaker import Breaker
-from bot.runs.canary import Canary, CanaryCalls, PropagationWait
-from bot.runs.control import PassLimits, RunControl
-from bot.runs.outcomes import (
+from bot.runs.execution.breaker import Breaker
+from bot.runs.execution.canary import Canary, CanaryCalls, PropagationWait
+from bot.runs.execution.control import PassLimits, RunControl
+from bot.runs.execution.outcomes import (
     Outcome,
     RunContext,
     found_earlier,
@@ -35,7 +35,7 @@ from bot.runs.outcomes import (
     made_earlier,
     not_granted,
 )
-from bot.runs.recording import db_retrying, record_outcomes
+from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
 from storage.models import as_utc, utcnow
 from storage.runs import (

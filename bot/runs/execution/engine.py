@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from bot.logs import log_event
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
-from bot.runs.breaker import Trip
-from bot.runs.control import PassLimits
-from bot.runs.observers import RunObserver
-from bot.runs.outcomes import RunContext
-from bot.runs.worker import RunPass
-from bot.runs.worker_id import new_worker_id
+from bot.runs.execution.breaker import Trip
+from bot.runs.execution.control import PassLimits
+from bot.runs.execution.observers import RunObserver
+from bot.runs.execution.outcomes import RunContext
+from bot.runs.execution.worker import RunPass
+from bot.runs.execution.worker_id import new_worker_id
 from bot.runtime.scheduling import Scheduler
 from bot.settings import Settings
 from storage.audit import Actor, AuditAction, Subject, record_event

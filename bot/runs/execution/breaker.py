@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from bot.runs.outcomes import Outcome
+from bot.runs.execution.outcomes import Outcome
 from storage.models import ItemStatus
 
 CANARY_USERS = 3

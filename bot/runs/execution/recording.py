@@ -11,7 +11,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.runs.outcomes import Outcome, RunContext, audit_event
+from bot.runs.execution.outcomes import Outcome, RunContext, audit_event
 from storage.audit import record_events
 from storage.db import Sessions
 from storage.runs import finish_item, release_items

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.runs.canary import CanaryControl
+from bot.runs.execution.canary import CanaryControl
 
 
 class RunControl(CanaryControl, Protocol):

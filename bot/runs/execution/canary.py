@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.runs.breaker import CANARY_USERS, Trip, canary_verdict
-from bot.runs.outcomes import Outcome, RunContext
+from bot.runs.execution.breaker import CANARY_USERS, Trip, canary_verdict
+from bot.runs.execution.outcomes import Outcome, RunContext
 from storage.models import ItemStatus
 from storage.runs import ClaimedItem
 
