@@ -19,6 +19,7 @@ class Subcommand(StrEnum):
     GRANTS = "grants"
     AUDIT = "audit"
     STATUS = "status"
+    DOCTOR = "doctor"
 
 
 class ActionId(StrEnum):
@@ -71,3 +72,18 @@ class BlockId(StrEnum):
     GRANTS_OPTIONS = "grants_options"
     GRANTS_REASON = "grants_reason"
     REJECT_REASON = "reject_reason"
+
+
+# The bot scopes app.manifest.yml asks for (a test keeps the two equal); `doctor` checks that the
+# installed token has them.
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "files:read",
+    "files:write",
+    "users:read",
+    "im:write",
+    "channels:history",
+    "groups:history",
+    "usergroups:read",
+)

@@ -14,6 +14,7 @@ from handlers import (
     commands,
     consent,
     credentials,
+    doctor,
     grants,
     home,
     run_controls,
@@ -34,6 +35,7 @@ def register(app: AsyncApp) -> None:
         **grants.SUBCOMMANDS,
         **audit.SUBCOMMANDS,
         **status.SUBCOMMANDS,
+        **doctor.SUBCOMMANDS,
     }
     commands.register(app, routes=routes)
     credentials.register(app)

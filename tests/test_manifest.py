@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from bot.ids import CommandName
+from bot.ids import BOT_SCOPES, CommandName
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).parent / "contracts" / "slack-manifest.schema.1.0.0.json"
@@ -42,3 +42,7 @@ def test_manifest_asks_for_the_scopes_the_features_use() -> None:
     assert {"commands", "chat:write", "files:read", "files:write", "users:read"} <= scopes
     assert {"channels:history", "groups:history"} <= scopes  # audit anchors read back
     assert "usergroups:read" in scopes  # approvers from a user group (usergroups.users.list)
+
+
+def test_the_doctor_checks_the_scopes_the_manifest_asks_for() -> None:
+    assert set(load_manifest()["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)

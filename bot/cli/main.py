@@ -14,6 +14,7 @@ from bot.audit.key import AuditKeyProblem
 from bot.cli.audit import audit
 from bot.cli.common import database_url_option, load_settings
 from bot.cli.credentials import credentials
+from bot.cli.doctor import doctor
 from bot.cli.runs import runs
 from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
@@ -105,3 +106,4 @@ def db_upgrade(database_url: str | None) -> None:
 main.add_command(audit)
 main.add_command(runs)
 main.add_command(credentials)
+main.add_command(doctor)

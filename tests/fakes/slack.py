@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.ids import BOT_SCOPES
 from tests.fakes.http import LocalServer
 
 TEAM_ID = "T0TEAM"
@@ -230,6 +231,7 @@ class FakeSlack:
     keep_uploads: bool = True
     cut_downloads_at: int | None = None  # serve only this many bytes of a hosted file
     left_channels: set[str] = field(default_factory=set)  # the bot was removed from these
+    granted_scopes: tuple[str, ...] = BOT_SCOPES  # what the installed bot token may do
     chaos: dict[str, float] = field(default_factory=dict)  # method: share answered 429
     chaos_answered: int = 0
     deleted_files: list[str] = field(default_factory=list)
@@ -371,6 +373,7 @@ class FakeSlack:
         if self.latency.get(method):
             await asyncio.sleep(self.latency[method])  # a slow Slack, as seen from the bot
         status, headers, answer = self._answer(method, params, token)
+        headers = {**headers, "X-OAuth-Scopes": ",".join(self.granted_scopes)}  # as Slack does
         await self._answered(call, answer)
         return web.json_response(answer, status=status, headers=headers)
 
