@@ -15,7 +15,7 @@ from tests.fakes.slack import FakeSlack
 from tests.test_cli import _read_until, free_port, serve_env, start_serve
 from tests.test_cli_startup import bulkauth, finish
 
-APP_TOKEN = "xapp-1-A0BULK-test-app-token"
+APP_TOKEN = "xapp-test-A0BULK-app-token"  # obviously fake
 STOP_SECONDS = 5  # the bound: a signal stops the bot within 5 s in every state
 
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from storage.models import ConsentRequest, CredentialRecord, utcnow
+from storage.models import CredentialRecord
 from tests.cli import run_cli
 from tests.conftest import ADMIN, BOT_TOKEN, NYLAS_API_KEY, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.grant_flow import seed_credential
+from tests.records import consent_record
 from tests.slack_ui import Person
 
 
@@ -129,22 +130,8 @@ async def test_client_secret_expiry(
 async def test_consent_state(bot: RunningBot, slack: FakeSlack, nylas: FakeNylas) -> None:
     record = await _microsoft(bot, nylas)
     assert ":warning:" in line_of(await doctor(bot, slack), "contoso.com: admin consent")
-    now = utcnow()
     async with bot.deps.sessions() as session:
-        session.add(
-            ConsentRequest(
-                credential_id=record.id or 0,
-                status="consented",
-                state_hash="h",
-                requested_by=ADMIN,
-                requested_by_name="Ada",
-                channel_id="C0OPS",
-                expires_at=now + timedelta(days=1),
-                consented_at=now - timedelta(minutes=10),
-                reminded_at=now,
-                ready_at=now - timedelta(minutes=5),
-            )
-        )
+        session.add(consent_record(record.id))
         await session.commit()
     assert ":white_check_mark:" in line_of(await doctor(bot, slack), "contoso.com: admin consent")
 

@@ -28,6 +28,7 @@ from tests.grant_flow import (
     start_run,
     wait_for_csv,
 )
+from tests.records import consent_record
 from tests.slack_requests import slash_command
 from tests.slack_ui import Person, assert_refused_in_place
 
@@ -218,27 +219,8 @@ async def test_microsoft_credential_must_be_consented_and_ready(
 
 
 async def _consent(bot: RunningBot, credential_id: int | None, *, ready_in_seconds: float) -> None:
-    from datetime import timedelta
-
-    from storage.models import ConsentRequest, utcnow
-
-    assert credential_id is not None
-    now = utcnow()
     async with bot.deps.sessions() as session:
-        session.add(
-            ConsentRequest(
-                credential_id=credential_id,
-                status="consented",
-                state_hash=f"h{credential_id}",
-                requested_by=ADMIN,
-                requested_by_name="Ada",
-                channel_id="C0OPS",
-                expires_at=now + timedelta(days=1),
-                consented_at=now,
-                reminded_at=now,
-                ready_at=now + timedelta(seconds=ready_in_seconds),
-            )
-        )
+        session.add(consent_record(credential_id, ready_in_seconds=ready_in_seconds))
         await session.commit()
 
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from storage.models import AuditEvent, BulkRun, ConsentRequest, utcnow
+from storage.models import AuditEvent, BulkRun
 from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
 from tests.grant_flow import GMAIL, confirm, plan, seed_credential, wait_for_csv
+from tests.records import consent_record
 from tests.runs.conftest import RUN_SETTINGS, csv_rows, users
 from tests.slack_ui import Person
 
@@ -150,22 +150,8 @@ async def test_a_microsoft_run_waits_for_consent_to_propagate_and_tells_the_thre
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     credential = await seed_credential(bot, nylas, provider="microsoft", name="contoso.com")
-    now = utcnow()
     async with bot.deps.sessions() as session:
-        session.add(
-            ConsentRequest(
-                credential_id=credential.id or 0,
-                status="consented",
-                state_hash="h-propagation",
-                requested_by=ADMIN,
-                requested_by_name="Ada",
-                channel_id="C0OPS",
-                expires_at=now + timedelta(days=1),
-                consented_at=now - timedelta(minutes=10),
-                reminded_at=now,
-                ready_at=now - timedelta(minutes=5),  # the bot's wait is over
-            )
-        )
+        session.add(consent_record(credential.id))  # the bot's wait is over
         await session.commit()
     nylas.consent_propagates_at = time.monotonic() + 1.2  # Microsoft refuses "2 more minutes"
     await confirm(bot, await plan(bot, slack, credential, users(40, "contoso.com")))
