@@ -31,7 +31,12 @@ _CHECKED_PAYLOADS = {"block_actions", "view_submission", "block_suggestion"}
 
 
 # Approvers need not be bot users; these handlers check who may decide (or cancel) themselves.
-_DECISION_ACTIONS = {ActionId.APPROVE_RUN, ActionId.REJECT_RUN, ActionId.CANCEL_RUN}
+_DECISION_ACTIONS = {
+    ActionId.APPROVE_RUN,
+    ActionId.REJECT_RUN,
+    ActionId.CANCEL_RUN,
+    ActionId.RESUME_RUN,
+}
 _DECISION_VIEWS = {CallbackId.REJECT_REASON}
 
 

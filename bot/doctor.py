@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.consent.links import CALLBACK_PATH, Readiness, grant_gate
@@ -83,8 +84,9 @@ class Doctor:
         try:
             async with asyncio.timeout(CHECK_SECONDS):
                 return await group()
-        except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            return [Check(name, Verdict.FAIL, f"no answer ({type(error).__name__})")]
+        except (TimeoutError, aiohttp.ClientError, OSError, NylasError, SQLAlchemyError) as error:
+            words = error.user_message if isinstance(error, NylasError) else type(error).__name__
+            return [Check(name, Verdict.FAIL, f"no good answer ({words})")]
 
     async def _slack(self) -> list[Check]:
         name = "Slack bot token and scopes"
@@ -131,11 +133,14 @@ class Doctor:
             fix = "Set PUBLIC_BASE_URL; until then admins press Consent was granted by hand."
             return [Check(name, Verdict.WARNING, "PUBLIC_BASE_URL is not set", fix)]
         url = base.rstrip("/") + CALLBACK_PATH
-        async with self.http.get(url, allow_redirects=False) as reply:
-            answers = reply.status in (200, 400)  # 400: no state given, as expected
+        # The callback route itself would count a probe as a rejected (audited) callback; the
+        # health route of the same server proves PUBLIC_BASE_URL reaches this bot.
+        health = base.rstrip("/") + "/healthz"
+        async with self.http.get(health, allow_redirects=False) as reply:
+            answers = reply.status == 200
         if not answers:
             fix = f"Make {url} reach this bot, and register it as a Nylas callback URI."
-            return [Check(name, Verdict.FAIL, f"{url} answered {reply.status}", fix)]
+            return [Check(name, Verdict.FAIL, f"{health} answered {reply.status}", fix)]
         return [_ok(name, f"{url} answers")]
 
     async def _database(self) -> list[Check]:

@@ -27,6 +27,9 @@ def users_digest(emails: Iterable[str]) -> str:
     return _digest(*sorted(emails))
 
 
+DEAD_REQUEST_STATUSES = (RunStatus.CANCELLED, RunStatus.REJECTED, RunStatus.EXPIRED)
+
+
 async def request_basis(*, session: AsyncSession, credential_id: int) -> str:
     """What a plan rests on: the credential as registered and its latest consent ("" when the
     credential is gone). Rotating the key or secret, or a consent revoked or renewed, changes it."""
@@ -46,9 +49,12 @@ async def request_basis(*, session: AsyncSession, credential_id: int) -> str:
 
 
 def basis_change(planned: str, now: str) -> str:
-    """Which part of a request's basis changed: "", "credential", "consent" or "deleted"."""
+    """Which part of a request's basis changed: "", "credential", "consent" or "deleted". A
+    request written before bases were kept ("") has nothing to compare, so nothing changed."""
     if not now:
         return "deleted"
+    if not planned:
+        return ""
     if planned[:_HALF] != now[:_HALF]:
         return "credential"
     return "consent" if planned[_HALF:] != now[_HALF:] else ""
@@ -56,12 +62,16 @@ def basis_change(planned: str, now: str) -> str:
 
 async def newer_request(*, session: AsyncSession, run: BulkRun) -> int | None:
     """The id of a later request of the same kind for the same credential and users, if any."""
+    if not run.users_digest:  # written before digests were kept: nothing to compare
+        return None
     query = (
         select(func.max(BulkRun.id))
         .where(col(BulkRun.credential_id) == run.credential_id)
         .where(col(BulkRun.users_digest) == run.users_digest)
         .where(col(BulkRun.kind) == run.kind)
         .where(col(BulkRun.id) > run.id)
+        # A newer request that was withdrawn, rejected or expired supersedes nothing.
+        .where(col(BulkRun.status).not_in(DEAD_REQUEST_STATUSES))
     )
     return (await session.exec(query)).one()
 

@@ -312,6 +312,20 @@ async def test_an_approval_of_an_older_plan_for_the_same_users_is_refused(
     assert (await run_of(two_person_bot, 2)).status == "finished"
 
 
+async def test_a_withdrawn_newer_plan_leaves_the_older_one_approvable(
+    two_person_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(two_person_bot, nylas)
+    older = await request_approval(two_person_bot, slack, credential, users(1))
+    newer = await request_approval(two_person_bot, slack, credential, users(1))
+    await Person(two_person_bot, slack, ADMIN).click(newer, "Cancel request")
+    await two_person_bot.settled()
+    assert (await run_of(two_person_bot, 2)).status == "cancelled"
+    await Person(two_person_bot, slack, ANN).click(older, "Approve")
+    await wait_for_csv(slack)
+    assert (await run_of(two_person_bot, 1)).status == "finished"
+
+
 # --- 6. confirmation dialogs -------------------------------------------------------------------
 
 

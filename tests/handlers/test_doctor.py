@@ -165,3 +165,12 @@ async def test_the_terminal_doctor_prints_json_and_fails_on_an_unreachable_datab
         and {"name": "Database", "verdict": "fail"}.items()
         <= next(c for c in json.loads(out) if c["name"] == "Database").items()
     )
+
+
+async def test_a_failing_nylas_is_a_failed_check_not_a_crash(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    nylas.fail("GET", "/v3/connectors", status=503, times=99)  # every retry answered 503
+    checklist = await doctor(bot, slack)
+    assert ":x:" in line_of(checklist, "Nylas API key and region")
+    assert ":white_check_mark:" in line_of(checklist, "Database")

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from storage.models import AuditEvent, BulkRun
-from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
+from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
 from tests.grant_flow import GMAIL, confirm, plan, seed_credential, wait_for_csv
@@ -163,3 +163,25 @@ async def test_a_microsoft_run_waits_for_consent_to_propagate_and_tells_the_thre
     assert refused and {c.body["settings"]["email_address"] for c in refused} == {
         "user0@contoso.com"
     }
+
+
+async def test_an_approver_who_is_not_a_bot_admin_may_resume_and_an_outsider_may_not(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    approver = "U0APPROVER"
+    slack.add_user(approver, "Ann Approver")
+    settings = make_settings(**RUN_SETTINGS, bulkauth_approvers=[approver])
+    async with run_bot(settings) as bot:
+        credential = await seed_credential(bot, nylas)
+        nylas.delegation_missing.add(credential.nylas_credential_id)
+        await confirm(bot, await plan(bot, slack, credential, users(20)))
+        await held_message(slack)
+        await bot.settled()
+        nylas.delegation_missing.clear()
+        progress = await progress_message(slack)
+        await Person(bot, slack, OUTSIDER).click(progress, "Resume")
+        await slack.wait_for("chat.postEphemeral", lambda c: c.params["user"] == OUTSIDER)
+        assert (await run_status(bot)).status == "held"
+        await Person(bot, slack, approver).click(progress, "Resume")
+        rows = csv_rows(await wait_for_csv(slack))
+    assert Counter(row["outcome"] for row in rows.values()) == {"created": 20}

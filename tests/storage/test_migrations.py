@@ -7,12 +7,14 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from storage.db import create_engine
+from storage.approvals import basis_change, newer_request
+from storage.db import create_engine, session_factory
 from storage.migrate import pending_revisions, upgrade
+from storage.models import BulkRun, utcnow
 from tests.cli import run_cli
 
 SECRET_WORDS = ("secret", "private_key", "password", "token")
@@ -79,3 +81,39 @@ async def test_replicas_starting_together_migrate_once(database_url: str, tmp_pa
         assert await pending_revisions(fresh) == []
     finally:
         await fresh.dispose()
+
+
+async def test_a_request_awaiting_approval_before_the_policy_still_expires_and_is_not_stale(
+    database_url: str,
+) -> None:
+    """Upgraded to the approval policy (0006) with a request already awaiting: it gets a time
+    limit, and its missing basis and digest do not make an approval look stale."""
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine, "0005")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO credential (nylas_credential_id, provider, credential_type, name, "
+                    "registered_by, registered_by_name, registered_at, uses_connector_app) VALUES "
+                    "('cred-1', 'google', 'serviceaccount', 'acme.com', 'U1', 'Ada', :now, false)"
+                ),
+                {"now": utcnow()},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO bulk_run (credential_id, provider, scopes, skip_existing, status, "
+                    "requested_by, requested_by_name, total, created, reauthenticated, skipped, "
+                    "failed, created_at, hold_count) VALUES (1, 'google', '', true, "
+                    "'awaiting_approval', 'U1', 'Ada', 3, 0, 0, 0, 0, :now, 0)"
+                ),
+                {"now": utcnow()},
+            )
+        await upgrade(engine)
+        async with session_factory(engine)() as session:
+            run = await session.get(BulkRun, 1)
+            assert run is not None and run.expires_at is not None
+            assert basis_change(run.basis, "current-basis") == ""
+            assert await newer_request(session=session, run=run) is None
+    finally:
+        await engine.dispose()

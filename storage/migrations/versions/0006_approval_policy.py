@@ -10,6 +10,8 @@ Create Date: 2026-12-01 00:10:00
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
@@ -66,6 +68,19 @@ def upgrade() -> None:
     op.execute(
         "UPDATE bulk_run SET credential_name = (SELECT name FROM credential "
         "WHERE credential.id = bulk_run.credential_id)"
+    )
+    # Requests already awaiting approval get the default time limit from now on, so the sweep
+    # expires them like any other instead of leaving them waiting forever.
+    bulk_run = sa.table(
+        "bulk_run",
+        sa.column("status", sa.String()),
+        sa.column("expires_at", sa.DateTime(timezone=True)),
+    )
+    op.execute(
+        bulk_run.update()
+        .where(bulk_run.c.status == "awaiting_approval")
+        .where(bulk_run.c.expires_at.is_(None))
+        .values(expires_at=datetime.now(UTC) + timedelta(hours=24))
     )
     op.create_table(
         "run_approval",
