@@ -1,10 +1,13 @@
 """Held runs: stopped by their canary or circuit breaker, resumed by a person. A resume sends
-again the users that failed for the reason the run was held."""
+again the users that failed for the reason the run was held. And cancels made outside the bot,
+waiting for a replica to report them."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import and_, or_, update
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import BulkRun, ItemStatus, RunItem, RunStatus
@@ -55,3 +58,25 @@ async def resume_run(*, session: AsyncSession, run_id: int) -> int | None:
         .values(status=RunStatus.RUNNING, hold_reason=None, hold_count=None)
     )
     return int(retried.rowcount or 0)
+
+
+async def unreported_cancels(*, session: AsyncSession) -> list[BulkRun]:
+    """Runs cancelled outside the bot (the CLI) whose end nobody has told in Slack yet."""
+    query = (
+        select(BulkRun)
+        .where(col(BulkRun.status) == RunStatus.CANCELLED)
+        .where(col(BulkRun.end_reported_at).is_(None))
+        .order_by(col(BulkRun.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+async def claim_cancel_report(*, session: AsyncSession, run_id: int, at: datetime) -> bool:
+    """Exactly one replica reports a cancel made outside the bot."""
+    result = await session.exec(
+        update(BulkRun)
+        .where(col(BulkRun.id) == run_id)
+        .where(col(BulkRun.end_reported_at).is_(None))
+        .values(end_reported_at=at)
+    )
+    return bool(result.rowcount)
