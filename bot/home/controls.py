@@ -14,7 +14,9 @@ from bot.runs.messages import cancel_button
 from storage.models import RunStatus
 from storage.runs import ACTIVE_RUN_STATUSES
 
-MAX_CONTROLLED_RUNS = 12  # two buttons each within an actions block's 25 elements
+# An actions block per run (Slack wants action ids unique within a block), so few enough to
+# keep a status answer under 50 blocks and the Home under 100; the rest: `bulkauth runs cancel`.
+MAX_CONTROLLED_RUNS = 5
 
 
 def resume_button(run_id: int) -> ButtonElement:
@@ -33,15 +35,17 @@ def resume_button(run_id: int) -> ButtonElement:
 
 
 def run_controls(lines: Sequence[RunLine]) -> list[ActionsBlock]:
-    """One actions block: Cancel for every active run shown (the oldest first), Resume for a
-    held one; none when no run can be acted on."""
-    elements: list[ButtonElement] = []
+    """An actions block per active run shown (the first `MAX_CONTROLLED_RUNS`): Cancel, and
+    Resume for a held one; none when no run can be acted on."""
+    blocks: list[ActionsBlock] = []
     active = [line for line in lines if line.run.status in ACTIVE_RUN_STATUSES]
     for line in active[:MAX_CONTROLLED_RUNS]:
+        elements: list[ButtonElement] = []
         if line.run.status == RunStatus.HELD:
             elements.append(resume_button(line.run_id))
         awaiting = line.run.status == RunStatus.AWAITING_APPROVAL
         cancel = cancel_button(line.run, awaiting=awaiting)
         cancel.text.text = f"Cancel run {line.run_id}"  # type: ignore[union-attr]
         elements.append(cancel)
-    return [ActionsBlock(elements=elements)] if elements else []
+        blocks.append(ActionsBlock(elements=elements))
+    return blocks
