@@ -60,23 +60,23 @@ async def resume_run(*, session: AsyncSession, run_id: int) -> int | None:
     return int(retried.rowcount or 0)
 
 
-async def unreported_cancels(*, session: AsyncSession) -> list[BulkRun]:
-    """Runs cancelled outside the bot (the CLI) whose end nobody has told in Slack yet."""
+async def claim_unreported_cancels(*, session: AsyncSession, at: datetime) -> list[tuple[int, str]]:
+    """Runs cancelled outside the bot (the CLI) whose end nobody has told in Slack yet, each
+    claimed by a conditional update so exactly one replica reports it: (run id, who)."""
     query = (
         select(BulkRun)
         .where(col(BulkRun.status) == RunStatus.CANCELLED)
         .where(col(BulkRun.end_reported_at).is_(None))
         .order_by(col(BulkRun.id))
     )
-    return list((await session.exec(query)).all())
-
-
-async def claim_cancel_report(*, session: AsyncSession, run_id: int, at: datetime) -> bool:
-    """Exactly one replica reports a cancel made outside the bot."""
-    result = await session.exec(
-        update(BulkRun)
-        .where(col(BulkRun.id) == run_id)
-        .where(col(BulkRun.end_reported_at).is_(None))
-        .values(end_reported_at=at)
-    )
-    return bool(result.rowcount)
+    claimed: list[tuple[int, str]] = []
+    for run in (await session.exec(query)).all():
+        won = await session.exec(
+            update(BulkRun)
+            .where(col(BulkRun.id) == run.id)
+            .where(col(BulkRun.end_reported_at).is_(None))
+            .values(end_reported_at=at)
+        )
+        if won.rowcount and run.id is not None:
+            claimed.append((run.id, run.cancelled_by or "someone"))
+    return claimed

@@ -28,7 +28,7 @@ from bot.settings import Settings
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.credentials import get_credential
 from storage.db import Sessions
-from storage.holds import claim_cancel_report, hold_run, unreported_cancels
+from storage.holds import claim_unreported_cancels, hold_run
 from storage.models import BulkRun, RunStatus, as_utc, utcnow
 from storage.runs import (
     get_run,
@@ -179,24 +179,12 @@ class RunEngine:
         for run in running:
             if run.id is not None:
                 self.kick(run.id)
-        await self._report_outside_cancels()
-
-    async def _report_outside_cancels(self) -> None:
-        """A cancel made in the database by `bulkauth runs cancel`: this process's workers stop
-        at their next claim (they read the run's status), and exactly one replica claims the
-        report: it stops local work and tells the observers (the summary and CSV), naming who."""
+        # A CLI cancel: workers stop at their next claim; one replica reports it (summary, CSV).
         async with self.sessions() as session:
-            unreported = await unreported_cancels(session=session)
-            claimed = [
-                run
-                for run in unreported
-                if run.id is not None
-                and await claim_cancel_report(session=session, run_id=run.id, at=utcnow())
-            ]
+            claimed = await claim_unreported_cancels(session=session, at=utcnow())
             await session.commit()
-        for run in claimed:
-            assert run.id is not None
-            await self.cancel(run.id, cancelled_by=run.cancelled_by or "someone")
+        for run_id, cancelled_by in claimed:
+            await self.cancel(run_id, cancelled_by=cancelled_by)
 
     @staticmethod
     def _due(run: BulkRun, now: datetime) -> bool:
