@@ -1,6 +1,7 @@
 """`/bulkauth status`: runs by state, open consent requests and expiring client secrets.
 
-The answer has no buttons, so this module has only its subcommand (routed by `commands`)."""
+Its Cancel and Resume buttons are handled by `run_controls` (the same as on a run's own
+message), so this module has only its subcommand (routed by `commands`)."""
 
 from __future__ import annotations
 

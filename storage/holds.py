@@ -1,10 +1,13 @@
 """Held runs: stopped by their canary or circuit breaker, resumed by a person. A resume sends
-again the users that failed for the reason the run was held."""
+again the users that failed for the reason the run was held. And cancels made outside the bot,
+waiting for a replica to report them."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import and_, or_, update
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import BulkRun, ItemStatus, RunItem, RunStatus
@@ -55,3 +58,25 @@ async def resume_run(*, session: AsyncSession, run_id: int) -> int | None:
         .values(status=RunStatus.RUNNING, hold_reason=None, hold_count=None)
     )
     return int(retried.rowcount or 0)
+
+
+async def claim_unreported_cancels(*, session: AsyncSession, at: datetime) -> list[tuple[int, str]]:
+    """Runs cancelled outside the bot (the CLI) whose end nobody has told in Slack yet, each
+    claimed by a conditional update so exactly one replica reports it: (run id, who)."""
+    query = (
+        select(BulkRun)
+        .where(col(BulkRun.status) == RunStatus.CANCELLED)
+        .where(col(BulkRun.end_reported_at).is_(None))
+        .order_by(col(BulkRun.id))
+    )
+    claimed: list[tuple[int, str]] = []
+    for run in (await session.exec(query)).all():
+        won = await session.exec(
+            update(BulkRun)
+            .where(col(BulkRun.id) == run.id)
+            .where(col(BulkRun.end_reported_at).is_(None))
+            .values(end_reported_at=at)
+        )
+        if won.rowcount and run.id is not None:
+            claimed.append((run.id, run.cancelled_by or "someone"))
+    return claimed

@@ -145,6 +145,10 @@ class BulkRun(SQLModel, table=True):
     # Why a held run stopped: the problem's code (or the raw error) and how many users it hit.
     hold_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     hold_count: int | None = None
+    # Who cancelled (a Slack user id or `cli:<user>`), and when the end was told in Slack: a
+    # cancel from the terminal is reported by the first replica whose scan claims it.
+    cancelled_by: str | None = Field(default=None, max_length=64)
+    end_reported_at: datetime | None = Field(default=None, sa_column=_utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
+from bot.runs.results import PREAMBLE_LINES
 from storage.models import CredentialRecord
 from tests.conftest import ADMIN, RunningBot
 from tests.fakes.nylas import FakeNylas, StoredCredential
@@ -118,6 +121,22 @@ async def wait_for_csv(slack: FakeSlack, *, count: int = 1) -> str:
     await slack.wait_for("files.completeUploadExternal", count=count, timeout=30)
     upload = [u for u in slack.uploads.values() if u.content][-1]
     return upload.content.decode()
+
+
+def run_csv_preamble(report: str) -> list[str]:
+    """The run CSV's comment lines (run, credential, requester, reason, approvers), unquoted."""
+    lines = list(csv.reader(io.StringIO(report)))[:PREAMBLE_LINES]
+    assert all(len(line) == 1 and line[0].startswith("# ") for line in lines), lines
+    return [line[0] for line in lines]
+
+
+def run_csv_rows(report: str) -> list[dict[str, str]]:
+    """The run CSV's rows, read as a program would: the fixed comment lines skipped by count."""
+    run_csv_preamble(report)
+    text = io.StringIO(report)
+    for _ in range(PREAMBLE_LINES):
+        text.readline()  # a comment is one line: the writer folds the requester's newlines
+    return list(csv.DictReader(text))
 
 
 async def request_approval(

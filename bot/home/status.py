@@ -6,6 +6,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
 
 from bot.blocks import Message, escape, lines_section, short
 from bot.blocks.times import slack_date_time, slack_time
+from bot.home.controls import run_controls
 from bot.home.dashboard import OpenConsent, RunLine, StatusReport
 from bot.ids import CommandName
 from bot.runs.messages import progress_bar
@@ -96,6 +97,13 @@ def build_status_message(report: StatusReport) -> Message:
         )
         for title, lines, empty in sections
     ]
+    blocks += run_controls(
+        [
+            *report.runs_in(RunStatus.AWAITING_APPROVAL),
+            *running,
+            *report.runs_in(RunStatus.WAITING_FOR_CONSENT),
+        ]
+    )
     blocks.append(
         lines_section(
             f":email: *Consent requests open* ({len(report.consents)})",

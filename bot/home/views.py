@@ -20,6 +20,7 @@ from bot.audit.messages import event_line
 from bot.blocks import escape, lines_section, markdown, short
 from bot.blocks.metadata import CredentialRef
 from bot.blocks.times import slack_date_time, slack_time
+from bot.home.controls import run_controls
 from bot.home.dashboard import CredentialSummary, HomeSnapshot
 from bot.home.status import run_line
 from bot.ids import ActionId, CommandName
@@ -133,6 +134,7 @@ def build_home_view(snapshot: HomeSnapshot, *, tz: ZoneInfo) -> View:
             empty="No run is awaiting approval, waiting or running.",
             more_hint=f": `{CommandName.BULKAUTH} status`",
         ),
+        *run_controls(snapshot.active_runs),
         DividerBlock(),
         HeaderBlock(text="Latest activity"),
         lines_section(

@@ -12,6 +12,7 @@ from bot.blocks import Message, escape, markdown
 from bot.blocks.metadata import RunRef
 from bot.blocks.times import slack_time
 from bot.ids import ActionId
+from bot.runs.controls import who
 from bot.runs.plan import MAX_LISTED_INVALID, Plan
 from bot.runs.policy import approvals_line
 from storage.models import (
@@ -212,7 +213,7 @@ def build_summary(
 ) -> Message:
     cancelled = cancelled_by is not None or run.status == RunStatus.CANCELLED
     if cancelled_by:
-        headline = f":octagonal_sign: Run {run.id} was cancelled by <@{cancelled_by}>."
+        headline = f":octagonal_sign: Run {run.id} was cancelled by {who(cancelled_by)}."
     elif cancelled:  # written again later, when who cancelled is no longer at hand
         headline = f":octagonal_sign: Run {run.id} was cancelled."
     else:

@@ -1,4 +1,12 @@
-"""The run CSV: every user's outcome, streamed from the database, cells made spreadsheet-safe."""
+"""The run CSV: every user's outcome, streamed from the database, cells made spreadsheet-safe.
+
+It opens with `PREAMBLE_LINES` comment lines (which run, which credential, who asked, why, who
+approved), then the header row. Always the same number of lines, each one cell starting with
+`# `: Excel, LibreOffice and Google Sheets show them as text in column A above the header (never
+a formula); a program skips them by count (`pandas.read_csv(path, skiprows=4)`, or
+`csv.DictReader` after four `readline()`s). Not `comment="#"`: pandas drops the rest of any line
+at a `#`, data cells included.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +18,41 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.nylas.problems import by_code
 from bot.runtime.spreadsheet import SafeCsvWriter
-from storage.models import ItemStatus
-from storage.runs import stream_items
+from storage.approvals import approvals_of
+from storage.models import BulkRun, ItemStatus, RunStatus
+from storage.runs import get_run, stream_items
 
 CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "fix", "request_id")
+PREAMBLE_LINES = 4
+
+
+def _one_line(text: str) -> str:
+    """A comment stays one line whatever the requester typed (its cell quoting is csv's)."""
+    return " ".join(text.split())
+
+
+def preamble(run: BulkRun, approvers: list[str]) -> list[str]:
+    """The request's facts, one comment per line, always `PREAMBLE_LINES` of them."""
+    approved = ", ".join(approvers) if approvers else "nobody (not approved)"
+    lines = [
+        f"bulkauth run {run.id} · {run.kind} · credential {run.credential_name}",
+        f"requested by {run.requested_by_name} ({run.requested_by})",
+        f"reason: {run.reason or '(none given)'}",
+        f"approved by: {approved}",
+    ]
+    assert len(lines) == PREAMBLE_LINES
+    return ["# " + _one_line(line) for line in lines]
+
+
+async def _approvers(session: AsyncSession, run: BulkRun) -> list[str]:
+    """Every approval in order; a run started without an approval channel names its decider."""
+    assert run.id is not None
+    approvals = await approvals_of(session=session, run_id=run.id)
+    if approvals:
+        return [f"{a.approver_name} ({a.approver_id})" for a in approvals]
+    if run.approved_by and run.status != RunStatus.REJECTED:
+        return [f"{run.approved_by_name or run.approved_by} ({run.approved_by})"]
+    return []
 
 
 async def write_run_csv(
@@ -27,6 +66,10 @@ async def write_run_csv(
     `advance` is called once per user written (the CLI's progress bar)."""
     failures: Counter[str] = Counter()
     writer = SafeCsvWriter(out, CSV_COLUMNS)  # cells a spreadsheet would run are neutralised
+    run = await get_run(session=session, run_id=run_id)
+    if run is not None:
+        for line in preamble(run, await _approvers(session, run)):
+            writer.write_row([line])
     writer.write_header()
     async for item in stream_items(session=session, run_id=run_id):
         problem = by_code(item.problem) if item.problem else None

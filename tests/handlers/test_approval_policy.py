@@ -22,6 +22,8 @@ from tests.grant_flow import (
     open_request,
     plan,
     request_approval,
+    run_csv_preamble,
+    run_csv_rows,
     seed_credential,
     wait_for_csv,
 )
@@ -119,7 +121,13 @@ async def test_a_large_request_needs_two_distinct_approvers(
     assert (await run_of(two_person_bot)).status == "awaiting_approval"
     await Person(two_person_bot, slack, BOB).click(request, "Approve")
     report = await wait_for_csv(slack)
-    assert len(report.splitlines()) == 4
+    assert len(run_csv_rows(report)) == 3
+    assert run_csv_preamble(report) == [
+        "# bulkauth run 1 · grant · credential acme.com",
+        f"# requested by Ada Admin ({ADMIN})",
+        "# reason: Onboarding the customer's team",
+        f"# approved by: Ann ({ANN}), Bob ({BOB})",
+    ]
     async with two_person_bot.deps.sessions() as session:
         approvals = (await session.exec(select(RunApproval))).all()
     assert [a.approver_id for a in approvals] == [ANN, BOB]

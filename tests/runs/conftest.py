@@ -3,8 +3,6 @@ what a run left behind."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +13,7 @@ from sqlmodel import select
 from storage.models import AuditEvent, RunItem
 from tests.conftest import RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
+from tests.grant_flow import run_csv_rows
 
 RUN_SETTINGS: dict[str, Any] = {
     "bulkauth_run_scan_seconds": 0.2,
@@ -29,7 +28,7 @@ def users(count: int, domain: str = "acme.com") -> str:
 
 
 def csv_rows(report: str) -> dict[str, dict[str, str]]:
-    return {row["email"]: row for row in csv.DictReader(io.StringIO(report))}
+    return {row["email"]: row for row in run_csv_rows(report)}
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0004",
             "0005",
             "0006",
+            "0007",
         ]
     finally:
         await fresh.dispose()

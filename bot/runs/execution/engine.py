@@ -28,7 +28,7 @@ from bot.settings import Settings
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.credentials import get_credential
 from storage.db import Sessions
-from storage.holds import hold_run
+from storage.holds import claim_unreported_cancels, hold_run
 from storage.models import BulkRun, RunStatus, as_utc, utcnow
 from storage.runs import (
     get_run,
@@ -179,6 +179,12 @@ class RunEngine:
         for run in running:
             if run.id is not None:
                 self.kick(run.id)
+        # A CLI cancel: workers stop at their next claim; one replica reports it (summary, CSV).
+        async with self.sessions() as session:
+            claimed = await claim_unreported_cancels(session=session, at=utcnow())
+            await session.commit()
+        for run_id, cancelled_by in claimed:
+            await self.cancel(run_id, cancelled_by=cancelled_by)
 
     @staticmethod
     def _due(run: BulkRun, now: datetime) -> bool:
