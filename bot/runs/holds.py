@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject
 
 from bot.blocks import Message, escape, markdown
 from bot.blocks.metadata import RunRef
@@ -55,6 +55,13 @@ def build_held(
         text="Resume",
         style="primary",
         value=RunRef(run_id=run.id).model_dump_json(),
+        confirm=ConfirmObject(
+            title=f"Resume run {run.id}?",
+            text="The users that failed for this reason are sent again, the first ones alone. "
+            "Fix the cause first.",
+            confirm="Resume",
+            deny="Not yet",
+        ),
     )
     return Message(
         text=f"Run {run.id} is held",

@@ -39,6 +39,7 @@ def test_a_held_run_says_why_with_the_fix_the_link_and_resume_and_cancel() -> No
     assert f"clientIdToAdd=1047&clientScopeToAdd={SCOPE}&overwriteClientId=true" in text
     found = buttons(blocks)
     assert found["Resume"]["action_id"] == ActionId.RESUME_RUN
+    assert found["Resume"]["confirm"]["confirm"]["text"] == "Resume"  # Slack asks first
     assert found["Cancel"]["action_id"] == ActionId.CANCEL_RUN and "confirm" in found["Cancel"]
 
 
