@@ -71,11 +71,11 @@ async def measure(rate: float, *, calls: int, latency: float, concurrency: int) 
     }
 
 
-async def main(seconds: float, latency: float) -> None:
+async def main(seconds: float, latency: float, rates: list[float]) -> None:
     print(
         f"fake Nylas: {latency * 1000:.0f} ms latency, {NYLAS_LIMIT} requests/s limit (429 beyond)"
     )
-    for rate in (20.0, 50.0):
+    for rate in rates:
         calls = int(rate * seconds)
         concurrency = max(16, int(rate * latency * 2))
         ours = await measure(rate, calls=calls, latency=latency, concurrency=concurrency)
@@ -93,5 +93,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[20.0, 50.0], help="configured rates to measure"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.latency))
+    asyncio.run(main(arguments.seconds, arguments.latency, arguments.rates))

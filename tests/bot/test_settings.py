@@ -55,7 +55,7 @@ def test_defaults_are_us_region_sqlite_and_port_3000() -> None:
     assert settings.nylas_api_uri == "https://api.us.nylas.com"
     assert settings.database_url.startswith("sqlite")
     assert settings.port == 3000
-    assert settings.bulkauth_nylas_rps == 20
+    assert settings.bulkauth_nylas_rps == 40  # a fifth of Nylas's 50/s left for other traffic
 
 
 def test_admins_are_read_comma_separated_from_the_environment(monkeypatch) -> None:
