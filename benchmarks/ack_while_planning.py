@@ -18,30 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.fakes_settings import bench_settings
 from bot.logs import Redactor
-from bot.settings import Settings
-from tests.conftest import ADMIN, BOT_TOKEN, NYLAS_API_KEY, run_bot
+from tests.conftest import ADMIN, NYLAS_API_KEY, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.grant_flow import fill_request, open_request, seed_credential
-from tests.slack_requests import SIGNING_SECRET, slash_command
+from tests.slack_requests import slash_command
 from tests.slack_ui import Person
-
-
-def settings_for(slack: FakeSlack, nylas: FakeNylas, workdir: Path, users: int) -> Settings:
-    return Settings(
-        _env_file=None,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=f"{slack.url}/api/",
-        nylas_api_key=NYLAS_API_KEY,
-        nylas_api_uri=nylas.url,
-        database_url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
-        bulkauth_audit_key="bench-audit-key-0123456789abcdef0123",
-        bulkauth_admins=[ADMIN],
-        bulkauth_max_users=users,
-        port=0,
-    )
 
 
 def p99(times: list[float]) -> float:
@@ -78,7 +62,13 @@ async def main(users: int, commands: int) -> None:
     slack.add_user(ADMIN, "Bench")
     content = "email\n" + "".join(f"person.number{i}@acme.example.com\n" for i in range(users))
     with tempfile.TemporaryDirectory() as workdir:
-        settings = settings_for(slack, nylas, Path(workdir), users)
+        settings = bench_settings(
+            slack,
+            nylas,
+            Path(workdir),
+            bulkauth_audit_key="bench-audit-key-0123456789abcdef0123",
+            bulkauth_max_users=users,
+        )
         async with run_bot(settings, redactor=Redactor()) as bot:
             person = Person(bot, slack, ADMIN)
             credential = await seed_credential(bot, nylas)

@@ -19,14 +19,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.settings import Settings
-from tests.conftest import ADMIN, BOT_TOKEN, NYLAS_API_KEY, run_bot
+from benchmarks.fakes_settings import bench_settings
+from tests.conftest import ADMIN, NYLAS_API_KEY, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.grant_flow import confirm, plan, seed_credential, wait_for_csv
 from tests.runs.conftest import RUN_SETTINGS, csv_rows, users
 from tests.runs.test_holds import held_message, progress_message
-from tests.slack_requests import SIGNING_SECRET
 from tests.slack_ui import Person
 
 
@@ -35,20 +34,13 @@ async def measure(count: int, workdir: Path) -> tuple[int, float, Counter[str], 
     slack.add_user(ADMIN, "Ada Admin")
     await slack.start()
     await nylas.start()
-    settings = Settings(
-        _env_file=None,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=f"{slack.url}/api/",
-        nylas_api_key=NYLAS_API_KEY,
-        nylas_api_uri=nylas.url,
-        nylas_client_id="nylas-client-id",
-        database_url=f"sqlite+aiosqlite:///{workdir / 'bulkauth.db'}",
-        bulkauth_admins=[ADMIN],
+    settings = bench_settings(
+        slack,
+        nylas,
+        workdir,
         bulkauth_max_users=max(count, 50_000),
         bulkauth_nylas_rps=500,  # the fake has no rate limit: measure the bot, not the pacing
         bulkauth_nylas_concurrency=32,
-        port=0,
         **RUN_SETTINGS,
     )
     try:

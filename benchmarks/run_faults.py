@@ -19,12 +19,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bot.settings import Settings
-from tests.conftest import ADMIN, BOT_TOKEN, NYLAS_API_KEY, run_bot
+from benchmarks.fakes_settings import bench_settings
+from tests.conftest import ADMIN, NYLAS_API_KEY, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.runs.chaos import CHAOS_SETTINGS, ChaosReport, chaotic_run
-from tests.slack_requests import SIGNING_SECRET
 
 
 async def measure(count: int, rate: float, seed: int, workdir: Path) -> ChaosReport:
@@ -32,19 +31,7 @@ async def measure(count: int, rate: float, seed: int, workdir: Path) -> ChaosRep
     slack.add_user(ADMIN, "Ada Admin")
     await slack.start()
     await nylas.start()
-    settings = Settings(
-        _env_file=None,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=f"{slack.url}/api/",
-        nylas_api_key=NYLAS_API_KEY,
-        nylas_api_uri=nylas.url,
-        nylas_client_id="nylas-client-id",
-        database_url=f"sqlite+aiosqlite:///{workdir / 'bulkauth.db'}",
-        bulkauth_admins=[ADMIN],
-        port=0,
-        **CHAOS_SETTINGS,
-    )
+    settings = bench_settings(slack, nylas, workdir, **CHAOS_SETTINGS)
     try:
         async with run_bot(settings) as bot:
             return await chaotic_run(bot, slack, nylas, count=count, seed=seed, rate=rate)
