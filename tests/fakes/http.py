@@ -1,22 +1,5 @@
-"""A tiny helper to run an aiohttp application as a real local HTTP server in the test loop."""
+"""The fakes' local server, in bot/demo/fakes/ (the demo runs on it too)."""
 
-from __future__ import annotations
+from bot.demo.fakes.http import LocalServer
 
-from aiohttp import web
-
-
-class LocalServer:
-    def __init__(self, app: web.Application) -> None:
-        self._runner = web.AppRunner(app, access_log=None)
-        self.url = ""
-
-    async def start(self) -> str:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host="127.0.0.1", port=0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+__all__ = ["LocalServer"]
