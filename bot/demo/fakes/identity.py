@@ -100,6 +100,12 @@ class FakeGoogle:
                 "timeframe. Check your iat and exp values in the JWT claim.",
                 now=now,
             )
+        if "sub" not in claims:  # a token for the service account itself: no delegation
+            self.tokens_issued += 1
+            return web.json_response(
+                {"access_token": f"ya29.fake-{self.tokens_issued}", "expires_in": 3599},
+                headers={"Date": formatdate(now, usegmt=True)},
+            )
         if str(claims.get("sub")) not in self.mailboxes:
             return _error(400, "invalid_grant", "Invalid email or User ID", now=now)
         wanted = set(str(claims.get("scope", "")).split())
