@@ -198,11 +198,11 @@ def build_expiry_reminder(
 ) -> Message:
     """The DM to whoever registered the credential and the alert channel's message."""
     when = _when(threshold, now)
-    past = threshold.due <= now
+    past = threshold.due.date() < now.date()
     if threshold.kind == "secret":
         head = (
             f":warning: The client secret of Microsoft credential *{escape(record.name)}* "
-            f"{'expired' if past and when.endswith('ago') else 'expires'} {when}. Its grants go "
+            f"{'expired' if past else 'expires'} {when}. Its grants go "
             "invalid when it does."
         )
         how = f"Make a new secret ({AZURE_SECRETS}), then *Rotate now*."
@@ -210,7 +210,7 @@ def build_expiry_reminder(
         head = (
             f":warning: The key of Google credential *{escape(record.name)}* (service account "
             f"`{escape(record.client_email or '')}`) "
-            f"{'reached' if past and when.endswith('ago') else 'reaches'} the "
+            f"{'reached' if past else 'reaches'} the "
             f"{key_max_age_days}-day rotation age {when}."
         )
         how = f"Add a new key ({GOOGLE_KEYS}), then *Rotate now*, then delete the old key."

@@ -18,7 +18,11 @@ from storage.models import BulkRun, utcnow
 from tests.cli import run_cli
 
 SECRET_WORDS = ("secret", "private_key", "password", "token")
-NOT_SECRETS = {"credential.private_key_id", "credential.secret_expires_on"}  # identifiers, dates
+NOT_SECRETS = {  # identifiers, dates
+    "credential.private_key_id",
+    "credential.secret_expires_on",
+    "credential.secret_set_at",
+}
 
 
 async def test_migrations_produce_exactly_the_sqlmodel_metadata(engine: AsyncEngine) -> None:
