@@ -5,9 +5,10 @@ bearer for service accounts with domain-wide delegation) and Microsoft's login e
 Google: a signature made with another key (`Invalid JWT Signature.`), times off by more than a
 few minutes (the short-lived-token error), an unknown mailbox (`Invalid email or User ID`), a
 scope not delegated (`unauthorized_client`); an assertion without `sub` gets the service
-account's own token (proof of the key alone, as the rotation check asks). Microsoft: an unknown tenant (AADSTS90002), an app
-not in the tenant (AADSTS700016), a wrong secret or the secret's id (AADSTS7000215), an expired
-secret (AADSTS7000222). The Date header carries the fake's clock, as the real ones do.
+account's own token (proof of the key alone, as the rotation check asks). Microsoft: an unknown
+tenant (AADSTS90002), an app not in the tenant (AADSTS700016), a wrong secret or the secret's id
+(AADSTS7000215), an expired secret (AADSTS7000222). The Date header carries the fake's clock,
+as the real ones do.
 """
 
 from __future__ import annotations
