@@ -15,10 +15,11 @@ from bot.nylas.errors import NylasError
 from bot.nylas.models import BulkAuthRequest
 from storage.audit import latest_events
 from storage.credentials import list_credentials
+from storage.models import CredentialRecord
 from tests.conftest import ADMIN, AZURE_APP, NYLAS_API_KEY, OUTSIDER, RunningBot
 from tests.credential_flow import registration_outcome, submit_google, submit_microsoft
 from tests.fakes.identity import FakeGoogle, FakeMicrosoft
-from tests.fakes.nylas import FakeNylas
+from tests.fakes.nylas import FakeNylas, StoredCredential
 from tests.fakes.slack import FakeSlack
 from tests.keys import key_file, key_json, rsa_pem
 from tests.slack_ui import Modal, Person, assert_refused_in_place
@@ -242,3 +243,78 @@ async def test_a_partial_patch_breaks_the_fake_credential_as_it_breaks_at_nylas(
     with pytest.raises(NylasError) as refused:
         await custom_auth(bot, nylas, "microsoft", "ann@contoso.com")
     assert "lacks client_id, tenant" in str(refused.value)
+
+
+async def test_when_nylas_refuses_the_patch_nothing_changes_and_the_audit_says_so(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, microsoft: FakeMicrosoft
+) -> None:
+    await register_microsoft(bot, slack)
+    microsoft.apps[AZURE_APP].secrets.add(NEW_SECRET)
+    nylas.fail("PATCH", r"/v3/connectors/microsoft/creds/.+", status=400)
+    modal = await rotation_modal(bot, slack, "contoso.com")
+    modal.type("New client secret", NEW_SECRET)
+    modal.pick_date("New secret expires on", in_days(365))
+    await modal.submit()
+    assert "was not rotated" in (await modal.wait_for("was not rotated")).text()
+    async with bot.deps.sessions() as session:
+        [record] = await list_credentials(session=session)
+        [event] = await latest_events(session=session, limit=1)
+    assert record.secret_expires_on is not None
+    assert record.secret_expires_on.isoformat() == in_days(20)
+    assert (event.action, event.outcome) == ("credential.rotated", "error")
+
+
+async def test_a_credential_on_the_connector_app_is_rotated_in_the_dashboard(
+    bot: RunningBot, slack: FakeSlack
+) -> None:
+    modal = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
+    await submit_microsoft(modal, name="shared", client_id="", secret="", connector_app=True)
+    await registration_outcome(modal, "Registered")
+    answer = json.loads(
+        await (await Person(bot, slack, ADMIN).command("credential rotate shared")).text()
+    )
+    assert "Nylas Dashboard" in answer["text"]
+
+
+async def test_a_credential_recorded_without_its_client_id_asks_for_it_once(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, microsoft: FakeMicrosoft
+) -> None:
+    """A row written before the bot kept every fact (Nylas's GET never returns the data)."""
+    stored = StoredCredential(
+        "cred-legacy",
+        "microsoft",
+        "legacy.com",
+        "adminconsent",
+        {"tenant": "contoso.com", "client_id": AZURE_APP, "client_secret": "old"},
+        1,
+        1,
+    )
+    nylas.credentials[stored.id] = stored
+    async with bot.deps.sessions() as session:
+        session.add(
+            CredentialRecord(
+                nylas_credential_id=stored.id,
+                provider="microsoft",
+                credential_type="adminconsent",
+                name="legacy.com",
+                tenant="contoso.com",
+                registered_by=ADMIN,
+                registered_by_name="Ada Admin",
+            )
+        )
+        await session.commit()
+    microsoft.apps[AZURE_APP].secrets.add(NEW_SECRET)
+    modal = await rotation_modal(bot, slack, "legacy.com")
+    assert modal.has_input("Azure app client id") and not modal.has_input("Tenant")
+    modal.type("Azure app client id", AZURE_APP)
+    modal.type("New client secret", NEW_SECRET)
+    modal.pick_date("New secret expires on", in_days(365))
+    assert (await modal.submit()).ack["response_action"] == "update"
+    await modal.wait_for("Rotated")
+    [patched] = credential_data_sent(nylas, "PATCH")
+    assert patched == {"tenant": "contoso.com", "client_id": AZURE_APP, "client_secret": NEW_SECRET}
+    async with bot.deps.sessions() as session:
+        [record] = await list_credentials(session=session)
+    assert record.client_id == AZURE_APP
+    again = await rotation_modal(bot, slack, "legacy.com")
+    assert not again.has_input("Azure app client id")
