@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit.recording import refuse_submission
+from bot.blocks import escape
 from bot.blocks.metadata import CredentialRef, RotationOrigin
 from bot.credentials.checks import Finding
 from bot.credentials.messages import build_status_view
@@ -33,7 +34,7 @@ from handlers.commands import CommandRequest
 from storage.credentials import find_credential, get_credential
 from storage.models import CredentialRecord
 
-USAGE = f"Say which credential: `{CommandName.BULKAUTH} credential rotate <name or id>`."
+USAGE = f"Say which credential: `{CommandName.BULKAUTH} credential rotate &lt;name or id&gt;`."
 CONNECTOR_APP = (
     "*{name}* uses the Microsoft connector's own Azure app, so its secret is the connector's: "
     "rotate it in the Nylas Dashboard (Connectors → Microsoft)."
@@ -47,7 +48,7 @@ def _modal_for(record: CredentialRecord, channel_id: str) -> dict[str, Any] | st
     if record.provider == "google":
         return build_google_rotation_modal(record, origin).to_dict()
     if record.uses_connector_app:
-        return CONNECTOR_APP.format(name=record.name)
+        return CONNECTOR_APP.format(name=escape(record.name))
     return build_microsoft_rotation_modal(record, origin).to_dict()
 
 
@@ -60,8 +61,10 @@ async def open_rotation(request: CommandRequest) -> None:
     async with request.deps.sessions() as session:
         record = await find_credential(session=session, name_or_id=wanted)
     if record is None:
-        text = f"No credential is named `{wanted}`. See `{CommandName.BULKAUTH} credentials`."
-        await request.ack(response_type="ephemeral", text=text.replace("<", "&lt;"))
+        text = (
+            f"No credential is named `{escape(wanted)}`. See `{CommandName.BULKAUTH} credentials`."
+        )
+        await request.ack(response_type="ephemeral", text=text)
         return
     view = _modal_for(record, request.channel_id)
     if isinstance(view, str):

@@ -222,7 +222,7 @@ async def test_unknown_credential_and_missing_name_are_explained(
     unknown = json.loads(await (await person.command("credential rotate nope")).text())
     assert "No credential is named `nope`" in unknown["text"]
     usage = json.loads(await (await person.command("credential rotate")).text())
-    assert "credential rotate <name or id>" in usage["text"].replace("&lt;", "<")
+    assert "credential rotate &lt;name or id&gt;" in usage["text"]
 
 
 async def test_a_partial_patch_breaks_the_fake_credential_as_it_breaks_at_nylas(
