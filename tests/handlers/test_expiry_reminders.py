@@ -36,7 +36,12 @@ def is_reminder(call: SlackCall) -> bool:
 
 
 def reminders(slack: FakeSlack) -> list[SlackCall]:
-    return [call for call in slack.calls_to("chat.postMessage") if is_reminder(call)]
+    """The reminders Slack took (a refused post is not one anybody saw)."""
+    return [
+        call
+        for call in slack.calls_to("chat.postMessage")
+        if is_reminder(call) and (call.response or {}).get("ok")
+    ]
 
 
 async def register_microsoft(bot: RunningBot, slack: FakeSlack, *, expires_in: int) -> int:
@@ -177,3 +182,37 @@ async def test_two_replicas_post_each_threshold_exactly_once(
     by_place = sorted((call.params["channel"], "Microsoft" in call.text_blob()) for call in posted)
     assert by_place == [(ALERTS, False), (ALERTS, True), (ADMIN, False), (ADMIN, True)]
     assert len(claims) == 2
+
+
+async def test_a_reminder_slack_refused_everywhere_is_not_lost(
+    make_settings: SettingsFactory, slack: FakeSlack
+) -> None:
+    """Neither the DM nor the alert channel took it: the claim is given back, the reminder is
+    tried again (a minute later; here its job is run at once), and posted then, once."""
+    slack.left_channels.update({ADMIN, ALERTS})
+    async with run_bot(make_settings(bulkauth_alert_channel=ALERTS)) as bot:
+        credential = await register_microsoft(bot, slack, expires_in=5)
+        await jobs_settled_soon(bot, expiry_job_id(credential))
+        async with bot.deps.sessions() as session:
+            assert (await session.exec(select(CredentialReminder))).all() == []
+        assert reminders(slack) == []
+        slack.left_channels.clear()
+        await bot.deps.expiry_reminders.fire(credential)  # the retry
+        await bot.deps.expiry_reminders.fire(credential)  # a second replica's, say
+    assert sorted(call.params["channel"] for call in reminders(slack)) == [ALERTS, ADMIN]
+
+
+async def jobs_settled_soon(replica: RunningBot, job_id: str) -> None:
+    """Until the job has run and been rescheduled for the retry, a minute away."""
+    aps = replica.deps.expiry_reminders.scheduler.aps
+    executed = asyncio.Event()
+    aps.add_listener(lambda _event: executed.set(), EVENT_JOB_EXECUTED)
+
+    def retrying() -> bool:
+        job = aps.get_job(job_id)
+        return job is not None and job.next_run_time > datetime.now(UTC) + timedelta(seconds=30)
+
+    async with asyncio.timeout(15):
+        while not retrying():
+            await executed.wait()
+            executed.clear()
