@@ -43,7 +43,7 @@ def credential_data_sent(nylas: FakeNylas, method: str) -> list[dict[str, Any]]:
 
 async def register_microsoft(bot: RunningBot, slack: FakeSlack) -> None:
     modal = await Person(bot, slack, ADMIN).open_modal("credential microsoft")
-    await submit_microsoft(modal, expires=in_days(20))
+    await submit_microsoft(modal, expires=in_days(200))
     await registration_outcome(modal, "Registered")
 
 
@@ -108,7 +108,7 @@ async def test_microsoft_rotation_patches_the_complete_data_and_grants_keep_work
         record.nylas_credential_id,
     )
     details = json.loads(event.details)
-    assert (details["old_expiry"], details["new_expiry"]) == (in_days(20), in_days(365))
+    assert (details["old_expiry"], details["new_expiry"]) == (in_days(200), in_days(365))
     assert NEW_SECRET not in event.details
 
 
@@ -260,7 +260,7 @@ async def test_when_nylas_refuses_the_patch_nothing_changes_and_the_audit_says_s
         [record] = await list_credentials(session=session)
         [event] = await latest_events(session=session, limit=1)
     assert record.secret_expires_on is not None
-    assert record.secret_expires_on.isoformat() == in_days(20)
+    assert record.secret_expires_on.isoformat() == in_days(200)
     assert (event.action, event.outcome) == ("credential.rotated", "error")
 
 
