@@ -44,6 +44,7 @@ from storage.models import BulkRun, CredentialRecord, utcnow
 from storage.runs import item_counts
 from tests.fakes.nylas import API_KEY, FakeNylas, StoredCredential
 from tests.fakes.slack import FakeSlack
+from tests.grant_flow import SEEDED
 from tests.slack_requests import (
     SIGNING_SECRET,
     form_body,
@@ -89,7 +90,7 @@ async def run_users(
 ) -> tuple[float, Counter[str], object]:
     """Create, approve and start a run; returns (duration, outcome counts, `during` result)."""
     nylas.credentials["cred-bench"] = StoredCredential(
-        "cred-bench", "google", "bench", "serviceaccount", {}, 1, 1
+        "cred-bench", "google", "bench", "serviceaccount", SEEDED["google"], 1, 1
     )
     async with started_bot(settings, redactor=Redactor(), host="127.0.0.1") as bot:
         deps = bot.deps
@@ -206,7 +207,7 @@ async def throughput(users: int, baseline_users: int) -> None:
             await nylas.stop()
         nylas = FakeNylas(latency=0.3, rate_limit_per_second=50, transient_error_rate=0.02)
         nylas.credentials["cred-bench"] = StoredCredential(
-            "cred-bench", "google", "bench", "serviceaccount", {}, 1, 1
+            "cred-bench", "google", "bench", "serviceaccount", SEEDED["google"], 1, 1
         )
         await nylas.start()
         emails = [f"sdk{index}@bench.example.com" for index in range(baseline_users)]

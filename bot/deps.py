@@ -15,6 +15,8 @@ from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.home.tab import HomeTab
+from bot.lifecycle.reminders import ExpiryReminders
+from bot.lifecycle.rotation import CredentialRotator
 from bot.logs import Redactor
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
@@ -58,3 +60,5 @@ class Deps:
     home: HomeTab
     callback_guard: RejectionGuard  # rejected consent callbacks, limited and aggregated
     metrics: Metrics  # this bot's Prometheus registry (/metrics)
+    expiry_reminders: ExpiryReminders  # secrets and keys reminded before they expire
+    rotator: CredentialRotator  # a new secret or key given to Nylas with the complete data

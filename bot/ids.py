@@ -28,6 +28,7 @@ class ActionId(StrEnum):
     OPEN_GOOGLE_CREDENTIAL_MODAL = "open_google_credential_modal"
     OPEN_MICROSOFT_CREDENTIAL_MODAL = "open_microsoft_credential_modal"
     RETRY_REGISTRATION = "retry_registration"
+    ROTATE_CREDENTIAL = "rotate_credential"  # "Rotate now" on an expiry reminder
     OPEN_CONSENT_MODAL = "open_consent_modal"
     CONSENT_CREDENTIAL_CHOSEN = "consent_credential_chosen"
     CONSENT_GRANTED_MANUALLY = "consent_granted_manually"
@@ -45,6 +46,8 @@ class ActionId(StrEnum):
 class CallbackId(StrEnum):
     GOOGLE_CREDENTIAL = "credential_google"
     MICROSOFT_CREDENTIAL = "credential_microsoft"
+    ROTATE_GOOGLE = "rotate_google"
+    ROTATE_MICROSOFT = "rotate_microsoft"
     CONSENT_LINK = "consent_link"
     GRANTS_REQUEST = "grants_request"
     REJECT_REASON = "reject_reason"

@@ -21,6 +21,8 @@ from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
 from bot.home.tab import HomeTab
+from bot.lifecycle.reminders import ExpiryReminders
+from bot.lifecycle.rotation import CredentialRotator
 from bot.logs import Redactor, secrets_of
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient, RetryPolicy
@@ -127,6 +129,14 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         stack.push_async_callback(scheduler.close)
         reminders = ReminderService(sessions=sessions, slack=slack, scheduler=scheduler)
         await reminders.start()
+        expiry_reminders = ExpiryReminders(
+            sessions=sessions,
+            slack=slack,
+            scheduler=scheduler,
+            key_max_age_days=settings.bulkauth_google_key_max_age_days,
+            alert_channel=settings.bulkauth_alert_channel,
+        )
+        await expiry_reminders.start()
         callback_guard = RejectionGuard(sessions=sessions, scheduler=scheduler)
         callback_guard.start()
         stack.push_async_callback(callback_guard.flush, everything=True)
@@ -176,7 +186,12 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
         )
         registrations: PendingStore[PendingRegistration] = PendingStore()
         registrar = CredentialRegistrar(
-            sessions=sessions, slack=slack, nylas=nylas, files=files, held=registrations
+            sessions=sessions,
+            slack=slack,
+            nylas=nylas,
+            files=files,
+            held=registrations,
+            on_registered=expiry_reminders.reschedule,
         )
         yield Deps(
             settings=settings,
@@ -222,5 +237,9 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             home=home,
             callback_guard=callback_guard,
             metrics=metrics,
+            expiry_reminders=expiry_reminders,
+            rotator=CredentialRotator(
+                sessions=sessions, slack=slack, nylas=nylas, reminders=expiry_reminders
+            ),
         )
         log.info("closing resources")

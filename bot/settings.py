@@ -114,6 +114,10 @@ class Settings(DatabaseSettings):
 
     bulkauth_approval_channel: str | None = None
     bulkauth_audit_anchor_channel: str | None = None
+    # Where alerts go besides a DM: credential expiry reminders (README "Credential lifecycle").
+    bulkauth_alert_channel: str | None = None
+    # A Google service account key older than this is reminded like an expiring secret.
+    bulkauth_google_key_max_age_days: int = Field(default=90, ge=1, le=3650)
     bulkauth_approvers: SlackUserIds = []
     # The approval policy (README "Approvals").
     bulkauth_approver_group: str | None = None
@@ -171,7 +175,7 @@ class Settings(DatabaseSettings):
             )
         return value
 
-    @field_validator("bulkauth_approval_channel")
+    @field_validator("bulkauth_approval_channel", "bulkauth_alert_channel")
     @classmethod
     def _channel_id_shape(cls, value: str | None) -> str | None:
         if value is not None and not _CHANNEL_ID.fullmatch(value):

@@ -17,6 +17,7 @@ from handlers import (
     doctor,
     grants,
     home,
+    rotation,
     run_controls,
     run_reports,
     status,
@@ -39,6 +40,7 @@ def register(app: AsyncApp) -> None:
     }
     commands.register(app, routes=routes)
     credentials.register(app)
+    rotation.register(app)
     consent.register(app)
     grants.register(app)
     approvals.register(app)

@@ -35,6 +35,7 @@ from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
+from handlers.rotation import open_rotation
 from storage.consents import latest_consents
 from storage.credentials import credentials_by_nylas_id, name_taken
 
@@ -48,10 +49,17 @@ def _provider(args: list[str]) -> Provider | None:
 
 
 async def open_credential_modal(request: CommandRequest) -> None:
-    """`/bulkauth credential google|microsoft`: the registration modal, opened at once."""
+    """`/bulkauth credential google|microsoft`: the registration modal, opened at once;
+    `/bulkauth credential rotate <name or id>`: the rotation modal."""
+    if request.args and request.args[0].lower() == "rotate":
+        await open_rotation(request)
+        return
     provider = _provider(request.args)
     if provider is None:
-        usage = f"Say which provider: `{CommandName.BULKAUTH} credential google` or `… microsoft`."
+        usage = (
+            f"Say which provider: `{CommandName.BULKAUTH} credential google` or `… microsoft` "
+            f"(or `{CommandName.BULKAUTH} credential rotate <name>`)."
+        )
         await request.ack(response_type="ephemeral", text=usage)
         return
     await request.ack()

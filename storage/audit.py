@@ -36,6 +36,8 @@ _FORBIDDEN_DETAIL_KEYS = ("secret", "private_key", "password", "token", "api_key
 class AuditAction(StrEnum):
     CREDENTIAL_REGISTERED = "credential.registered"
     CREDENTIAL_REGISTRATION_FAILED = "credential.registration_failed"
+    CREDENTIAL_ROTATED = "credential.rotated"
+    CREDENTIAL_REMINDER_SENT = "credential.reminder_sent"
     CONSENT_LINK_ISSUED = "consent.link_issued"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_FAILED = "consent.failed"

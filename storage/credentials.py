@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import CredentialRecord
+from storage.db import Sessions
+from storage.models import CredentialRecord, CredentialReminder
 
 
 async def add_credential(*, session: AsyncSession, record: CredentialRecord) -> CredentialRecord:
@@ -69,3 +72,40 @@ async def expiring_secrets(*, session: AsyncSession, until: date) -> list[Creden
         .order_by(col(CredentialRecord.secret_expires_on))
     )
     return list((await session.exec(query)).all())
+
+
+async def sent_reminders(*, session: AsyncSession) -> set[tuple[int, str]]:
+    """(credential row id, threshold) of every expiry reminder already claimed."""
+    query = select(CredentialReminder.credential_id, CredentialReminder.threshold)
+    return {(row[0], row[1]) for row in (await session.exec(query)).all()}
+
+
+async def claim_credential_reminder(
+    sessions: Sessions, *, credential_id: int, threshold: str, at: datetime
+) -> bool:
+    """Exactly one replica wins a threshold: its row is inserted and committed on its own, and
+    every other insert of the same pair fails on the unique constraint."""
+    async with sessions() as session:
+        session.add(
+            CredentialReminder(credential_id=credential_id, threshold=threshold, sent_at=at)
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            return False
+    return True
+
+
+async def unclaim_credential_reminder(
+    sessions: Sessions, *, credential_id: int, threshold: str
+) -> None:
+    """The reminder could not be posted anywhere: let it be tried again."""
+    async with sessions() as session:
+        await session.exec(
+            delete(CredentialReminder).where(
+                col(CredentialReminder.credential_id) == credential_id,
+                col(CredentialReminder.threshold) == threshold,
+            )
+        )
+        await session.commit()

@@ -40,9 +40,29 @@ class CredentialRecord(SQLModel, table=True):
     tenant: str | None = Field(default=None, max_length=255)
     uses_connector_app: bool = False
     secret_expires_on: date | None = None
+    # When the current client secret (Microsoft) or private key (Google) was given to Nylas:
+    # at registration, then at each rotation. None for rows older than this column; the
+    # registration time stands in for it (the key was set no later than that).
+    secret_set_at: datetime | None = Field(default=None, sa_column=_utc_column())
     registered_by: str = Field(max_length=64)
     registered_by_name: str = Field(max_length=255)
     registered_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class CredentialReminder(SQLModel, table=True):
+    """One expiry reminder of a credential, claimed by the replica that posts it: the unique
+    (credential, threshold) pair makes each threshold fire once across restarts and replicas.
+    A threshold names its deadline (`secret:2027-01-31T00:00:7d`), so a rotation starts anew."""
+
+    __tablename__ = "credential_reminder"
+    __table_args__ = (
+        sa.UniqueConstraint("credential_id", "threshold", name="uq_credential_reminder_threshold"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: int = Field(foreign_key="credential.id", index=True)
+    threshold: str = Field(max_length=64)
+    sent_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
 class ConsentStatus(StrEnum):

@@ -17,6 +17,17 @@ from tests.slack_ui import Modal, Person
 
 GMAIL = "https://www.googleapis.com/auth/gmail.readonly"
 PASTE_LIMIT = 3000  # the Users field's max_length
+# Complete credential_data as registration sends it (the fake refuses custom auth without it).
+SEEDED: dict[str, dict[str, str]] = {
+    "google": {
+        "type": "service_account",
+        "project_id": "acme-bulk",
+        "private_key_id": "seeded-key-id",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nseeded\n-----END PRIVATE KEY-----\n",
+        "client_email": "nylas-bulk@acme-bulk.iam.gserviceaccount.com",
+    },
+    "microsoft": {"tenant": "contoso.com"},
+}
 
 
 async def seed_credential(
@@ -27,7 +38,7 @@ async def seed_credential(
         name, provider, tenant="contoso.com" if provider == "microsoft" else None
     )
     nylas.credentials[record.nylas_credential_id] = StoredCredential(
-        record.nylas_credential_id, provider, name, record.credential_type, {}, 1, 1
+        record.nylas_credential_id, provider, name, record.credential_type, SEEDED[provider], 1, 1
     )
     async with bot.deps.sessions() as session:
         session.add(record)

@@ -38,7 +38,7 @@ from tests.credential_flow import (
     submit_google,
     submit_microsoft,
 )
-from tests.fakes.identity import FakeMicrosoft
+from tests.fakes.identity import FakeGoogle, FakeMicrosoft
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.keys import canary_of, key_json, rsa_pem
@@ -195,3 +195,66 @@ async def test_private_key_and_client_secret_never_leak(
     assert any(key_canary in body.replace("\\n", "") for body in sent)
     assert any(MS_SECRET in body for body in sent)
     assert "canary.com" in database
+
+
+ROTATED_SECRET = "canary-rotated-ms-secret-51d0e2"
+
+
+async def test_rotated_secrets_and_keys_never_leak(
+    make_settings: SettingsFactory,
+    slack: FakeSlack,
+    nylas: FakeNylas,
+    microsoft: FakeMicrosoft,
+    google: FakeGoogle,
+    captured_logs: io.StringIO,
+    tmp_path: Path,
+) -> None:
+    """The same canaries through `/bulkauth credential rotate` of both providers (the new
+    secret checked with Microsoft, the new key with Google, then PATCHed)."""
+    microsoft.apps[AZURE_APP].secrets.add(ROTATED_SECRET)
+    first, rotated = rsa_pem(), rsa_pem()
+    account = "nylas-bulk@acme-bulk.iam.gserviceaccount.com"
+    google.add_service_account(account, rotated)
+    upload = slack.host_file(
+        key_json(rotated, private_key_id="f" * 40).encode(), filename="rotated.json"
+    )
+    async with run_bot(make_settings(), redactor=REDACTOR) as bot:
+        person = Person(bot, slack, ADMIN)
+        registered = await person.open_modal("credential google")
+        await submit_google(registered, name="canary.com", pasted=key_json(first))
+        await registration_outcome(registered, "Registered")
+        ms_view = await person.open_modal("credential microsoft")
+        await submit_microsoft(ms_view, expires="2099-01-01")
+        await registration_outcome(ms_view, "Registered")
+        key_rotation = await person.open_modal("credential rotate canary.com")
+        key_rotation.attach("New JSON key file", upload)
+        await key_rotation.submit()
+        await key_rotation.wait_for("Rotated")
+        secret_rotation = await person.open_modal("credential rotate contoso.com")
+        secret_rotation.type("New client secret", ROTATED_SECRET)
+        secret_rotation.pick_date("New secret expires on", "2099-06-01")
+        await secret_rotation.submit()
+        await secret_rotation.wait_for("Rotated")
+        await look_at_everything(bot, slack)
+        database = await dump_database(bot.deps)
+        deps_repr = repr(bot.deps)
+    places = {
+        "logs": captured_logs.getvalue(),
+        "database rows": database,
+        "database file": database_bytes(tmp_path),
+        "Slack calls": "\n".join(call.text_blob() for call in slack.calls),
+        "files sent to Slack": "\n".join(u.content.decode() for u in slack.uploads.values()),
+        "repr of deps": deps_repr,
+    }
+    leaks = [
+        f"{form} of secret #{number} in {place}"
+        for number, secret in enumerate([first, rotated, ROTATED_SECRET])
+        for form, encoded in encodings(secret).items()
+        for place, content in places.items()
+        if encoded in content
+    ]
+    assert leaks == []
+    assert "credential.rotated" in places["files sent to Slack"]  # the audit export
+    patched = [str(r.body) for r in nylas.requests if r.method == "PATCH"]
+    assert any(ROTATED_SECRET in body for body in patched)
+    assert any(canary_of(rotated) in body.replace("\\n", "") for body in patched)

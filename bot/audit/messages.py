@@ -28,6 +28,8 @@ _SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
 ACTION_LABELS: dict[str, str] = {
     AuditAction.CREDENTIAL_REGISTERED: "registered credential",
     AuditAction.CREDENTIAL_REGISTRATION_FAILED: "could not register a credential",
+    AuditAction.CREDENTIAL_ROTATED: "rotated the secret or key of",
+    AuditAction.CREDENTIAL_REMINDER_SENT: "reminded of the expiry of",
     AuditAction.CONSENT_LINK_ISSUED: "issued an admin-consent link",
     AuditAction.CONSENT_GRANTED: "recorded admin consent",
     AuditAction.CONSENT_FAILED: "admin consent failed",

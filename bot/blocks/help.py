@@ -8,6 +8,7 @@ from bot.ids import CommandName
 COMMANDS = (
     ("credential google", "Register a Google service account (JSON key) with Nylas"),
     ("credential microsoft", "Register an Azure app for Microsoft admin consent"),
+    ("credential rotate <name>", "Give Nylas a credential's new client secret or key"),
     ("credentials [google|microsoft]", "List the registered credentials"),
     ("consent [credential]", "Get a Microsoft admin-consent link for a customer's tenant"),
     ("grants [credential]", "Create grants in bulk for a list of users"),

@@ -56,6 +56,13 @@ class CredentialRef(Ref):
     credential_id: DbId | None = None
 
 
+class RotationOrigin(Ref):
+    """A rotation modal: which credential (the bot's row id) and where it was opened from."""
+
+    credential_id: DbId
+    channel_id: str = ""
+
+
 class ConsentRef(Ref):
     """A button that acts on one consent request."""
 

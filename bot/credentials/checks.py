@@ -25,6 +25,8 @@ CHECK_SECONDS = 2.0  # inside the 3-second budget of the view_submission ack
 GRAPH_DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLOCK_SKEW_SECONDS = 60
+# A token for the service account itself (no `sub`): proves the key without any delegation.
+SERVICE_ACCOUNT_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
 @dataclass(frozen=True)
@@ -59,19 +61,26 @@ class ProviderChecks:
         """One finding per scope, asked at once."""
         return list(await asyncio.gather(*(self._google_scope(key, mailbox, s) for s in scopes)))
 
+    async def google_key(self, key: GoogleServiceAccountKey) -> Finding:
+        """A token for the service account itself: Google accepts the key (not revoked, not
+        disabled, the right account), whatever is delegated."""
+        return await self._google_scope(key, None, SERVICE_ACCOUNT_SCOPE)
+
     async def _google_scope(
-        self, key: GoogleServiceAccountKey, mailbox: str, scope: str
+        self, key: GoogleServiceAccountKey, mailbox: str | None, scope: str
     ) -> Finding:
         now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": key.client_email,
+            "scope": scope,
+            "aud": self._google_token_url,
+            "iat": now,
+            "exp": now + 3600,
+        }
+        if mailbox is not None:
+            claims["sub"] = mailbox
         assertion = jwt.encode(
-            {
-                "iss": key.client_email,
-                "sub": mailbox,
-                "scope": scope,
-                "aud": self._google_token_url,
-                "iat": now,
-                "exp": now + 3600,
-            },
+            claims,
             key.private_key.get_secret_value(),
             algorithm="RS256",
             headers={"kid": key.private_key_id},

@@ -26,7 +26,7 @@ MAX_NAME_LENGTH = 120
 MAX_KEY_FILE_BYTES = 64 * 1024  # a real key file is about 2.3 KB
 REQUIRED_KEY_FIELDS = ("private_key_id", "private_key", "client_email", "project_id")
 USE_CONNECTOR_APP = "use_connector_app"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DOMAIN = re.compile(
     r"^(?=.{4,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$"
 )
@@ -122,10 +122,10 @@ def parse_google_form(
     return GoogleForm(name=name, key=key)
 
 
-def _tenant_problem(tenant: str) -> str | None:
+def tenant_problem(tenant: str) -> str | None:
     if not tenant:
         return "Give the tenant: `common`, the tenant id (a GUID) or a verified domain."
-    if tenant.lower() == COMMON_TENANT or _GUID.match(tenant) or _DOMAIN.match(tenant):
+    if tenant.lower() == COMMON_TENANT or GUID.match(tenant) or _DOMAIN.match(tenant):
         return None
     return "Use `common`, a tenant id (GUID like 2f70abcd-1234-…) or a domain like contoso.com."
 
@@ -144,7 +144,7 @@ def parse_microsoft_form(
     errors: dict[str, str] = {}
     if problem := check_name(name, taken=name_taken):
         errors[BlockId.CREDENTIAL_NAME] = problem
-    if problem := _tenant_problem(tenant):
+    if problem := tenant_problem(tenant):
         errors[BlockId.TENANT] = problem
     if use_connector_app:
         if client_id:
@@ -154,7 +154,7 @@ def parse_microsoft_form(
                 "Leave empty when using the connector's app credentials."
             )
     else:
-        if not _GUID.match(client_id):
+        if not GUID.match(client_id):
             errors[BlockId.CLIENT_ID] = (
                 "The Azure app's client id is a GUID (Application (client) ID in Azure)."
             )

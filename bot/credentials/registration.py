@@ -8,6 +8,7 @@ stored) so that "Try again" needs no retyping.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -33,7 +34,7 @@ from bot.slack.notify import tell_user
 from storage.audit import AuditAction, Subject, record_event
 from storage.credentials import add_credential
 from storage.db import Sessions
-from storage.models import CredentialRecord
+from storage.models import CredentialRecord, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def _record_for(pending: PendingRegistration, credential_id: str) -> CredentialR
         credential_type="serviceaccount" if isinstance(form, GoogleForm) else "adminconsent",
         registered_by=pending.actor.user_id,
         registered_by_name=pending.actor.display_name,
+        secret_set_at=utcnow(),  # when the key or secret was given to Nylas
     )
     if isinstance(form, GoogleForm):
         record.client_email = form.key.client_email
@@ -73,7 +75,9 @@ class CredentialRegistrar:
         nylas: NylasClient,
         files: SlackFiles,
         held: PendingStore[PendingRegistration],
+        on_registered: Callable[[CredentialRecord], None] | None = None,
     ) -> None:
+        self._on_registered = on_registered  # e.g. scheduling its expiry reminders
         self._sessions = sessions
         self._slack = slack
         self._nylas = nylas
@@ -182,6 +186,8 @@ class CredentialRegistrar:
                 },
             )
             await session.commit()
+        if self._on_registered is not None:
+            self._on_registered(record)
         log_event(
             log,
             "credential.registered",

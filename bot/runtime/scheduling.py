@@ -39,6 +39,9 @@ class Scheduler:
         if not self.aps.running:
             return
         self.aps.pause()
+        # A job submitted just before the pause is a task that has not started yet: let it
+        # start (and be tracked), so that it finishes before what it uses is closed.
+        await asyncio.sleep(0)
         if self._running:
             await asyncio.wait(set(self._running), timeout=timeout)
         self.aps.shutdown(wait=False)

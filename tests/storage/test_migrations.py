@@ -18,7 +18,11 @@ from storage.models import BulkRun, utcnow
 from tests.cli import run_cli
 
 SECRET_WORDS = ("secret", "private_key", "password", "token")
-NOT_SECRETS = {"credential.private_key_id", "credential.secret_expires_on"}  # identifiers, dates
+NOT_SECRETS = {  # identifiers, dates
+    "credential.private_key_id",
+    "credential.secret_expires_on",
+    "credential.secret_set_at",
+}
 
 
 async def test_migrations_produce_exactly_the_sqlmodel_metadata(engine: AsyncEngine) -> None:
@@ -49,6 +53,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0005",
             "0006",
             "0007",
+            "0008",
         ]
     finally:
         await fresh.dispose()

@@ -4,9 +4,11 @@ bearer for service accounts with domain-wide delegation) and Microsoft's login e
 
 Google: a signature made with another key (`Invalid JWT Signature.`), times off by more than a
 few minutes (the short-lived-token error), an unknown mailbox (`Invalid email or User ID`), a
-scope not delegated (`unauthorized_client`). Microsoft: an unknown tenant (AADSTS90002), an app
-not in the tenant (AADSTS700016), a wrong secret or the secret's id (AADSTS7000215), an expired
-secret (AADSTS7000222). The Date header carries the fake's clock, as the real ones do.
+scope not delegated (`unauthorized_client`); an assertion without `sub` gets the service
+account's own token (proof of the key alone, as the rotation check asks). Microsoft: an unknown
+tenant (AADSTS90002), an app not in the tenant (AADSTS700016), a wrong secret or the secret's id
+(AADSTS7000215), an expired secret (AADSTS7000222). The Date header carries the fake's clock,
+as the real ones do.
 """
 
 from __future__ import annotations
@@ -99,6 +101,12 @@ class FakeGoogle:
                 "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
                 "timeframe. Check your iat and exp values in the JWT claim.",
                 now=now,
+            )
+        if "sub" not in claims:  # a token for the service account itself: no delegation
+            self.tokens_issued += 1
+            return web.json_response(
+                {"access_token": f"ya29.fake-{self.tokens_issued}", "expires_in": 3599},
+                headers={"Date": formatdate(now, usegmt=True)},
             )
         if str(claims.get("sub")) not in self.mailboxes:
             return _error(400, "invalid_grant", "Invalid email or User ID", now=now)

@@ -10,6 +10,25 @@ from typing import Any
 
 from bot.demo.fakes.nylas_records import Reply, StoredCredential, error_reply
 
+REQUIRED_DATA = {
+    "serviceaccount": {"private_key_id", "private_key", "client_email"},
+    "adminconsent": {"tenant"},
+    "connector": {"client_id", "client_secret"},
+}
+
+
+def data_problem(stored: StoredCredential) -> str | None:
+    """What a credential's data lacks for the provider's token request. A PATCH replaces the
+    data whole, so one that sent only the new secret leaves a credential that breaks here, as
+    it breaks at Nylas; an Azure app needs its client id and secret together."""
+    data = stored.data
+    missing = REQUIRED_DATA.get(stored.credential_type, set()) - set(data)
+    if stored.credential_type == "adminconsent" and ("client_id" in data) != (
+        "client_secret" in data
+    ):
+        missing |= {"client_id", "client_secret"} - set(data)
+    return f"the credential's data lacks {', '.join(sorted(missing))}" if missing else None
+
 
 class NylasRoutes:
     """Mixed into FakeNylas, which holds this state."""
@@ -82,12 +101,7 @@ class NylasRoutes:
                 "name, credential_type and credential_data are required",
             )
         data = body["credential_data"]
-        required = {
-            "serviceaccount": {"private_key_id", "private_key", "client_email"},
-            "adminconsent": {"tenant"},
-            "connector": {"client_id", "client_secret"},
-        }
-        missing = required.get(body["credential_type"], {"?"}) - set(data)
+        missing = REQUIRED_DATA.get(body["credential_type"], {"?"}) - set(data)
         if missing:
             return error_reply(
                 400,
@@ -159,6 +173,14 @@ class NylasRoutes:
         if provider == "google" and not settings.get("scopes"):
             return error_reply(
                 400, "invalid_request_error", "settings.scopes is required for Google"
+            )
+        broken = data_problem(stored)
+        if broken is not None:
+            return error_reply(
+                400,
+                "provider_error",
+                f"The provider refused the token request: {broken}",
+                provider_error={"error": "invalid_client"},
             )
         refusal = self._provider_refusal(provider, stored.id, email)
         if refusal is not None:
