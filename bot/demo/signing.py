@@ -20,6 +20,8 @@ def signed_headers(
 ) -> dict[str, str]:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    if signature is None:  # only when no secret is given
+        raise ValueError("a signing secret is needed to sign a request")
     return {
         "content-type": content_type,
         "x-slack-request-timestamp": stamp,
