@@ -231,7 +231,7 @@ def message_action(
         },
         "channel": {"id": channel, "name": channel.lower()},
         "state": {"values": initial_state(shown.get("blocks") or [])},
-        "response_url": slack.response_url(channel),
+        "response_url": slack.response_url(channel, user_id=user_id),
         "actions": [element_action(*found)],
     }
     if not ephemeral:  # Slack sends the message itself only when everyone sees it

@@ -44,6 +44,8 @@ class FakeSlack(SlackEndpoints, SlackMethods):
     # Messages only one user sees (chat.postEphemeral, response URLs), by (channel, ts).
     ephemerals: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     response_urls: dict[str, str] = field(default_factory=dict)  # response URL id -> channel
+    response_url_users: dict[str, str] = field(default_factory=dict)  # response URL id -> user
+    ephemeral_owners: dict[tuple[str, str], str] = field(default_factory=dict)  # who sees it
     latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
     keep_uploads: bool = True
     cut_downloads_at: int | None = None  # serve only this many bytes of a hosted file
@@ -103,10 +105,13 @@ class FakeSlack(SlackEndpoints, SlackMethods):
             "url_private_download": f"{self.url}/files/{file_id}/download/{filename}",
         }
 
-    def response_url(self, channel_id: str = "C0OPS") -> str:
-        """A response URL as Slack gives with a command or a click in `channel_id`."""
+    def response_url(self, channel_id: str = "C0OPS", *, user_id: str | None = None) -> str:
+        """A response URL as Slack gives with a command or a click in `channel_id` (by
+        `user_id`, who alone sees what is posted to it ephemerally)."""
         response_id = str(next(self._ids))
         self.response_urls[response_id] = channel_id
+        if user_id is not None:
+            self.response_url_users[response_id] = user_id
         return f"{self.url}/response/{response_id}"
 
     def latest_view(self) -> dict[str, Any]:

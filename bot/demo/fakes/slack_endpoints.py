@@ -25,6 +25,9 @@ class SlackEndpoints(SlackMethods):
     uploads: dict[str, UploadedFile]
     cut_downloads_at: int | None
     keep_uploads: bool
+    response_urls: dict[str, str]
+    response_url_users: dict[str, str]
+    ephemeral_owners: dict[tuple[str, str], str]
 
     async def _record(self, call: SlackCall) -> None:
         raise NotImplementedError
@@ -96,6 +99,8 @@ class SlackEndpoints(SlackMethods):
         # Posted ephemerally (the default) in the channel the response URL belongs to.
         channel = self.response_urls.get(request.match_info["id"], "")
         ts = self._ts()
+        if user := self.response_url_users.get(request.match_info["id"]):
+            self.ephemeral_owners[(channel, ts)] = user
         self.ephemerals[(channel, ts)] = {**self._message(dict(payload), ts), "channel": channel}
         await self._answered(call, {"ok": True, "channel": channel, "message_ts": ts})
         return web.Response(text="ok")
