@@ -154,6 +154,20 @@ def _state_of(values: State, block: dict[str, Any], element: dict[str, Any]) -> 
     return (values.get(str(block.get("block_id"))) or {}).get(str(element.get("action_id"))) or {}
 
 
+def _input_block(block: dict[str, Any], element: str, error: str | None, names: Names) -> str:
+    """An input block: its label (the group's accessible name), the element, hint and error."""
+    hint = block.get("hint")
+    optional = ' <span class="optional">(optional)</span>' if block.get("optional") else ""
+    label = text_html(block.get("label"), names)
+    return (
+        f'<div class="input" role="group" aria-label="{attr(text_of(block.get("label")))}">'
+        f'<div class="label">{label}{optional}</div>{element}'
+        + (f'<div class="hint">{text_html(hint, names)}</div>' if hint else "")
+        + (f'<div class="error">{plain(error)}</div>' if error else "")
+        + "</div>"
+    )
+
+
 def block_html(block: dict[str, Any], values: State, errors: dict[str, str], names: Names) -> str:
     kind = block.get("type")
     parts = [element_html(block, e, _state_of(values, block, e), names) for e in elements_of(block)]
@@ -176,18 +190,7 @@ def block_html(block: dict[str, Any], values: State, errors: dict[str, str], nam
         accessory = f'<div class="accessory">{"".join(parts)}</div>' if parts else ""
         return f'<div class="section"><div class="body">{text}{fields}</div>{accessory}</div>'
     if kind == "input":
-        hint = block.get("hint")
-        error = errors.get(str(block.get("block_id")))
-        optional = ' <span class="optional">(optional)</span>' if block.get("optional") else ""
-        label = attr(text_of(block.get("label")))
-        return (
-            f'<div class="input" role="group" aria-label="{label}"><div class="label">{text_html(block.get("label"), names)}'
-            f"{optional}</div>"
-            f"{''.join(parts)}"
-            + (f'<div class="hint">{text_html(hint, names)}</div>' if hint else "")
-            + (f'<div class="error">{plain(error)}</div>' if error else "")
-            + "</div>"
-        )
+        return _input_block(block, "".join(parts), errors.get(str(block.get("block_id"))), names)
     return f'<div class="unknown">[{plain(str(kind))} block]</div>'
 
 

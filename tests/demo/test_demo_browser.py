@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Locator, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,10 +43,10 @@ def _command() -> list[str]:
     return [str(installed)] if installed.exists() else [sys.executable, "-m", "bot"]
 
 
-@pytest.fixture
-def demo_url(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`bulkauth demo --port 0` as a person runs it; the URL it prints."""
-    log = tmp_path / "demo-stderr.txt"
+    log = tmp_path_factory.mktemp("demo") / "demo-stderr.txt"
     with log.open("w") as errors:
         demo = subprocess.Popen(
             [*_command(), "demo", "--port", "0"], stdout=subprocess.PIPE, stderr=errors, text=True
@@ -61,15 +62,16 @@ def demo_url(tmp_path: Path) -> Iterator[str]:
             assert demo.wait(timeout=60) == 0, log.read_text()
 
 
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[Page]:
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    """Debian's Chromium, headless, with a fresh profile."""
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("Debian's chromium is missing in CI: .ci/run installs it")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=str(CHROMIUM),
             args=CHROMIUM_ARGS,
             headless=True,
@@ -77,9 +79,22 @@ def page(tmp_path: Path) -> Iterator[Page]:
             viewport={"width": 1280, "height": 860},
         )
         try:
-            yield browser.pages[0] if browser.pages else browser.new_page()
+            yield context
         finally:
-            browser.close()
+            context.close()
+
+
+@pytest.fixture
+def page(browser: BrowserContext, demo_url: str) -> Iterator[Page]:
+    """A new tab on the demo; no script on it may open a dialog of its own."""
+    tab = browser.new_page()
+    dialogs: list[str] = []
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    tab.goto(demo_url)
+    expect(tab.get_by_role("button", name="# ops")).to_be_visible()
+    yield tab
+    tab.close()
+    assert dialogs == [], "a script ran on the page"
 
 
 def command(page: Page, text: str) -> None:
@@ -91,10 +106,10 @@ def field(modal: Locator, label: str) -> Locator:
     return modal.get_by_role("group", name=label, exact=True)
 
 
-def register_the_demo_key(page: Page, modal: Locator) -> None:
+def register_the_demo_key(page: Page, modal: Locator, *, name: str = "acme.com") -> None:
     command(page, "credential google")
     expect(modal.locator(".mhead")).to_contain_text("Google credential")
-    field(modal, "Credential name").locator("input").fill("acme.com")
+    field(modal, "Credential name").locator("input").fill(name)
     key = field(modal, "JSON key file")
     key.get_by_role("button", name="Attach sample demo-google-key.json").click()
     expect(key).to_contain_text("📎 demo-google-key.json")
@@ -133,14 +148,16 @@ def approve_as_grace(page: Page) -> None:
         page.locator("#confirm .yes").click()
 
 
-def test_a_newcomer_runs_500_google_grants_in_the_browser(demo_url: str, page: Page) -> None:
-    page.goto(demo_url)
-    expect(page.get_by_role("button", name="# ops")).to_be_visible()
+def test_a_newcomer_runs_500_google_grants_in_the_browser(page: Page) -> None:
     modal = page.locator("#modal .modal")
     register_the_demo_key(page, modal)
     plan_500_users(page, modal)
     approve_as_grace(page)
 
+    # The progress message, edited in place while the run goes (between 1 and 499 done)…
+    partway = re.compile(r"Run 1 · acme\.com · ([1-9][0-9]?|[1-4][0-9][0-9]) / 500 \(")
+    expect(page.locator(".pane:visible")).to_contain_text(partway, timeout=RUN_SECONDS)
+    # …then the summary and the CSV in its thread.
     download = page.locator(".pane:visible a.download").first
     expect(download).to_be_visible(timeout=RUN_SECONDS)
     expect(page.locator(".pane:visible")).to_contain_text("500")
@@ -153,3 +170,11 @@ def test_a_newcomer_runs_500_google_grants_in_the_browser(demo_url: str, page: P
     rows = [row for row in csv.reader(io.StringIO(report)) if row and not row[0].startswith("#")]
     emails = {cell for row in rows[1:] for cell in row if cell.endswith("@acme.com")}
     assert len(emails) == 500
+
+
+def test_a_credential_named_like_markup_shows_as_text_and_runs_nothing(page: Page) -> None:
+    hostile = "<img src=x onerror=alert(1)>"
+    register_the_demo_key(page, page.locator("#modal .modal"), name=hostile)
+    registered = page.locator(".pane:visible .msg", has_text="Registered Google credential").last
+    expect(registered).to_contain_text(f"Registered Google credential {hostile} with Nylas")
+    expect(page.locator("#panes img")).to_have_count(0)
