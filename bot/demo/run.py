@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -33,8 +34,10 @@ APPROVER = ("U0GRACE", "Grace Hopper", "approver")
 CHANNELS = {"C0OPS": "ops", "C0APPROVALS": "approvals"}
 APPROVALS = "C0APPROVALS"
 NYLAS_LATENCY_SECONDS = 0.08  # so the progress message visibly moves
-AZURE_APP = "0d3e0000-demo-4000-8000-00000000a22e"
+AZURE_APP = "0d3e0000-de30-4000-8000-00000000a22e"
 AZURE_SECRET = "demo-azure-secret-value"
+AZURE_TENANT = "contoso.com"
+CONSENT_WAIT_SECONDS = 30.0  # Microsoft's propagation wait, shortened for the demo
 
 
 @dataclass
@@ -57,17 +60,25 @@ async def _started_fakes(
     google = FakeGoogle()
     google.add_service_account(SERVICE_ACCOUNT, samples.private_pem, *GOOGLE_SCOPES)
     google.mailboxes.update([TEST_MAILBOX, *samples.users])
-    microsoft = FakeMicrosoft(tenants={"contoso.com"})
-    microsoft.apps[AZURE_APP] = AzureApp(secrets={AZURE_SECRET}, tenants={"contoso.com"})
+    microsoft = FakeMicrosoft(tenants={AZURE_TENANT})
+    microsoft.apps[AZURE_APP] = AzureApp(secrets={AZURE_SECRET}, tenants={AZURE_TENANT})
     for fake in (slack, nylas, google, microsoft):
         await fake.start()
         stack.push_async_callback(fake.stop)
     return slack, nylas, google, microsoft
 
 
+def _free_port() -> int:
+    """A port for the bot, known before it starts: the consent links name its callback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def demo_settings(
     slack: FakeSlack, nylas: FakeNylas, google: FakeGoogle, microsoft: FakeMicrosoft, folder: Path
 ) -> Settings:
+    port = _free_port()
     return Settings(
         _env_file=None,
         slack_bot_token=f"xoxb-demo-{secrets.token_hex(8)}",
@@ -82,7 +93,9 @@ def demo_settings(
         bulkauth_admins=[REQUESTER[0], APPROVER[0]],
         bulkauth_approval_channel=APPROVALS,
         bulkauth_audit_key=secrets.token_hex(32),
-        port=0,
+        port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        bulkauth_consent_wait_seconds=CONSENT_WAIT_SECONDS,
         log_level="WARNING",
     )
 
@@ -108,7 +121,10 @@ async def running_demo(
         assert secret is not None  # HTTP mode
         session = DemoSession(slack, bot_url, secret.get_secret_value(), http)
         people = [{"id": i, "name": n, "role": r} for i, n, r in (REQUESTER, APPROVER)]
-        app = demo_app(session, people=people, channels=CHANNELS, samples=samples.files())
+        azure = {"tenant": AZURE_TENANT, "client_id": AZURE_APP, "secret": AZURE_SECRET}
+        app = demo_app(
+            session, people=people, channels=CHANNELS, samples=samples.files(), azure=azure
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -48,6 +48,7 @@ class DemoRoutes:
     people: list[dict[str, str]]
     channels: dict[str, str]
     samples: dict[str, bytes]
+    azure: dict[str, str]  # the fake Azure app's made-up values, for the Microsoft path
 
     def person(self, value: Any) -> str:
         if value not in {person["id"] for person in self.people}:
@@ -63,7 +64,12 @@ class DemoRoutes:
     async def setup(self, _request: web.Request) -> web.Response:
         listed = [{"name": name, "url": f"/demo/samples/{name}"} for name in self.samples]
         return web.json_response(
-            {"people": self.people, "channels": self.channels, "samples": listed}
+            {
+                "people": self.people,
+                "channels": self.channels,
+                "samples": listed,
+                "azure": self.azure,
+            }
         )
 
     async def screen(self, request: web.Request) -> web.Response:
@@ -136,8 +142,9 @@ def demo_app(
     people: list[dict[str, str]],
     channels: dict[str, str],
     samples: dict[str, bytes],
+    azure: dict[str, str],
 ) -> web.Application:
-    routes = DemoRoutes(session, people, channels, samples)
+    routes = DemoRoutes(session, people, channels, samples, azure)
     app = web.Application(middlewares=[local_only], client_max_size=MAX_UPLOAD_BYTES)
     app.router.add_get("/", redirect)
     app.router.add_get("/demo/", routes.page)

@@ -3,7 +3,9 @@ client for the real bot, and it answers only the person's own machine."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -84,3 +86,54 @@ async def test_the_samples_are_a_key_the_fake_google_accepts_and_500_users(demo:
             users = (await response.text()).split()
     assert key["type"] == "service_account" and key["client_email"] in demo.google.accounts
     assert len(set(users)) == 500 and set(users) <= demo.google.mailboxes
+
+
+def _entries(view: dict[str, Any], values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """What the page sends for the inputs labelled as in `values`."""
+    entries: dict[str, dict[str, str]] = {}
+    for block in view["blocks"]:
+        label = (block.get("label") or {}).get("text")
+        if label in values:
+            entries.setdefault(block["block_id"], {})[block["element"]["action_id"]] = values[label]
+    return entries
+
+
+async def test_microsoft_admin_consent_goes_through_the_fake_consent_page(demo: Demo) -> None:
+    """Register the fake Azure app, get a consent link, accept on Nylas's (fake) page: the
+    bot records the consent and says when grants may start."""
+    ada = "U0ADA"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(demo.url + "api/setup") as response:
+            azure = (await response.json())["azure"]
+        command = {"user": ada, "channel": "C0OPS", "text": "credential microsoft"}
+        await _post(http, demo, "/demo/api/command", command)
+        modal = (await _screen(http, demo, ada))["modal"]
+        filled = {
+            "Credential name": "contoso",
+            "Tenant": azure["tenant"],
+            "Azure app client id": azure["client_id"],
+            "Azure app client secret": azure["secret"],
+        }
+        entries = _entries(demo.slack.views[modal["id"]], filled)
+        submit = {"user": ada, "view": modal["id"], "op": "submit", "entries": entries}
+        await _post(http, demo, "/demo/api/view", submit)
+        await demo.slack.wait_for("views.update", lambda c: "Registered" in c.text_blob())
+
+        command["text"] = "consent contoso"
+        await _post(http, demo, "/demo/api/command", command)
+        modal = (await _screen(http, demo, ada))["modal"]
+        submit = {"user": ada, "view": modal["id"], "op": "submit", "entries": {}}
+        await _post(http, demo, "/demo/api/view", submit)
+        [posted] = await demo.slack.wait_for(
+            "chat.postMessage", lambda c: "connect/auth" in c.text_blob()
+        )
+        link = re.search(
+            r'(http://127\.0\.0\.1:[0-9]+/v3/connect/auth\?[^"|>`\s]+)', posted.text_blob()
+        )
+        assert link is not None
+        async with http.get(html.unescape(link.group(1))) as page:
+            accept = re.search(r'class="yes" href="([^"]+)"', await page.text())
+        assert accept is not None
+        async with http.get(html.unescape(accept.group(1))) as callback:
+            assert "Consent recorded" in await callback.text()
+        await demo.slack.wait_for("chat.postMessage", lambda c: "was granted" in c.text_blob())

@@ -210,6 +210,9 @@ document.getElementById("composer").addEventListener("submit", (event) => {
 async function start() {
   const setup = await (await fetch("/demo/api/setup")).json();
   state.samples = setup.samples.map((sample) => sample.name);
+  document.getElementById("azure-tenant").textContent = setup.azure.tenant;
+  document.getElementById("azure-client").textContent = setup.azure.client_id;
+  document.getElementById("azure-secret").textContent = setup.azure.secret;
   const people = document.getElementById("person");
   for (const person of setup.people) {
     const option = document.createElement("option");
