@@ -23,7 +23,7 @@ import httpx
 from aiohttp import web
 
 from bot.demo.fakes.http import LocalServer
-from bot.demo.fakes.nylas_consent import consent_page
+from bot.demo.fakes.identity import consent_page
 from bot.demo.fakes.nylas_faults import NylasFaults
 from bot.demo.fakes.nylas_providers import ProviderRefusals
 from bot.demo.fakes.nylas_records import (
