@@ -134,12 +134,12 @@ async def running_demo(
         yield Demo(f"http://127.0.0.1:{bound}/demo/", bot_url, slack, nylas, google, samples)
 
 
-async def run_demo(*, port: int, announce: Callable[[Demo], None]) -> None:
+async def run_demo(*, port: int, redactor: Redactor, announce: Callable[[Demo], None]) -> None:
     """Run until SIGINT or SIGTERM; `announce` tells the person where to look."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with running_demo(port=port) as demo:
+    async with running_demo(port=port, redactor=redactor) as demo:
         announce(demo)
         await stop.wait()

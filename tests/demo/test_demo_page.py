@@ -6,6 +6,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -137,3 +140,23 @@ async def test_microsoft_admin_consent_goes_through_the_fake_consent_page(demo: 
         async with http.get(html.unescape(accept.group(1))) as callback:
             assert "Consent recorded" in await callback.text()
         await demo.slack.wait_for("chat.postMessage", lambda c: "was granted" in c.text_blob())
+
+
+def test_a_taken_port_gets_one_line_and_the_way_out() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "demo", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines()[-2:] == [
+        f"bulkauth demo: cannot start: error while attempting to bind on address "
+        f"('127.0.0.1', {port}): address already in use",
+        "Try another port: bulkauth demo --port 0 picks a free one.",
+    ]
