@@ -50,15 +50,19 @@ def slack_unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _emoji(escaped: str) -> str:
+    return _SHORTCODE.sub(lambda found: EMOJI.get(found.group(1), found.group(0)), escaped)
+
+
 def plain(text: str) -> str:
-    """A plain_text object's text: shown as is, escaped for HTML."""
-    return html.escape(text, quote=True)
+    """A plain_text object's text: shown as is (its emoji shortcodes as emoji), escaped."""
+    return _emoji(html.escape(text, quote=True))
 
 
 def _styled(escaped: str) -> str:
     for pattern, tag in _STYLES:
         escaped = pattern.sub(rf"<{tag}>\1</{tag}>", escaped)
-    return _SHORTCODE.sub(lambda found: EMOJI.get(found.group(1), found.group(0)), escaped)
+    return _emoji(escaped)
 
 
 def _markup(inner: str, names: Names) -> str:

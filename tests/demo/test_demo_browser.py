@@ -36,6 +36,7 @@ CHROMIUM_ARGS = [
 _asked = os.environ.get("BULKAUTH_DEMO_SCREENSHOT")
 SCREENSHOT = Path(_asked).resolve() if _asked else None
 RUN_SECONDS = 120_000  # milliseconds Playwright waits for the whole run (500 users)
+expect.set_options(timeout=20_000)  # each step, on a loaded two-core machine
 
 
 def _command() -> list[str]:

@@ -110,3 +110,7 @@ def test_entries_become_slack_state_and_survive_an_update_of_the_view() -> None:
     assert kept[scopes["block_id"]][element["action_id"]] == entry
     html = blocks_html(blocks, kept)
     assert '<option value="https://www.googleapis.com/auth/calendar" selected>' in html
+
+
+def test_plain_text_shows_emoji_shortcodes_as_slack_does_and_unknown_ones_as_typed() -> None:
+    assert plain(":x: Cancel run :not_an_emoji:") == "❌ Cancel run :not_an_emoji:"

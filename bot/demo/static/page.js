@@ -99,7 +99,9 @@ async function upload(holder, input) {
 function addSampleButtons(root) {
   for (const holder of root.querySelectorAll(".entry.files")) {
     const spot = holder.querySelector(".samples");
-    for (const name of state.samples) {
+    const accepted = holder.querySelector("input[type=file]").accept.split(",").filter(Boolean);
+    const fits = (name) => !accepted.length || accepted.some((kind) => name.endsWith(kind));
+    for (const name of state.samples.filter(fits)) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "btn";
