@@ -1,19 +1,25 @@
-"""Signed Slack requests for posting to the running bot: slash commands and events, which carry
-no view or message. Interactions (clicks, submissions) are derived from what the bot sent, in
-tests/slack_ui.py."""
+"""Signed Slack requests for posting to the running bot (built by bot/demo/signing.py, which the
+demo shares): slash commands and events, which carry no view or message. Interactions (clicks,
+submissions) are derived from what the bot sent, in tests/slack_ui.py."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
-from urllib.parse import urlencode
 
-from slack_sdk.signature import SignatureVerifier
-
+from bot.demo import signing
+from bot.demo.signing import form_body, payload_body, slash_command
 from tests.fakes.slack import TEAM_ID
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+__all__ = [
+    "SIGNING_SECRET",
+    "app_home_opened",
+    "form_body",
+    "payload_body",
+    "signed_headers",
+    "slash_command",
+]
 
 
 def signed_headers(
@@ -21,48 +27,11 @@ def signed_headers(
     *,
     secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
-    content_type: str = "application/x-www-form-urlencoded",
+    content_type: str = signing.FORM,
 ) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
-    return {
-        "content-type": content_type,
-        "x-slack-request-timestamp": stamp,
-        "x-slack-signature": signature,
-    }
-
-
-def slash_command(
-    text: str,
-    *,
-    user_id: str,
-    response_url: str = "",
-    channel_id: str = "C0OPS",
-    trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
-) -> dict[str, str]:
-    return {
-        "token": "deprecated",
-        "team_id": TEAM_ID,
-        "team_domain": "fake",
-        "channel_id": channel_id,
-        "channel_name": "ops",
-        "user_id": user_id,
-        "user_name": user_id.lower(),
-        "command": "/bulkauth",
-        "text": text,
-        "api_app_id": "A0BULK",
-        "is_enterprise_install": "false",
-        "response_url": response_url,
-        "trigger_id": trigger_id,
-    }
-
-
-def form_body(fields: dict[str, str]) -> str:
-    return urlencode(fields)
-
-
-def payload_body(payload: dict[str, Any]) -> str:
-    return urlencode({"payload": json.dumps(payload)})
+    return signing.signed_headers(
+        body, secret=secret, timestamp=timestamp, content_type=content_type
+    )
 
 
 def app_home_opened(*, user_id: str, tab: str = "home") -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Tests never write `state.values` or a button's ids by hand. A `Person` opens modals with slash
 commands, finds an input by its label and a button by its text in the view or message the fake
-Slack received, and Slack's own rules decide the payload:
+Slack received, and Slack's own rules decide the payload (bot/demo/ui.py, which the demo page
+uses too):
 
 - `state.values[block_id][action_id]` uses the element's real `block_id` and `action_id`
   (generated ones included), in the shape Slack sends for that element type (`STATE_KEYS`);
@@ -20,134 +21,36 @@ https://api.slack.com/changelog/2020-09-full-state-on-view-submisson-and-block-a
 
 from __future__ import annotations
 
-import copy
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from tests.fakes.slack import TEAM_ID, FakeSlack, SlackCall
+from bot.demo.ui import (
+    STATE_KEYS,
+    TRIGGER_ID,
+    State,
+    carried_over,
+    element_action,
+    envelope,
+    find_button,
+    initial_state,
+    message_click,
+    pick_options,
+    text_of,
+    view_action,
+    view_submission,
+)
+from tests.fakes.slack import FakeSlack, SlackCall
 from tests.slack_requests import slash_command
 
 if TYPE_CHECKING:
     from tests.conftest import RunningBot
 
-# Element type -> (the key its value travels under in state, the initial field, empty value).
-STATE_KEYS: dict[str, tuple[str, str, Any]] = {
-    "plain_text_input": ("value", "initial_value", None),
-    "email_text_input": ("value", "initial_value", None),
-    "url_text_input": ("value", "initial_value", None),
-    "number_input": ("value", "initial_value", None),
-    "static_select": ("selected_option", "initial_option", None),
-    "external_select": ("selected_option", "initial_option", None),
-    "radio_buttons": ("selected_option", "initial_option", None),
-    "multi_static_select": ("selected_options", "initial_options", []),
-    "multi_external_select": ("selected_options", "initial_options", []),
-    "checkboxes": ("selected_options", "initial_options", []),
-    "datepicker": ("selected_date", "initial_date", None),
-    "timepicker": ("selected_time", "initial_time", None),
-    "users_select": ("selected_user", "initial_user", None),
-    "multi_users_select": ("selected_users", "initial_users", []),
-    "conversations_select": ("selected_conversation", "initial_conversation", None),
-    "multi_conversations_select": ("selected_conversations", "initial_conversations", []),
-    "channels_select": ("selected_channel", "initial_channel", None),
-    "multi_channels_select": ("selected_channels", "initial_channels", []),
-    "file_input": ("files", "", []),
-}
-TRIGGER_ID = "13345224609.738474920.8088930838d88f008e2"
-
-
-def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [*(block.get("elements") or []), block.get("accessory"), block.get("element")]
-    return [element for element in found if isinstance(element, dict)]
-
-
-def _text_of(text: Any) -> str:
-    return str(text.get("text", "")) if isinstance(text, dict) else str(text or "")
-
-
-def initial_state(blocks: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """The state Slack reports for blocks nobody has touched: each stateful element under its
-    block id and action id, holding its initial value."""
-    values: dict[str, dict[str, dict[str, Any]]] = {}
-    for block in blocks:
-        for element in _elements(block):
-            if element.get("type") not in STATE_KEYS:
-                continue
-            key, initial, empty = STATE_KEYS[element["type"]]
-            value = copy.deepcopy(element.get(initial, empty)) if initial else copy.copy(empty)
-            values.setdefault(block["block_id"], {})[element["action_id"]] = {
-                "type": element["type"],
-                key: value,
-            }
-    return values
-
-
-def carried_over(
-    old: dict[str, dict[str, dict[str, Any]]], new_blocks: list[dict[str, Any]]
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """After views.update Slack keeps what the person entered in elements whose block id, action
-    id and type are unchanged; the rest starts from the new view's initial values."""
-    values = initial_state(new_blocks)
-    for block_id, elements in values.items():
-        for action_id, state in elements.items():
-            before = (old.get(block_id) or {}).get(action_id)
-            if before is not None and before["type"] == state["type"]:
-                elements[action_id] = before
-    return values
-
-
-def _pick_options(element: dict[str, Any], wanted: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Options of `element` by their visible text (exactly, or its start) or their value."""
-    options = [
-        *(element.get("options") or []),
-        *(o for group in element.get("option_groups") or [] for o in group["options"]),
-    ]
-    picked = []
-    for name in wanted:
-        matches = [o for o in options if name in (_text_of(o["text"]), o.get("value"))]
-        matches = matches or [o for o in options if _text_of(o["text"]).startswith(name)]
-        assert len(matches) == 1, f"option {name!r}: {len(matches)} match in {options}"
-        picked.append(copy.deepcopy(matches[0]))
-    return picked
-
-
-def _find_button(
-    blocks: list[dict[str, Any]], text: str, near: str | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A button by its visible text; `near` picks among several by text in its block or the
-    section just before it."""
-    found = []
-    context = ""
-    for block in blocks:
-        if block.get("type") == "section":
-            context = _text_of(block.get("text")) + json.dumps(block.get("fields") or [])
-        for element in _elements(block):
-            is_it = element.get("type") == "button" and _text_of(element["text"]) == text
-            if is_it and (near is None or near in context or near in json.dumps(block)):
-                found.append((block, element))
-    buttons = [
-        _text_of(e["text"]) for b in blocks for e in _elements(b) if e.get("type") == "button"
-    ]
-    assert len(found) == 1, f"button {text!r} (near {near!r}): {len(found)} found in {buttons}"
-    return found[0]
-
-
-def _button_action(block: dict[str, Any], element: dict[str, Any]) -> dict[str, Any]:
-    action = {
-        "action_id": element["action_id"],
-        "block_id": block["block_id"],
-        "text": {"type": "plain_text", "text": _text_of(element["text"]), "emoji": True},
-        "type": "button",
-        "action_ts": f"{time.time():.6f}",
-    }
-    for optional in ("value", "style", "url"):
-        if optional in element:
-            action[optional] = element[optional]
-    return action
+__all__ = ["STATE_KEYS", "TRIGGER_ID", "Home", "Modal", "Person", "Submission", "envelope"]
+__all__ += ["assert_refused_in_place", "carried_over", "initial_state", "message_click"]
 
 
 @dataclass
@@ -208,51 +111,6 @@ class Person:
         )
 
 
-def envelope(kind: str, user_id: str) -> dict[str, Any]:
-    """The fields every interaction payload carries."""
-    return {
-        "type": kind,
-        "user": {
-            "id": user_id,
-            "username": user_id.lower(),
-            "name": user_id.lower(),
-            "team_id": TEAM_ID,
-        },
-        "api_app_id": "A0BULK",
-        "token": "deprecated",
-        "team": {"id": TEAM_ID, "domain": "fake"},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "trigger_id": TRIGGER_ID,
-    }
-
-
-def message_click(
-    slack: FakeSlack, user_id: str, channel: str, ts: str, text: str, *, near: str | None = None
-) -> dict[str, Any]:
-    """The block_actions Slack sends when `user_id` clicks the button labelled `text` on the
-    message at (channel, ts) as it stands in the fake Slack."""
-    ephemeral = (channel, ts) in slack.ephemerals
-    shown = (slack.ephemerals if ephemeral else slack.messages)[(channel, ts)]
-    block, element = _find_button(shown.get("blocks") or [], text, near)
-    payload = {
-        **envelope("block_actions", user_id),
-        "container": {
-            "type": "message",
-            "message_ts": ts,
-            "channel_id": channel,
-            "is_ephemeral": ephemeral,
-        },
-        "channel": {"id": channel, "name": "ops"},
-        "state": {"values": initial_state(shown.get("blocks") or [])},
-        "response_url": slack.response_url(channel),
-        "actions": [_button_action(block, element)],
-    }
-    if not ephemeral:  # Slack sends the message itself only when everyone sees it
-        payload["message"] = {k: v for k, v in shown.items() if k != "channel"}
-    return payload
-
-
 @dataclass
 class Home:
     """The bot's App Home tab as last published for `owner`."""
@@ -266,14 +124,11 @@ class Home:
 
     async def click(self, text: str, *, near: str | None = None) -> aiohttp.ClientResponse:
         view = self.view
-        block, element = _find_button(view["blocks"], text, near)
-        payload = {
-            **envelope("block_actions", self.person.user_id),
-            "container": {"type": "view", "view_id": view["id"]},
-            "view": {**view, "state": {"values": initial_state(view["blocks"])}},
-            "actions": [_button_action(block, element)],
-        }
-        return await self.person.bot.interact(payload)
+        found = find_button(view["blocks"], text, near)
+        shown = {**view, "state": {"values": initial_state(view["blocks"])}}
+        return await self.person.bot.interact(
+            view_action(self.person.user_id, shown, element_action(*found))
+        )
 
 
 @dataclass
@@ -291,7 +146,7 @@ class Modal:
 
     person: Person
     view_id: str
-    values: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    values: State = field(default_factory=dict)
     _hash: str = ""
 
     def __post_init__(self) -> None:
@@ -322,7 +177,7 @@ class Modal:
 
     def labels(self) -> list[str]:
         blocks = self.slack.views[self.view_id]["blocks"]
-        return [_text_of(block["label"]) for block in blocks if block.get("label")]
+        return [text_of(block["label"]) for block in blocks if block.get("label")]
 
     def has_input(self, label: str) -> bool:
         return label in self.labels()
@@ -332,7 +187,7 @@ class Modal:
         blocks = [
             b
             for b in self.slack.views[self.view_id]["blocks"]
-            if b.get("type") == "input" and _text_of(b.get("label")) == label
+            if b.get("type") == "input" and text_of(b.get("label")) == label
         ]
         assert len(blocks) == 1, f"input {label!r}: {len(blocks)} found in {self.labels()}"
         return blocks[0], blocks[0]["element"]
@@ -361,30 +216,22 @@ class Modal:
     def tick(self, label: str, *options: str) -> None:
         """Leave exactly these checkboxes ticked."""
         _block, element = self._input(label)
-        self._set(label, _pick_options(element, options), "checkboxes")
+        self._set(label, pick_options(element, options), "checkboxes")
 
     def choose_many(self, label: str, *options: str) -> None:
         _block, element = self._input(label)
-        self._set(label, _pick_options(element, options), "multi_static_select")
+        self._set(label, pick_options(element, options), "multi_static_select")
 
     async def choose(self, label: str, option: str) -> None:
         """Choose in a select; when its block dispatches actions, the bot hears of it at once
         and the modal waits for the bot's update of the view."""
         _block, element = self._input(label)
-        [picked] = _pick_options(element, (option,))
+        [picked] = pick_options(element, (option,))
         block, element = self._set(label, picked, "static_select", "radio_buttons")
         if not block.get("dispatch_action"):
             return
         before = len(self._updates())
-        action = {
-            "type": element["type"],
-            "action_id": element["action_id"],
-            "block_id": block["block_id"],
-            "selected_option": picked,
-            "action_ts": f"{time.time():.6f}",
-        }
-        if "placeholder" in element:
-            action["placeholder"] = element["placeholder"]
+        action = element_action(block, element, {"selected_option": picked})
         response = await self._interact(action)
         assert response.status == 200
         await self.slack.wait_for("views.update", self._is_update, count=before + 1)
@@ -397,26 +244,15 @@ class Modal:
         return [call for call in self.slack.calls_to("views.update") if self._is_update(call)]
 
     async def _interact(self, action: dict[str, Any]) -> aiohttp.ClientResponse:
-        payload = {
-            **envelope("block_actions", self.person.user_id),
-            "container": {"type": "view", "view_id": self.view_id},
-            "view": self.view,
-            "actions": [action],
-        }
-        return await self.person.bot.interact(payload)
+        return await self.person.bot.interact(view_action(self.person.user_id, self.view, action))
 
     async def click(self, text: str, *, near: str | None = None) -> aiohttp.ClientResponse:
         """Click a button inside the modal."""
-        block, element = _find_button(self.blocks, text, near)
-        return await self._interact(_button_action(block, element))
+        return await self._interact(element_action(*find_button(self.blocks, text, near)))
 
     def submission(self) -> dict[str, Any]:
         """The view_submission Slack would send if the person pressed submit now."""
-        return {
-            **envelope("view_submission", self.person.user_id),
-            "view": self.view,
-            "response_urls": [],
-        }
+        return view_submission(self.person.user_id, self.view)
 
     async def submit(self) -> Submission:
         """Press the modal's submit button; Slack applies the ack to what the person sees."""

@@ -1,2 +1,3 @@
-"""The demo mode's parts (issue 15): so far the local fakes of Slack, Nylas, Google and
-Microsoft that a demo runs the bot against, and that the tests drive."""
+"""`bulkauth demo` (issue 15): the real bot against local fakes of Slack, Nylas, Google and
+Microsoft (`fakes/`, which the tests drive too), with a local page that plays Slack's client
+for two people (`run.py` puts it together; `ui.py` holds Slack's client rules)."""

@@ -9,14 +9,21 @@ account's own token (proof of the key alone, as the rotation check asks). Micros
 tenant (AADSTS90002), an app not in the tenant (AADSTS700016), a wrong secret or the secret's id
 (AADSTS7000215), an expired secret (AADSTS7000222). The Date header carries the fake's clock,
 as the real ones do.
+
+`consent_page` is the admin-consent page the customer's Microsoft admin meets through Nylas's
+hosted authentication (`GET /v3/connect/auth?response_type=adminconsent…`, served by the fake
+Nylas): accept or decline, then the browser goes to the application's `redirect_uri` with
+`admin_consent=True` (or Microsoft's `error`) and the `state` it was given.
 """
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from aiohttp import web
@@ -197,3 +204,44 @@ class FakeMicrosoft:
             {"token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ0.fake"},
             headers={"Date": formatdate(now, usegmt=True)},
         )
+
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Permissions requested (fake Microsoft)</title>
+<style>body{{font:16px sans-serif;max-width:34em;margin:3em auto}}a{{display:inline-block;
+margin-right:1em;padding:.5em 1em;border:1px solid #0067b8;text-decoration:none}}
+a.yes{{background:#0067b8;color:#fff}}</style></head><body>
+<p>Fake Microsoft sign-in, as seen by the customer's administrator</p>
+<h1>Permissions requested</h1>
+<p>An application (Nylas client <code>{client}</code>) asks for permission to read every user's
+mailbox and calendar in your organisation{scopes}.</p>
+<p><a class="yes" href="{accept}">Accept</a><a href="{decline}">Cancel</a></p>
+</body></html>"""
+
+
+async def consent_page(request: web.Request) -> web.Response:
+    query = request.query
+    redirect = query.get("redirect_uri", "")
+    if query.get("response_type") != "adminconsent" or urlsplit(redirect).scheme not in (
+        "http",
+        "https",
+    ):
+        return web.json_response(
+            {"error": {"type": "invalid_request", "message": "redirect_uri is required"}},
+            status=400,
+        )
+    state = query.get("state", "")
+    accept = f"{redirect}?{urlencode({'admin_consent': 'True', 'state': state})}"
+    declined = {
+        "error": "access_denied",
+        "error_description": "AADSTS65004: User declined to consent to access the app.",
+        "state": state,
+    }
+    scopes = f" ({html.escape(query['scope'])})" if query.get("scope") else ""
+    page = PAGE.format(
+        client=html.escape(query.get("client_id", "")),
+        scopes=scopes,
+        accept=html.escape(accept, quote=True),
+        decline=html.escape(f"{redirect}?{urlencode(declined)}", quote=True),
+    )
+    return web.Response(text=page, content_type="text/html")

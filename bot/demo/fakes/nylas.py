@@ -23,6 +23,7 @@ import httpx
 from aiohttp import web
 
 from bot.demo.fakes.http import LocalServer
+from bot.demo.fakes.identity import consent_page
 from bot.demo.fakes.nylas_faults import NylasFaults
 from bot.demo.fakes.nylas_providers import ProviderRefusals
 from bot.demo.fakes.nylas_records import (
@@ -166,6 +167,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes):
 
     async def start(self) -> str:
         app = web.Application(client_max_size=5 * 1024**2)
+        app.router.add_get("/v3/connect/auth", consent_page)  # a browser's page, not the API
         app.router.add_route("*", "/{path:.*}", self._aiohttp)
         self._server = LocalServer(app)
         self.url = await self._server.start()

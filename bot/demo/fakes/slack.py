@@ -17,16 +17,14 @@ from typing import Any
 from aiohttp import web
 
 from bot.demo.fakes.http import LocalServer
+from bot.demo.fakes.slack_endpoints import SlackEndpoints
 from bot.demo.fakes.slack_methods import SlackMethods
 from bot.demo.fakes.slack_rules import (
-    DOWNLOAD_PIECE_BYTES,
-    MAX_MESSAGE_BLOCKS,
     SHOWN_METHODS,
     Fault,
     SlackCall,
     SlackUser,
     UploadedFile,
-    block_problem,
     mrkdwn_texts,
     unescaped,
 )
@@ -34,7 +32,7 @@ from bot.ids import BOT_SCOPES
 
 
 @dataclass
-class FakeSlack(SlackMethods):
+class FakeSlack(SlackEndpoints, SlackMethods):
     users: dict[str, SlackUser] = field(default_factory=dict)
     calls: list[SlackCall] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -46,6 +44,8 @@ class FakeSlack(SlackMethods):
     # Messages only one user sees (chat.postEphemeral, response URLs), by (channel, ts).
     ephemerals: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     response_urls: dict[str, str] = field(default_factory=dict)  # response URL id -> channel
+    response_url_users: dict[str, str] = field(default_factory=dict)  # response URL id -> user
+    ephemeral_owners: dict[tuple[str, str], str] = field(default_factory=dict)  # who sees it
     latency: dict[str, float] = field(default_factory=dict)  # seconds before a method answers
     keep_uploads: bool = True
     cut_downloads_at: int | None = None  # serve only this many bytes of a hosted file
@@ -105,10 +105,13 @@ class FakeSlack(SlackMethods):
             "url_private_download": f"{self.url}/files/{file_id}/download/{filename}",
         }
 
-    def response_url(self, channel_id: str = "C0OPS") -> str:
-        """A response URL as Slack gives with a command or a click in `channel_id`."""
+    def response_url(self, channel_id: str = "C0OPS", *, user_id: str | None = None) -> str:
+        """A response URL as Slack gives with a command or a click in `channel_id` (by
+        `user_id`, who alone sees what is posted to it ephemerally)."""
         response_id = str(next(self._ids))
         self.response_urls[response_id] = channel_id
+        if user_id is not None:
+            self.response_url_users[response_id] = user_id
         return f"{self.url}/response/{response_id}"
 
     def latest_view(self) -> dict[str, Any]:
@@ -233,72 +236,3 @@ class FakeSlack(SlackMethods):
 
     def _ts(self) -> str:
         return f"{time.time():.6f}".replace(".", "")[:10] + f".{next(self._ids):06d}"
-
-    # --- non-API endpoints ----------------------------------------------------------------
-    async def _download(self, request: web.Request) -> web.StreamResponse:
-        if not request.headers.get("Authorization", "").startswith("Bearer xoxb-"):
-            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
-        content = self.hosted_files.get(request.match_info["file_id"])
-        if content is None:
-            return web.Response(status=404)
-        await self._record(
-            SlackCall(
-                "files.download",
-                {"file": request.match_info["file_id"]},
-                request.headers["Authorization"].removeprefix("Bearer "),
-            )
-        )
-        # Served in pieces, as Slack's file host streams a large file: a reader must keep
-        # reading until the end, not take the first piece that arrived for the whole file.
-        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
-        if self.cut_downloads_at is None:
-            response.content_length = len(content)
-        else:  # a transfer that ends early without saying so (chunked, no length)
-            content = content[: self.cut_downloads_at]
-        await response.prepare(request)
-        for start in range(0, len(content), DOWNLOAD_PIECE_BYTES):
-            await response.write(content[start : start + DOWNLOAD_PIECE_BYTES])
-            await asyncio.sleep(0.001)
-        await response.write_eof()
-        return response
-
-    async def _upload(self, request: web.Request) -> web.Response:
-        upload = self.uploads[request.match_info["file_id"]]
-        if not self.keep_uploads:  # a sink for benchmarks: count the bytes, hold none
-            async for chunk in request.content.iter_chunked(64 * 1024):
-                upload.size += len(chunk)
-        elif request.content_type.startswith("multipart/"):
-            reader = await request.multipart()
-            part = await reader.next()
-            upload.content = await part.read() if part is not None else b""  # type: ignore[union-attr]
-        else:
-            upload.content = await request.read()
-        upload.size = upload.size or len(upload.content)
-        await self._record(SlackCall("files.upload_bytes", {"file": upload.id}, None))
-        return web.Response(text="OK - uploaded")
-
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        """Socket Mode: say hello as Slack does, then hold the connection until the app leaves."""
-        socket = web.WebSocketResponse(autoping=True)
-        await socket.prepare(request)
-        await self._record(SlackCall("socket.connected", {}, None))
-        await socket.send_json({"type": "hello", "num_connections": 1})
-        async for _message in socket:  # acks and pings; Slack would also send events here
-            pass
-        await self._record(SlackCall("socket.closed", {}, None))
-        return socket
-
-    async def _response_url(self, request: web.Request) -> web.Response:
-        payload = await request.json()
-        if problem := block_problem(payload.get("blocks"), MAX_MESSAGE_BLOCKS):
-            await self._record(SlackCall("response_url_refused", {"problem": problem}, None))
-            return web.Response(status=400, text="invalid_blocks")
-        self.response_url_posts.append(payload)
-        call = SlackCall("response_url", payload, None)
-        await self._record(call)
-        # Posted ephemerally (the default) in the channel the response URL belongs to.
-        channel = self.response_urls.get(request.match_info["id"], "")
-        ts = self._ts()
-        self.ephemerals[(channel, ts)] = {**self._message(dict(payload), ts), "channel": channel}
-        await self._answered(call, {"ok": True, "channel": channel, "message_ts": ts})
-        return web.Response(text="ok")

@@ -33,6 +33,7 @@ class SlackMethods:
     home_views: dict[str, dict[str, Any]]
     ephemerals: dict[tuple[str, str], dict[str, Any]]
     response_urls: dict[str, str]
+    ephemeral_owners: dict[tuple[str, str], str]
     response_url_posts: list[dict[str, Any]]
     keep_uploads: bool
     left_channels: set[str]
@@ -128,6 +129,7 @@ class SlackMethods:
         ts = self._ts()
         channel = str(p.get("channel") or "")
         self.ephemerals[(channel, ts)] = {**self._message(p, ts), "channel": channel}
+        self.ephemeral_owners[(channel, ts)] = str(p.get("user") or "")
         return {"ok": True, "message_ts": ts}
 
     def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
