@@ -17,6 +17,7 @@ from handlers import (
     doctor,
     grants,
     home,
+    revoke,
     run_controls,
     run_reports,
     status,
@@ -36,11 +37,13 @@ def register(app: AsyncApp) -> None:
         **audit.SUBCOMMANDS,
         **status.SUBCOMMANDS,
         **doctor.SUBCOMMANDS,
+        **revoke.SUBCOMMANDS,
     }
     commands.register(app, routes=routes)
     credentials.register(app)
     consent.register(app)
     grants.register(app)
+    revoke.register(app)
     approvals.register(app)
     run_controls.register(app)
     run_reports.register(app)

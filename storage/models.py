@@ -176,6 +176,7 @@ class ItemStatus(StrEnum):
     REAUTHENTICATED = "reauthenticated"
     SKIPPED = "skipped"
     FAILED = "failed"
+    REVOKED = "revoked"  # a revocation run deleted the grant (or Nylas no longer had it)
 
 
 # In the order every count of a run is shown (progress, summary, Home, CLI, audit details).
@@ -184,8 +185,14 @@ FINISHED_ITEM_STATUSES = (
     ItemStatus.REAUTHENTICATED,
     ItemStatus.SKIPPED,
     ItemStatus.FAILED,
+    ItemStatus.REVOKED,
 )
-SENT_ITEM_STATUSES = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED, ItemStatus.FAILED)
+SENT_ITEM_STATUSES = (
+    ItemStatus.CREATED,
+    ItemStatus.REAUTHENTICATED,
+    ItemStatus.FAILED,
+    ItemStatus.REVOKED,
+)
 UNSENT_ITEM_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS)
 
 

@@ -74,3 +74,10 @@ class RunRef(Ref):
     run_id: DbId
     channel_id: str = ""
     message_ts: str = ""
+
+
+class RevokeOrigin(Ref):
+    """The revoke modal's origin; `undo_run_id`: it revokes the grants that run created."""
+
+    channel_id: str = ""
+    undo_run_id: DbId | None = None

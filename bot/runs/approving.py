@@ -31,7 +31,7 @@ from storage.approvals import (
 )
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
-from storage.models import BulkRun, RunStatus, as_utc, utcnow
+from storage.models import BulkRun, RequestKind, RunStatus, as_utc, utcnow
 from storage.runs import get_run, transition
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ class Approval:
 
 def request_summary(run: BulkRun) -> str:
     """The request in one line, for messages written without the plan at hand."""
+    what = "revoke the grants" if run.kind == RequestKind.REVOKE else "grants"
     return (
-        f"Run {run.id} requested by <@{run.requested_by}>: grants for {run.total:,} users of "
+        f"Run {run.id} requested by <@{run.requested_by}>: {what} for {run.total:,} users of "
         f"*{escape(run.credential_name)}*.\n{reason_line(run)}"
     )
 
