@@ -78,6 +78,7 @@ class BlockId(StrEnum):
     REJECT_REASON = "reject_reason"
     REVOKE_CREDENTIAL = "revoke_credential"
     CONFIRM_NAME = "confirm_name"
+    DELETE_REASON = "delete_reason"
 
 
 # The bot scopes app.manifest.yml asks for (a test keeps the two equal); `doctor` checks that the

@@ -25,6 +25,7 @@ from bot.logs import Redactor, secrets_of
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
+from bot.offboarding.deletion import CredentialDeletion
 from bot.runs.approving import ApprovalDesk
 from bot.runs.execution.engine import RunEngine
 from bot.runs.execution.observers import WhenFinished
@@ -218,6 +219,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             ),
             approvals=approvals,
             run_engine=run_engine,
+            deletions=CredentialDeletion(sessions=sessions, nylas=nylas),
             reporter=reporter,
             home=home,
             callback_guard=callback_guard,

@@ -13,6 +13,7 @@ from handlers import (
     audit,
     commands,
     consent,
+    credential_deletion,
     credentials,
     doctor,
     grants,
@@ -41,6 +42,7 @@ def register(app: AsyncApp) -> None:
     }
     commands.register(app, routes=routes)
     credentials.register(app)
+    credential_deletion.register(app)
     consent.register(app)
     grants.register(app)
     revoke.register(app)

@@ -35,6 +35,7 @@ from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
+from handlers.credential_deletion import delete_command
 from storage.consents import latest_consents
 from storage.credentials import credentials_by_nylas_id, name_taken
 
@@ -48,7 +49,11 @@ def _provider(args: list[str]) -> Provider | None:
 
 
 async def open_credential_modal(request: CommandRequest) -> None:
-    """`/bulkauth credential google|microsoft`: the registration modal, opened at once."""
+    """`/bulkauth credential google|microsoft`: the registration modal, opened at once
+    (`credential delete <name>`: see `handlers/credential_deletion`)."""
+    if request.args and request.args[0].lower() == "delete":
+        await delete_command(request)
+        return
     provider = _provider(request.args)
     if provider is None:
         usage = f"Say which provider: `{CommandName.BULKAUTH} credential google` or `… microsoft`."

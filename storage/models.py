@@ -43,6 +43,9 @@ class CredentialRecord(SQLModel, table=True):
     registered_by: str = Field(max_length=64)
     registered_by_name: str = Field(max_length=255)
     registered_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    # Deleted at Nylas through the bot: the row stays (runs and the audit name it).
+    deleted_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    deleted_by: str | None = Field(default=None, max_length=64)
 
 
 class ConsentStatus(StrEnum):

@@ -81,3 +81,12 @@ class RevokeOrigin(Ref):
 
     channel_id: str = ""
     undo_run_id: DbId | None = None
+
+
+class DeletionRef(Ref):
+    """The credential-deletion modal: which credential, what depends on it, where it started."""
+
+    credential_id: DbId
+    at_nylas: int = Field(default=0, ge=0)
+    by_bot: int = Field(default=0, ge=0)
+    channel_id: str = ""

@@ -54,11 +54,12 @@ class Approval:
 
 def request_summary(run: BulkRun) -> str:
     """The request in one line, for messages written without the plan at hand."""
-    what = "revoke the grants" if run.kind == RequestKind.REVOKE else "grants"
-    return (
-        f"Run {run.id} requested by <@{run.requested_by}>: {what} for {run.total:,} users of "
-        f"*{escape(run.credential_name)}*.\n{reason_line(run)}"
-    )
+    name = escape(run.credential_name)
+    what = {
+        RequestKind.REVOKE: f"revoke the grants of {run.total:,} users of *{name}*",
+        RequestKind.DELETE_CREDENTIAL: f"delete the credential *{name}*",
+    }.get(RequestKind(run.kind), f"grants for {run.total:,} users of *{name}*")
+    return f"Run {run.id} requested by <@{run.requested_by}>: {what}.\n{reason_line(run)}"
 
 
 class ApprovalDesk:

@@ -26,6 +26,7 @@ from storage.models import (
 from storage.runs import ACTIVE_RUN_STATUSES
 
 PROGRESS_BAR_WIDTH = 20
+_WHAT = {RequestKind.REVOKE: "revoke grants", RequestKind.DELETE_CREDENTIAL: "delete a credential"}
 _LABELS = {
     ItemStatus.CREATED: "created",
     ItemStatus.REAUTHENTICATED: "re-authenticated",
@@ -58,9 +59,20 @@ def revoke_summary(plan: Plan, rate: float) -> str:
     return "\n".join(lines)
 
 
+def deletion_summary(plan: Plan) -> str:
+    return (
+        f"*Delete the credential {escape(plan.credential_name)}* ({plan.provider.title()}, "
+        f"`{escape(plan.nylas_credential_id)}`)\n• {plan.dependents:,} grants at Nylas use it: "
+        f"they all stop working at once\n• the bot's runs gave {plan.bot_grants:,} mailboxes "
+        "a grant with it\n:warning: Deleting a credential cannot be undone."
+    )
+
+
 def plan_summary(plan: Plan, rate: float) -> str:
     if plan.revokes:
         return revoke_summary(plan, rate)
+    if plan.kind == RequestKind.DELETE_CREDENTIAL:
+        return deletion_summary(plan)
     existing = len(plan.existing_valid)
     lines = [
         f"*{escape(plan.credential_name)}* ({plan.provider.title()})"
@@ -90,7 +102,7 @@ def plan_summary(plan: Plan, rate: float) -> str:
 
 def request_text(run: BulkRun, plan: Plan, *, rate: float) -> str:
     """The approval request's summary: who asks, why, and the plan."""
-    what = "revoke grants" if run.kind == RequestKind.REVOKE else "create grants"
+    what = _WHAT.get(RequestKind(run.kind), "create grants")
     return (
         f"<@{run.requested_by}> asks to {what} (run {run.id}):\n"
         f"{reason_line(run)}\n{plan_summary(plan, rate)}"
@@ -110,11 +122,12 @@ def build_approval_request(
     status = approvals_line([escape(name) for name in approvers], run.approvals_required)
     approve = ConfirmObject(
         title=f"Approve run {run.id}?",
-        text=(
-            f"Delete {calls:,} grants of {escape(run.credential_name)}? This is permanent."
-            if run.kind == RequestKind.REVOKE
-            else f"Create {calls:,} grants for {escape(run.credential_name)}?"
-        ),
+        text={
+            RequestKind.REVOKE: f"Delete {calls:,} grants of {escape(run.credential_name)}? "
+            "This is permanent.",
+            RequestKind.DELETE_CREDENTIAL: f"Delete the credential {escape(run.credential_name)}? "
+            "Its grants stop working at once.",
+        }.get(RequestKind(run.kind), f"Create {calls:,} grants for {escape(run.credential_name)}?"),
         confirm="Approve",
         deny="Not yet",
     )

@@ -42,6 +42,9 @@ class Plan:
     existing_invalid: Mapping[str, str]
     start_after: datetime | None = None
     kind: RequestKind = RequestKind.GRANT
+    # Deleting the credential: its grants at Nylas, and the mailboxes the bot's runs granted.
+    dependents: int = 0
+    bot_grants: int = 0
 
     @property
     def revokes(self) -> bool:
@@ -53,6 +56,8 @@ class Plan:
         user who has a grant of the credential)."""
         if self.revokes:
             return len(self.existing_valid) + len(self.existing_invalid)
+        if self.kind == RequestKind.DELETE_CREDENTIAL:
+            return 1
         reauth_valid = 0 if self.skip_existing else len(self.existing_valid)
         return len(self.new) + len(self.existing_invalid) + reauth_valid
 
@@ -62,6 +67,8 @@ class Plan:
     def items(self) -> list[tuple[str, str, str | None]]:
         """(email, starting status, known grant id) for every user, in list order."""
         rows: list[tuple[str, str, str | None]] = []
+        if self.kind == RequestKind.DELETE_CREDENTIAL:
+            return rows  # a request without users
         if self.revokes:  # a user without a grant has nothing to revoke
             known = {**self.existing_valid, **self.existing_invalid}
             return [
