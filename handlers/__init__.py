@@ -13,16 +13,15 @@ from handlers import (
     audit,
     commands,
     consent,
-    credential_deletion,
     credentials,
     doctor,
     grants,
     home,
-    revoke,
     run_controls,
     run_reports,
     status,
 )
+from handlers.offboarding import credential_deletion, revoke
 
 
 async def ack_link_button(ack: AsyncAck) -> None:

@@ -35,7 +35,7 @@ from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
-from handlers.credential_deletion import delete_command
+from handlers.offboarding.credential_deletion import delete_command
 from storage.consents import latest_consents
 from storage.credentials import credentials_by_nylas_id, name_taken
 
@@ -50,7 +50,7 @@ def _provider(args: list[str]) -> Provider | None:
 
 async def open_credential_modal(request: CommandRequest) -> None:
     """`/bulkauth credential google|microsoft`: the registration modal, opened at once
-    (`credential delete <name>`: see `handlers/credential_deletion`)."""
+    (`credential delete <name>`: see `handlers/offboarding/credential_deletion`)."""
     if request.args and request.args[0].lower() == "delete":
         await delete_command(request)
         return
