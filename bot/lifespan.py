@@ -146,6 +146,15 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             scan_seconds=settings.bulkauth_run_scan_seconds,
         )
         approvals.start()
+        deletions = CredentialDeletion(
+            sessions=sessions,
+            nylas=nylas,
+            slack=slack,
+            access=access,
+            scheduler=scheduler,
+            scan_seconds=settings.bulkauth_run_scan_seconds,
+        )
+        deletions.start()
         reporter = RunReporter(settings=settings, sessions=sessions, slack=slack, http=http_session)
         anchors = AnchorService(
             sessions=sessions,
@@ -219,7 +228,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             ),
             approvals=approvals,
             run_engine=run_engine,
-            deletions=CredentialDeletion(sessions=sessions, nylas=nylas),
+            deletions=deletions,
             reporter=reporter,
             home=home,
             callback_guard=callback_guard,

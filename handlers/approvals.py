@@ -166,7 +166,7 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
         outcome += " " + escape(approvals_line(list(approval.approvers), approval.required))
     problem = await close_request(deps, ref, run, request_summary(body, run), outcome)
     if run.kind == RequestKind.DELETE_CREDENTIAL:  # no users to work: the one DELETE, now
-        await _delete_credential(deps, ref, run, actor)
+        await deps.deletions.carry_out(ref.run_id, actor)
         return
     where = await deps.runs.start(
         ref.run_id,
@@ -180,19 +180,6 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
             f"updated ({problem}). Its progress is in <#{where}>."
         )
         await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
-
-
-async def _delete_credential(deps: Deps, ref: RunRef, run: BulkRun, actor: SlackActor) -> None:
-    told = await deps.deletions.carry_out(ref.run_id, actor)
-    if not told:
-        return
-    for channel, thread in ((ref.channel_id, ref.message_ts), (run.requested_by, None)):
-        try:
-            await deps.slack.chat_postMessage(
-                channel=channel, thread_ts=thread, **plain_message(told).as_kwargs()
-            )
-        except SlackApiError as error:
-            log.warning("credential.deletion_not_told error=%s", error.response.get("error"))
 
 
 async def _show_approvals(

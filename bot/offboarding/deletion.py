@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
-from bot.blocks import escape
+from bot.blocks import escape, plain_message
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasApiError, NylasError, NylasNotFound
 from bot.nylas.models import GrantFilters, Provider
 from bot.runs.emails import UserList
 from bot.runs.plan import PendingPlan, Plan
-from bot.slack.access import SlackActor
+from bot.runtime.scheduling import Scheduler
+from bot.slack.access import AccessPolicy, SlackActor
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.credentials import get_credential, mark_deleted
 from storage.db import Sessions
-from storage.models import CredentialRecord, RequestKind, RunStatus, utcnow
-from storage.runs import get_run, grants_by_credential, transition
+from storage.models import CredentialRecord, RequestKind, RunStatus, as_utc, utcnow
+from storage.runs import get_run, grants_by_credential, runs_with_status, transition
 
 log = logging.getLogger(__name__)
+SWEEP_GRACE = timedelta(minutes=1)
 DEFAULT_REFUSAL = "default"  # words in Nylas's refusal to delete a connector's active credential
 
 
@@ -35,9 +41,45 @@ class Dependents:
 
 
 class CredentialDeletion:
-    def __init__(self, *, sessions: Sessions, nylas: NylasClient) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        nylas: NylasClient,
+        slack: AsyncWebClient,
+        access: AccessPolicy,
+        scheduler: Scheduler,
+        scan_seconds: float,
+    ) -> None:
         self._sessions = sessions
         self._nylas = nylas
+        self._slack = slack
+        self._access = access
+        self._scheduler = scheduler
+        self._scan_seconds = scan_seconds
+
+    def start(self) -> None:
+        """An approved deletion is carried out by the click that approved it; if that process
+        stopped in between, the first replica's sweep carries it out after a grace period."""
+        self._scheduler.add_job(
+            self.sweep,
+            trigger="interval",
+            seconds=self._scan_seconds,
+            id="credential-deletion-sweep",
+            max_instances=1,
+            coalesce=True,
+        )
+
+    async def sweep(self) -> None:
+        now = utcnow()
+        async with self._sessions() as session:
+            approved = await runs_with_status(session=session, statuses=[RunStatus.APPROVED])
+        for run in approved:
+            decided = as_utc(run.decided_at) if run.decided_at else now
+            if run.kind == RequestKind.DELETE_CREDENTIAL and now - decided > SWEEP_GRACE:
+                assert run.id is not None
+                approver = await self._access.actor(run.approved_by or run.requested_by)
+                await self.carry_out(run.id, approver)
 
     async def dependents(self, credential: CredentialRecord) -> Dependents:
         """One List Grants pass over the provider's grants, and the bot's own runs."""
@@ -80,7 +122,28 @@ class CredentialDeletion:
 
     async def carry_out(self, run_id: int, approver: SlackActor) -> str:
         """The approved request: the run ends (exactly once, so one DELETE), then Nylas is
-        asked; returns what the approval thread is told ("" when another click got there)."""
+        asked; the outcome is told in the request's thread and to the requester, and returned
+        ("" when another click or replica got there first)."""
+        told = await self._delete(run_id, approver)
+        if told:
+            async with self._sessions() as session:
+                run = await get_run(session=session, run_id=run_id)
+            assert run is not None
+            places = ((run.approval_channel_id, run.approval_ts), (run.requested_by, None))
+            for channel, thread in places:
+                if not channel:
+                    continue
+                try:
+                    await self._slack.chat_postMessage(
+                        channel=channel, thread_ts=thread, **plain_message(told).as_kwargs()
+                    )
+                except SlackApiError as error:
+                    log.warning(
+                        "credential.deletion_not_told error=%s", error.response.get("error")
+                    )
+        return told
+
+    async def _delete(self, run_id: int, approver: SlackActor) -> str:
         async with self._sessions() as session:
             won = await transition(
                 session=session,

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from bot.ids import BlockId
-from storage.models import AuditEvent, CredentialRecord
+from storage.models import AuditEvent, BulkRun, CredentialRecord, RunStatus, utcnow
 from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
@@ -145,3 +147,31 @@ async def test_an_unknown_name_opens_nothing(
     assert response.status == 200
     await slack.wait_for("chat.postEphemeral", lambda c: "no credential named" in c.text_blob())
     assert not slack.calls_to("views.open")
+
+
+async def test_an_approved_deletion_cut_short_by_a_crash_is_carried_out_once_by_the_sweep(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """The last approval was committed, then the process stopped before the DELETE (as a
+    crash leaves it): a scan carries it out once; the run engine never starts it as a run."""
+    credential = await seed_credential(bot, nylas)
+    await request_deletion(bot, slack, "acme.com")
+    async with bot.deps.sessions() as session:
+        await session.exec(
+            update(BulkRun)
+            .where(col(BulkRun.id) == 1)
+            .values(
+                status=RunStatus.APPROVED,
+                approved_by=BOB,
+                approved_by_name="Ann, Bob",
+                decided_at=utcnow() - timedelta(minutes=2),
+            )
+        )
+        await session.commit()
+    await nylas.wait_for("DELETE", r"/v3/connectors/google/creds/.*")
+    await slack.wait_for("chat.postMessage", lambda c: "was deleted at Nylas" in c.text_blob())
+    await bot.deps.deletions.sweep()  # again: nothing more happens
+    assert len(nylas.calls("DELETE", r"/v3/connectors/.*")) == 1
+    assert credential.nylas_credential_id not in nylas.credentials
+    assert (await record(bot, "acme.com")).deleted_by == BOB
+    assert not [c for c in slack.calls_to("chat.postMessage") if "starting" in c.text_blob()]
