@@ -20,6 +20,7 @@ from bot.lifecycle.rotation import CredentialRotator
 from bot.logs import Redactor
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
+from bot.offboarding.deletion import CredentialDeletion
 from bot.runs.approving import ApprovalDesk
 from bot.runs.execution.engine import RunEngine
 from bot.runs.lifecycle import Runs
@@ -56,6 +57,7 @@ class Deps:
     runs: Runs  # a confirmed plan's run: approval, decisions, start
     approvals: ApprovalDesk  # approvals counted, stale ones refused, reminders, expiry
     run_engine: RunEngine
+    deletions: CredentialDeletion  # deleting a credential, once its request is approved
     reporter: RunReporter
     home: HomeTab
     callback_guard: RejectionGuard  # rejected consent callbacks, limited and aggregated

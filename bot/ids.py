@@ -20,6 +20,7 @@ class Subcommand(StrEnum):
     AUDIT = "audit"
     STATUS = "status"
     DOCTOR = "doctor"
+    REVOKE = "revoke"
 
 
 class ActionId(StrEnum):
@@ -41,6 +42,7 @@ class ActionId(StrEnum):
     RESUME_RUN = "resume_run"
     SEND_RUN_CSV = "send_run_csv"
     EXPORT_AUDIT = "export_audit"
+    UNDO_RUN = "undo_run"  # a finished run's "Revoke the grants this run created"
 
 
 class CallbackId(StrEnum):
@@ -51,6 +53,8 @@ class CallbackId(StrEnum):
     CONSENT_LINK = "consent_link"
     GRANTS_REQUEST = "grants_request"
     REJECT_REASON = "reject_reason"
+    REVOKE_REQUEST = "revoke_request"
+    DELETE_CREDENTIAL = "delete_credential"
 
 
 class BlockId(StrEnum):
@@ -75,6 +79,9 @@ class BlockId(StrEnum):
     GRANTS_OPTIONS = "grants_options"
     GRANTS_REASON = "grants_reason"
     REJECT_REASON = "reject_reason"
+    REVOKE_CREDENTIAL = "revoke_credential"
+    CONFIRM_NAME = "confirm_name"
+    DELETE_REASON = "delete_reason"
 
 
 # The bot scopes app.manifest.yml asks for (a test keeps the two equal); `doctor` checks that the
@@ -86,6 +93,7 @@ BOT_SCOPES = (
     "files:write",
     "users:read",
     "im:write",
+    "mpim:write",  # a destructive request's approval in a group DM with the other approvers
     "channels:history",
     "groups:history",
     "usergroups:read",

@@ -27,6 +27,7 @@ from bot.logs import Redactor, secrets_of
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
+from bot.offboarding.deletion import CredentialDeletion
 from bot.runs.approving import ApprovalDesk
 from bot.runs.execution.engine import RunEngine
 from bot.runs.execution.observers import WhenFinished
@@ -155,6 +156,15 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             scan_seconds=settings.bulkauth_run_scan_seconds,
         )
         approvals.start()
+        deletions = CredentialDeletion(
+            sessions=sessions,
+            nylas=nylas,
+            slack=slack,
+            access=access,
+            scheduler=scheduler,
+            scan_seconds=settings.bulkauth_run_scan_seconds,
+        )
+        deletions.start()
         reporter = RunReporter(settings=settings, sessions=sessions, slack=slack, http=http_session)
         anchors = AnchorService(
             sessions=sessions,
@@ -233,6 +243,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             ),
             approvals=approvals,
             run_engine=run_engine,
+            deletions=deletions,
             reporter=reporter,
             home=home,
             callback_guard=callback_guard,

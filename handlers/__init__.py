@@ -22,6 +22,7 @@ from handlers import (
     run_reports,
     status,
 )
+from handlers.offboarding import credential_deletion, revoke
 
 
 async def ack_link_button(ack: AsyncAck) -> None:
@@ -37,12 +38,15 @@ def register(app: AsyncApp) -> None:
         **audit.SUBCOMMANDS,
         **status.SUBCOMMANDS,
         **doctor.SUBCOMMANDS,
+        **revoke.SUBCOMMANDS,
     }
     commands.register(app, routes=routes)
     credentials.register(app)
     rotation.register(app)
+    credential_deletion.register(app)
     consent.register(app)
     grants.register(app)
+    revoke.register(app)
     approvals.register(app)
     run_controls.register(app)
     run_reports.register(app)

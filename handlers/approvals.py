@@ -24,7 +24,7 @@ from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
 from storage.audit import AuditAction, Subject
-from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.models import BulkRun, ItemStatus, RequestKind, RunStatus, as_utc, utcnow
 from storage.runs import get_run, item_counts
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,9 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
     if approval.required > 1:
         outcome += " " + escape(approvals_line(list(approval.approvers), approval.required))
     problem = await close_request(deps, ref, run, request_summary(body, run), outcome)
+    if run.kind == RequestKind.DELETE_CREDENTIAL:  # no users to work: the one DELETE, now
+        await deps.deletions.carry_out(ref.run_id, actor)
+        return
     where = await deps.runs.start(
         ref.run_id,
         channel_id=ref.channel_id,

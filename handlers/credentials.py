@@ -35,6 +35,7 @@ from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
+from handlers.offboarding.credential_deletion import delete_command
 from handlers.rotation import open_rotation
 from storage.consents import latest_consents
 from storage.credentials import credentials_by_nylas_id, name_taken
@@ -50,15 +51,18 @@ def _provider(args: list[str]) -> Provider | None:
 
 async def open_credential_modal(request: CommandRequest) -> None:
     """`/bulkauth credential google|microsoft`: the registration modal, opened at once;
-    `/bulkauth credential rotate <name or id>`: the rotation modal."""
-    if request.args and request.args[0].lower() == "rotate":
-        await open_rotation(request)
+    `/bulkauth credential rotate <name or id>`: the rotation modal; `credential delete <name>`:
+    see `handlers/offboarding/credential_deletion`."""
+    actions = {"rotate": open_rotation, "delete": delete_command}
+    action = actions.get(request.args[0].lower()) if request.args else None
+    if action is not None:
+        await action(request)
         return
     provider = _provider(request.args)
     if provider is None:
         usage = (
             f"Say which provider: `{CommandName.BULKAUTH} credential google` or `… microsoft` "
-            f"(or `{CommandName.BULKAUTH} credential rotate <name>`)."
+            f"(or `… credential rotate <name>`, `… credential delete <name>`)."
         )
         await request.ack(response_type="ephemeral", text=usage)
         return

@@ -16,6 +16,7 @@ from bot.consent.links import Readiness, grant_gate
 from bot.deps import Deps
 from bot.errors import NotFound, UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, CommandName, Subcommand
+from bot.offboarding.approvers import approval_dm
 from bot.runs.emails import MAX_USER_FILE_BYTES, NoEmailColumn, emails_from_file, split_pasted
 from bot.runs.modals import (
     SKIP_EXISTING,
@@ -32,7 +33,7 @@ from bot.slack.files import FileProblem
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.credentials import list_credentials
-from storage.models import CredentialRecord, utcnow
+from storage.models import DESTRUCTIVE_KINDS, CredentialRecord, utcnow
 
 
 async def _credentials(deps: Deps) -> list[CredentialRecord]:
@@ -101,7 +102,7 @@ async def credential_chosen(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> 
     )
 
 
-async def _user_candidates(deps: Deps, state: ViewState) -> tuple[str, ...]:
+async def user_candidates(deps: Deps, state: ViewState) -> tuple[str, ...]:
     pasted, files = state.text(BlockId.GRANTS_USERS_TEXT), state.files(BlockId.GRANTS_USERS_FILE)
     if pasted and files:
         message = "Give the users either pasted or as a file, not both."
@@ -175,7 +176,7 @@ async def _validate(deps: Deps, state: ViewState) -> GrantRequest:
     scopes: tuple[str, ...] = ()
     start_after = None
     try:
-        candidates = await _user_candidates(deps, state)
+        candidates = await user_candidates(deps, state)
     except UserInputError as error:
         errors.update(error.field_errors)
     try:
@@ -227,7 +228,13 @@ async def confirm_plan(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: S
     ref = PlanRef.parse(body["actions"][0]["value"])
     view_id = str(body["view"]["id"])
     pending = deps.planner.claim(ref.token, actor)
-    text = NOT_HELD if pending is None else await deps.runs.confirm(pending)
+    if pending is None:
+        text = NOT_HELD
+    else:
+        dm = None
+        if pending.plan.kind in DESTRUCTIVE_KINDS and not deps.settings.bulkauth_approval_channel:
+            dm = await approval_dm(deps.slack, deps.access, requester=actor.user_id)
+        text = await deps.runs.confirm(pending, approval_dm=dm)
     await deps.slack.views_update(view_id=view_id, view=build_status_view(text))
 
 

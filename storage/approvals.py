@@ -34,7 +34,7 @@ async def request_basis(*, session: AsyncSession, credential_id: int) -> str:
     """What a plan rests on: the credential as registered and its latest consent ("" when the
     credential is gone). Rotating the key or secret, or a consent revoked or renewed, changes it."""
     credential = await session.get(CredentialRecord, credential_id)
-    if credential is None:
+    if credential is None or credential.deleted_at is not None:
         return ""
     consent = await latest_consent(session=session, credential_id=credential_id)
     credential_part = _digest(

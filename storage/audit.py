@@ -57,6 +57,8 @@ class AuditAction(StrEnum):
     GRANT_REAUTHENTICATED = "grant.reauthenticated"
     GRANT_FAILED = "grant.failed"
     GRANT_SKIPPED = "grant.skipped"
+    GRANT_REVOKED = "grant.revoked"
+    CREDENTIAL_DELETED = "credential.deleted"
     ACCESS_DENIED = "access.denied"
     INPUT_REJECTED = "input.rejected"
     AUDIT_QUERIED = "audit.queried"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,7 +39,12 @@ async def credentials_by_nylas_id(
 async def list_credentials(
     *, session: AsyncSession, provider: str | None = None
 ) -> list[CredentialRecord]:
-    query = select(CredentialRecord).order_by(col(CredentialRecord.registered_at).desc())
+    """The credentials in use (not deleted), newest first."""
+    query = (
+        select(CredentialRecord)
+        .where(col(CredentialRecord.deleted_at).is_(None))
+        .order_by(col(CredentialRecord.registered_at).desc())
+    )
     if provider:
         query = query.where(col(CredentialRecord.provider) == provider)
     return list((await session.exec(query)).all())
@@ -52,10 +57,11 @@ async def get_credential(*, session: AsyncSession, credential_id: int) -> Creden
 async def find_credential(
     *, session: AsyncSession, name_or_id: str, provider: str | None = None
 ) -> CredentialRecord | None:
-    """By name (any case) or by Nylas credential id."""
+    """By name (any case) or by Nylas credential id; a deleted one is not found."""
     query = select(CredentialRecord).where(
         (func.lower(CredentialRecord.name) == name_or_id.lower())
-        | (col(CredentialRecord.nylas_credential_id) == name_or_id)
+        | (col(CredentialRecord.nylas_credential_id) == name_or_id),
+        col(CredentialRecord.deleted_at).is_(None),
     )
     if provider:
         query = query.where(col(CredentialRecord.provider) == provider)
@@ -109,3 +115,14 @@ async def unclaim_credential_reminder(
             )
         )
         await session.commit()
+
+
+async def mark_deleted(*, session: AsyncSession, credential_id: int, by: str, at: datetime) -> bool:
+    """Record that the credential was deleted at Nylas, once (False: it already was)."""
+    result = await session.exec(
+        update(CredentialRecord)
+        .where(col(CredentialRecord.id) == credential_id)
+        .where(col(CredentialRecord.deleted_at).is_(None))
+        .values(deleted_at=at, deleted_by=by)
+    )
+    return bool(result.rowcount)

@@ -47,6 +47,9 @@ class CredentialRecord(SQLModel, table=True):
     registered_by: str = Field(max_length=64)
     registered_by_name: str = Field(max_length=255)
     registered_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    # Deleted at Nylas through the bot: the row stays (runs and the audit name it).
+    deleted_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    deleted_by: str | None = Field(default=None, max_length=64)
 
 
 class CredentialReminder(SQLModel, table=True):
@@ -196,6 +199,7 @@ class ItemStatus(StrEnum):
     REAUTHENTICATED = "reauthenticated"
     SKIPPED = "skipped"
     FAILED = "failed"
+    REVOKED = "revoked"  # a revocation run deleted the grant (or Nylas no longer had it)
 
 
 # In the order every count of a run is shown (progress, summary, Home, CLI, audit details).
@@ -204,8 +208,14 @@ FINISHED_ITEM_STATUSES = (
     ItemStatus.REAUTHENTICATED,
     ItemStatus.SKIPPED,
     ItemStatus.FAILED,
+    ItemStatus.REVOKED,
 )
-SENT_ITEM_STATUSES = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED, ItemStatus.FAILED)
+SENT_ITEM_STATUSES = (
+    ItemStatus.CREATED,
+    ItemStatus.REAUTHENTICATED,
+    ItemStatus.FAILED,
+    ItemStatus.REVOKED,
+)
 UNSENT_ITEM_STATUSES = (ItemStatus.PENDING, ItemStatus.IN_PROGRESS)
 
 

@@ -342,3 +342,15 @@ async def grants_by_credential(*, session: AsyncSession) -> dict[int, int]:
         .group_by(col(BulkRun.credential_id))
     )
     return {int(credential_id): int(count) for credential_id, count in rows.all()}
+
+
+async def created_grants(*, session: AsyncSession, run_id: int) -> dict[str, str]:
+    """The grants a run created (email -> grant id): not those it re-authenticated or skipped."""
+    rows = await session.exec(
+        select(RunItem.email, RunItem.grant_id)
+        .where(col(RunItem.run_id) == run_id)
+        .where(col(RunItem.status) == ItemStatus.CREATED)
+        .where(col(RunItem.grant_id).is_not(None))
+        .order_by(col(RunItem.id))
+    )
+    return {str(email): str(grant_id) for email, grant_id in rows.all()}

@@ -89,6 +89,7 @@ async def test_runs_list_json_reads_back_and_its_counts_match_the_csv(
         "reauthenticated": outcomes["reauthenticated"],
         "skipped": outcomes["skipped"],
         "failed": outcomes["failed"],
+        "revoked": outcomes["revoked"],
         "left": 0,
     }
     assert outcomes == {"created": 2}

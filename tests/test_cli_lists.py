@@ -55,7 +55,7 @@ async def test_runs_list_shows_live_counts_and_filters_by_status(
     code, out, err = await run_cli(bot.deps.database, "runs", "list", cwd=tmp_path)
     assert code == 0, err
     header, row = out.splitlines()
-    assert header.split()[:9] == [
+    assert header.split()[:10] == [
         "run",
         "status",
         "credential",
@@ -64,9 +64,10 @@ async def test_runs_list_shows_live_counts_and_filters_by_status(
         "reauth",
         "skipped",
         "failed",
+        "revoked",
         "left",
     ]
-    assert row.split()[:9] == ["1", "finished", "acme.com", "2", "2", "0", "0", "0", "0"]
+    assert row.split()[:10] == ["1", "finished", "acme.com", "2", "2", "0", "0", "0", "0", "0"]
     assert "U0ADMIN (Ada Admin)" in row
     code, out, _ = await run_cli(
         bot.deps.database, "runs", "list", "--status", "running", cwd=tmp_path

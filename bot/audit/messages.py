@@ -49,6 +49,8 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.GRANT_REAUTHENTICATED: "re-authenticated the grant of",
     AuditAction.GRANT_FAILED: "could not create a grant for",
     AuditAction.GRANT_SKIPPED: "skipped",
+    AuditAction.GRANT_REVOKED: "revoked the grant of",
+    AuditAction.CREDENTIAL_DELETED: "deleted credential",
     AuditAction.ACCESS_DENIED: "was refused access",
     AuditAction.INPUT_REJECTED: "had input refused",
     AuditAction.AUDIT_QUERIED: "searched the audit log",

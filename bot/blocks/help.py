@@ -12,6 +12,7 @@ COMMANDS = (
     ("credentials [google|microsoft]", "List the registered credentials"),
     ("consent [credential]", "Get a Microsoft admin-consent link for a customer's tenant"),
     ("grants [credential]", "Create grants in bulk for a list of users"),
+    ("revoke [credential]", "Delete the grants of a list of users (offboarding; approved first)"),
     ("audit [email|@user|credential|run]", "Who did what: the audit log"),
     ("status", "Runs, pending consents and expiring secrets"),
     ("doctor [credential]", "Check everything bulk auth depends on, with the fix for each"),

@@ -81,3 +81,19 @@ class RunRef(Ref):
     run_id: DbId
     channel_id: str = ""
     message_ts: str = ""
+
+
+class RevokeOrigin(Ref):
+    """The revoke modal's origin; `undo_run_id`: it revokes the grants that run created."""
+
+    channel_id: str = ""
+    undo_run_id: DbId | None = None
+
+
+class DeletionRef(Ref):
+    """The credential-deletion modal: which credential, what depends on it, where it started."""
+
+    credential_id: DbId
+    at_nylas: int = Field(default=0, ge=0)
+    by_bot: int = Field(default=0, ge=0)
+    channel_id: str = ""

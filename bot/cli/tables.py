@@ -81,7 +81,7 @@ def run_table(
             ]
         )
     header = ["run", "status", "credential", "users", "created", "reauth", "skipped", "failed"]
-    header += ["left", "requested by", "decided by", "requested (UTC)", "ended (UTC)"]
+    header += ["revoked", "left", "requested by", "decided by", "requested (UTC)", "ended (UTC)"]
     return _table(header, rows)
 
 

@@ -43,7 +43,10 @@ def deadline_of(
     record: CredentialRecord, *, key_max_age_days: int
 ) -> tuple[Deadline, datetime] | None:
     """The credential's deadline: a Microsoft secret's expiry (when the bot's own Azure app
-    secret is known), a Google key's maximum age; None when there is nothing to remind of."""
+    secret is known), a Google key's maximum age; None when there is nothing to remind of
+    (a credential deleted at Nylas has nothing left to rotate)."""
+    if record.deleted_at is not None:
+        return None
     if record.provider == "google":
         return "key", key_set_at(record) + timedelta(days=key_max_age_days)
     if record.secret_expires_on is None or record.uses_connector_app:

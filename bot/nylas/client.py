@@ -288,5 +288,8 @@ class NylasClient:
         payload = await self._request("GET", f"/v3/grants/{grant_id}")
         return Grant.model_validate(payload.get("data") or {})
 
-    async def delete_grant(self, grant_id: str) -> None:
-        await self._request("DELETE", f"/v3/grants/{grant_id}")
+    async def delete_grant(self, grant_id: str) -> str | None:
+        """DELETE /v3/grants/{id}: permanent. Returns Nylas's request id."""
+        payload = await self._request("DELETE", f"/v3/grants/{grant_id}")
+        request_id = payload.get("request_id")
+        return str(request_id) if request_id else None

@@ -31,7 +31,7 @@ from storage.approvals import (
 )
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
-from storage.models import BulkRun, RunStatus, as_utc, utcnow
+from storage.models import BulkRun, RequestKind, RunStatus, as_utc, utcnow
 from storage.runs import get_run, transition
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,12 @@ class Approval:
 
 def request_summary(run: BulkRun) -> str:
     """The request in one line, for messages written without the plan at hand."""
-    return (
-        f"Run {run.id} requested by <@{run.requested_by}>: grants for {run.total:,} users of "
-        f"*{escape(run.credential_name)}*.\n{reason_line(run)}"
-    )
+    name = escape(run.credential_name)
+    what = {
+        RequestKind.REVOKE: f"revoke the grants of {run.total:,} users of *{name}*",
+        RequestKind.DELETE_CREDENTIAL: f"delete the credential *{name}*",
+    }.get(RequestKind(run.kind), f"grants for {run.total:,} users of *{name}*")
+    return f"Run {run.id} requested by <@{run.requested_by}>: {what}.\n{reason_line(run)}"
 
 
 class ApprovalDesk:

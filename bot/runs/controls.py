@@ -5,12 +5,17 @@ the transition happens exactly once and names who did it in the audit."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
+from slack_sdk.models.blocks import ButtonElement, ConfirmObject
+
+from bot.blocks.metadata import RunRef
+from bot.ids import ActionId
 from storage.audit import CLI_ACTOR_PREFIX, Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
 from storage.holds import resume_run
-from storage.models import BulkRun, RunStatus, utcnow
+from storage.models import BulkRun, ItemStatus, RequestKind, RunStatus, utcnow
 from storage.runs import ACTIVE_RUN_STATUSES, get_run, transition
 
 
@@ -73,3 +78,24 @@ async def resume(sessions: Sessions, run_id: int, actor: Actor) -> int | None:
             )
         await session.commit()
     return again
+
+
+def undo_button(run: BulkRun, counts: Counter[str]) -> ButtonElement | None:
+    """An ended grant run that created grants offers to revoke exactly those (a revoke plan,
+    approved like any revocation); Slack asks to confirm first."""
+    created = counts[ItemStatus.CREATED]
+    if run.kind != RequestKind.GRANT or not created or run.id is None:
+        return None
+    return ButtonElement(
+        action_id=ActionId.UNDO_RUN,
+        text="Revoke the grants this run created",
+        value=RunRef(run_id=run.id).model_dump_json(),
+        confirm=ConfirmObject(
+            title=f"Undo run {run.id}?",
+            text=f"Plan the revocation of the {created:,} grants this run created (not those it "
+            "re-authenticated). You give a reason; another approver must approve.",
+            confirm="Plan revocation",
+            deny="Keep them",
+            style="danger",
+        ),
+    )

@@ -21,7 +21,7 @@ from bot.slack.access import AccessPolicy, SlackActor
 from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
-from storage.models import BulkRun, ItemStatus, RequestKind, RunStatus, as_utc, utcnow
+from storage.models import DESTRUCTIVE_KINDS, BulkRun, ItemStatus, RunStatus, as_utc, utcnow
 from storage.runs import (
     create_run,
     get_run,
@@ -32,6 +32,7 @@ from storage.runs import (
 )
 
 log = logging.getLogger(__name__)
+NO_OTHER_APPROVER = "it needs an approver other than you, and none is configured to ask."
 
 
 class Runs:
@@ -56,17 +57,34 @@ class Runs:
         self._rate = rate  # Nylas calls per second, for the request's time estimate
         self.rules = rules
 
-    async def confirm(self, pending: PendingPlan) -> str:
+    async def confirm(self, pending: PendingPlan, *, approval_dm: str | None = None) -> str:
         """Write the run, then ask for approval in the approval channel, or (without one)
-        approve and start it at once; returns what the requester is told."""
+        approve and start it at once; returns what the requester is told. A destructive request
+        goes to `approval_dm` (the other approvers' DM) instead, or is withdrawn."""
         run = await self.write_run(pending)
         assert run.id is not None
         if self._approval_channel:
             return await self._request_approval(run, pending, self._approval_channel)
+        if pending.plan.kind in DESTRUCTIVE_KINDS:
+            if approval_dm is not None:
+                return await self._request_approval(run, pending, approval_dm)
+            await self._withdraw(run.id)
+            return f":x: Run {run.id} was withdrawn: {NO_OTHER_APPROVER}"
         requester = pending.requester
         await self.decide(run.id, requester, approved=True, now=utcnow())
         await self.start(run.id, channel_id=requester.user_id, thread_ts=None)
         return f"Run {run.id} has started; its progress is in your DMs."
+
+    async def _withdraw(self, run_id: int) -> None:
+        async with self._sessions() as session:
+            await transition(
+                session=session,
+                run_id=run_id,
+                from_statuses=[RunStatus.AWAITING_APPROVAL],
+                to_status=RunStatus.CANCELLED,
+                finished_at=utcnow(),
+            )
+            await session.commit()
 
     async def _request_approval(self, run: BulkRun, pending: PendingPlan, channel: str) -> str:
         assert run.id is not None
@@ -76,15 +94,7 @@ class Runs:
             posted = await self._slack.chat_postMessage(channel=channel, **request.as_kwargs())
         except SlackApiError as error:
             # Nobody could approve it: withdraw the run rather than leave it waiting forever.
-            async with self._sessions() as session:
-                await transition(
-                    session=session,
-                    run_id=run.id,
-                    from_statuses=[RunStatus.AWAITING_APPROVAL],
-                    to_status=RunStatus.CANCELLED,
-                    finished_at=utcnow(),
-                )
-                await session.commit()
+            await self._withdraw(run.id)
             return (
                 f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
                 f"({error.response.get('error')}). Invite it there and plan again."
@@ -97,14 +107,15 @@ class Runs:
                 ts=str(posted["ts"]),
             )
             await session.commit()
-        return f"Run {run.id} was sent for approval in <#{channel}>."
+        where = f"<#{channel}>" if self._approval_channel else "a DM with the other approvers"
+        return f"Run {run.id} was sent for approval in {where}."
 
     async def write_run(self, pending: PendingPlan) -> BulkRun:
         """The run and every one of its items, before any Nylas call; skipped users are audited."""
         plan, requester = pending.plan, pending.requester
         items = plan.items()
         created = utcnow()
-        awaiting = self._approval_channel is not None
+        awaiting = self._approval_channel is not None or plan.kind in DESTRUCTIVE_KINDS
         async with self._sessions() as session:
             basis = await request_basis(session=session, credential_id=plan.credential_id)
             run = await create_run(
@@ -118,10 +129,10 @@ class Runs:
                     requested_by_name=requester.display_name,
                     total=len(items),
                     start_after=plan.start_after,
-                    kind=RequestKind.GRANT,
+                    kind=plan.kind,
                     credential_name=plan.credential_name,
                     reason=pending.reason,
-                    approvals_required=self.rules.approvals_needed(RequestKind.GRANT, len(items)),
+                    approvals_required=self.rules.approvals_needed(plan.kind, len(items)),
                     basis=basis,
                     users_digest=users_digest(plan.users.emails),
                     created_at=created,
@@ -157,7 +168,7 @@ class Runs:
                         grant_id=grant_id,
                         run_id=run.id,
                     ),
-                    details={"reason": "already has a valid grant"},
+                    details={"reason": "no grant" if plan.revokes else "already has a valid grant"},
                 )
                 for email, status, grant_id in items
                 if status == ItemStatus.SKIPPED

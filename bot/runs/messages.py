@@ -12,7 +12,7 @@ from bot.blocks import Message, escape, markdown
 from bot.blocks.metadata import RunRef
 from bot.blocks.times import slack_time
 from bot.ids import ActionId
-from bot.runs.controls import who
+from bot.runs.controls import undo_button, who
 from bot.runs.plan import MAX_LISTED_INVALID, Plan
 from bot.runs.policy import approvals_line
 from storage.models import (
@@ -20,16 +20,19 @@ from storage.models import (
     UNSENT_ITEM_STATUSES,
     BulkRun,
     ItemStatus,
+    RequestKind,
     RunStatus,
 )
 from storage.runs import ACTIVE_RUN_STATUSES
 
 PROGRESS_BAR_WIDTH = 20
+_WHAT = {RequestKind.REVOKE: "revoke grants", RequestKind.DELETE_CREDENTIAL: "delete a credential"}
 _LABELS = {
     ItemStatus.CREATED: "created",
     ItemStatus.REAUTHENTICATED: "re-authenticated",
     ItemStatus.SKIPPED: "skipped",
     ItemStatus.FAILED: "failed",
+    ItemStatus.REVOKED: "revoked",
 }
 
 
@@ -39,7 +42,37 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
+def revoke_summary(plan: Plan, rate: float) -> str:
+    """The dry run of a revocation: who has a grant of the credential, who has none."""
+    lines = [
+        f"*{escape(plan.credential_name)}* ({plan.provider.title()}): *revoke grants*",
+        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
+        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
+        f"• {plan.calls:,} have a grant of this credential: it will be deleted "
+        f"({len(plan.existing_invalid):,} of them already invalid)",
+        f"• {len(plan.new):,} have no grant of this credential: nothing to do",
+        f"• {plan.calls:,} DELETE calls to Nylas, about "
+        f"{duration(plan.estimated_seconds(rate))} at {rate:g} per second",
+        ":warning: Deleting a grant is permanent. An expired grant needs re-authentication, "
+        "not deletion.",
+    ]
+    return "\n".join(lines)
+
+
+def deletion_summary(plan: Plan) -> str:
+    return (
+        f"*Delete the credential {escape(plan.credential_name)}* ({plan.provider.title()}, "
+        f"`{escape(plan.nylas_credential_id)}`)\n• {plan.dependents:,} grants at Nylas use it: "
+        f"they all stop working at once\n• the bot's runs gave {plan.bot_grants:,} mailboxes "
+        "a grant with it\n:warning: Deleting a credential cannot be undone."
+    )
+
+
 def plan_summary(plan: Plan, rate: float) -> str:
+    if plan.revokes:
+        return revoke_summary(plan, rate)
+    if plan.kind == RequestKind.DELETE_CREDENTIAL:
+        return deletion_summary(plan)
     existing = len(plan.existing_valid)
     lines = [
         f"*{escape(plan.credential_name)}* ({plan.provider.title()})"
@@ -69,8 +102,9 @@ def plan_summary(plan: Plan, rate: float) -> str:
 
 def request_text(run: BulkRun, plan: Plan, *, rate: float) -> str:
     """The approval request's summary: who asks, why, and the plan."""
+    what = _WHAT.get(RequestKind(run.kind), "create grants")
     return (
-        f"<@{run.requested_by}> asks to create grants (run {run.id}):\n"
+        f"<@{run.requested_by}> asks to {what} (run {run.id}):\n"
         f"{reason_line(run)}\n{plan_summary(plan, rate)}"
     )
 
@@ -88,7 +122,12 @@ def build_approval_request(
     status = approvals_line([escape(name) for name in approvers], run.approvals_required)
     approve = ConfirmObject(
         title=f"Approve run {run.id}?",
-        text=f"Create {calls:,} grants for {escape(run.credential_name)}?",
+        text={
+            RequestKind.REVOKE: f"Delete {calls:,} grants of {escape(run.credential_name)}? "
+            "This is permanent.",
+            RequestKind.DELETE_CREDENTIAL: f"Delete the credential {escape(run.credential_name)}? "
+            "Its grants stop working at once.",
+        }.get(RequestKind(run.kind), f"Create {calls:,} grants for {escape(run.credential_name)}?"),
         confirm="Approve",
         deny="Not yet",
     )
@@ -163,8 +202,12 @@ def approval_outcome(*, approved: bool, by: str, at: datetime, reason: str | Non
 
 
 def finished_counts(counts: Counter[str]) -> str:
-    """created 3 · re-authenticated 1 · skipped 0 · failed 2"""
-    return " · ".join(f"{_LABELS[status]} {counts[status]:,}" for status in FINISHED_ITEM_STATUSES)
+    """created 3 · re-authenticated 1 · skipped 0 · failed 2 (and "revoked N" when there are)"""
+    return " · ".join(
+        f"{_LABELS[status]} {counts[status]:,}"
+        for status in FINISHED_ITEM_STATUSES
+        if status != ItemStatus.REVOKED or counts[status]
+    )
 
 
 def progress_bar(done: int, total: int) -> str:
@@ -228,9 +271,13 @@ def build_summary(
         lines += [
             f"• {count:,} × {escape(reason[:400])}" for reason, count in failures.most_common(10)
         ]
+    undo = undo_button(run, counts)
     if csv_sent:
         lines.append("Every user's outcome is in the CSV in this thread.")
-        return Message(text=headline, blocks=[markdown("\n".join(lines))])
+        blocks: list[Block] = [markdown("\n".join(lines))]
+        return Message(
+            text=headline, blocks=blocks + ([ActionsBlock(elements=[undo])] if undo else [])
+        )
     lines.append(
         ":warning: The CSV of every user's outcome could not be sent to Slack. Send it again "
         f"below, or write it from the database: `bulkauth runs csv {run.id} > run-{run.id}.csv`"
@@ -241,7 +288,8 @@ def build_summary(
                 action_id=ActionId.SEND_RUN_CSV,
                 text="Send CSV again",
                 value=RunRef(run_id=run.id).model_dump_json(),
-            )
+            ),
+            *([undo] if undo else []),
         ]
     )
     return Message(text=headline, blocks=[markdown("\n".join(lines)), resend])

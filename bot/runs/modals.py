@@ -156,10 +156,12 @@ def build_planning_view(count: int) -> View:
 
 
 def build_plan_view(plan: Plan, *, rate: float, token: str, approval_channel: str | None) -> View:
-    confirm = "Request approval" if approval_channel else "Start run"
-    blocks: list[Block] = [
-        markdown("*Dry run*: nothing has been created yet.\n" + plan_summary(plan, rate))
-    ]
+    """The dry run with its confirm button; a revocation always asks for approval (in the
+    approval channel, else from another approver in a direct message)."""
+    confirm = "Request approval" if approval_channel or plan.revokes else "Start run"
+    title = "Revoke grants" if plan.revokes else "Create grants"
+    nothing_yet = "nothing has been deleted yet" if plan.revokes else "nothing has been created yet"
+    blocks: list[Block] = [markdown(f"*Dry run*: {nothing_yet}.\n" + plan_summary(plan, rate))]
     if plan.calls == 0:
         blocks.append(markdown("There is nothing to do for these users."))
     else:
@@ -175,18 +177,19 @@ def build_plan_view(plan: Plan, *, rate: float, token: str, approval_channel: st
                 ]
             )
         )
-        if approval_channel:
+        where = f"in <#{approval_channel}>" if approval_channel else "in a direct message"
+        if approval_channel or plan.revokes:
             blocks.append(
                 ContextBlock(
                     elements=[
                         MarkdownTextObject(
-                            text=f"An approver in <#{approval_channel}> must approve before "
-                            "it starts."
+                            text=f"An approver {where} must approve before it starts"
+                            + (" (never the requester)." if plan.revokes else ".")
                         )
                     ]
                 )
             )
-    return View(type="modal", title="Create grants", close="Close", blocks=blocks)
+    return View(type="modal", title=title, close="Close", blocks=blocks)
 
 
 def build_status_view(text: str) -> View:

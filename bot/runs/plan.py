@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.nylas.models import Grant
 from bot.runs.emails import UserList
 from bot.slack.access import SlackActor
-from storage.models import CredentialRecord, ItemStatus
+from storage.models import CredentialRecord, ItemStatus, RequestKind
 
 MAX_LISTED_INVALID = 20
 
@@ -24,6 +24,8 @@ class GrantRequest:
     skip_existing: bool
     start_after: datetime | None = None
     reason: str = ""  # why: shown to approvers, in progress, the CSV and the audit
+    kind: RequestKind = RequestKind.GRANT
+    only_grants: frozenset[str] = frozenset()  # undoing a run: just the grants it created
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,23 @@ class Plan:
     existing_valid: Mapping[str, str]  # email -> grant id
     existing_invalid: Mapping[str, str]
     start_after: datetime | None = None
+    kind: RequestKind = RequestKind.GRANT
+    # Deleting the credential: its grants at Nylas, and the mailboxes the bot's runs granted.
+    dependents: int = 0
+    bot_grants: int = 0
+
+    @property
+    def revokes(self) -> bool:
+        return self.kind == RequestKind.REVOKE
 
     @property
     def calls(self) -> int:
-        """Custom Authentication calls the run will make."""
+        """Custom Authentication calls the run will make (a revocation: DELETE calls, one per
+        user who has a grant of the credential)."""
+        if self.revokes:
+            return len(self.existing_valid) + len(self.existing_invalid)
+        if self.kind == RequestKind.DELETE_CREDENTIAL:
+            return 1
         reauth_valid = 0 if self.skip_existing else len(self.existing_valid)
         return len(self.new) + len(self.existing_invalid) + reauth_valid
 
@@ -52,6 +67,18 @@ class Plan:
     def items(self) -> list[tuple[str, str, str | None]]:
         """(email, starting status, known grant id) for every user, in list order."""
         rows: list[tuple[str, str, str | None]] = []
+        if self.kind == RequestKind.DELETE_CREDENTIAL:
+            return rows  # a request without users
+        if self.revokes:  # a user without a grant has nothing to revoke
+            known = {**self.existing_valid, **self.existing_invalid}
+            return [
+                (
+                    email,
+                    ItemStatus.PENDING if email in known else ItemStatus.SKIPPED,
+                    known.get(email),
+                )
+                for email in self.users.emails
+            ]
         for email in self.users.emails:
             if email in self.existing_valid:
                 status = ItemStatus.SKIPPED if self.skip_existing else ItemStatus.PENDING
@@ -65,6 +92,10 @@ def make_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> 
     """Sort the users by what Nylas already has for them (one List Grants pass)."""
     credential = request.credential
     assert credential.id is not None
+    if request.kind == RequestKind.REVOKE:  # only the grants of this credential are revoked
+        existing = [g for g in existing if g.credential_id == credential.nylas_credential_id]
+        if request.only_grants:
+            existing = [g for g in existing if g.id in request.only_grants]
     by_email = {grant.email.lower(): grant for grant in existing if grant.email}
     new: list[str] = []
     valid: dict[str, str] = {}
@@ -89,6 +120,7 @@ def make_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> 
         existing_valid=valid,
         existing_invalid=invalid,
         start_after=request.start_after,
+        kind=request.kind,
     )
 
 

@@ -79,6 +79,16 @@ class AccessPolicy:
             return True
         return self.group is not None and actor.user_id in await self.group.members()
 
+    async def approver_ids(self) -> list[str]:
+        """Everyone who may decide, as far as the bot can list them: BULKAUTH_APPROVERS and the
+        approver group's members, else BULKAUTH_ADMINS (workspace admins cannot be listed)."""
+        people = set(self._approvers)
+        if self.group is not None:
+            people |= await self.group.members()
+        if not self._approvers and self.group is None:
+            people = set(self._admins)
+        return sorted(people)
+
     def approver_mentions(self) -> str:
         """Whom a reminder pings: the group and the listed approvers (else the admins)."""
         people = self._approvers or self._admins

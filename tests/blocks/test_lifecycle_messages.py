@@ -89,6 +89,11 @@ def test_nothing_to_remind_without_an_expiry_or_with_the_connector_app() -> None
     assert thresholds(microsoft(uses_connector_app=True), key_max_age_days=90) == []
 
 
+def test_a_credential_deleted_at_nylas_is_never_reminded() -> None:
+    assert thresholds(microsoft(deleted_at=NOW), key_max_age_days=90) == []
+    assert thresholds(google(deleted_at=NOW), key_max_age_days=90) == []
+
+
 def test_the_reminder_says_when_and_offers_rotate_now_for_that_credential() -> None:
     record = microsoft(name=HOSTILE)
     [thirty, *_rest] = thresholds(record, key_max_age_days=90)

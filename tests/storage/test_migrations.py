@@ -54,6 +54,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0006",
             "0007",
             "0008",
+            "0009",
         ]
     finally:
         await fresh.dispose()

@@ -151,6 +151,13 @@ class NylasRoutes:
     def _delete_cred(self, *, provider: str, id: str, query: dict[str, str], body: Any) -> Reply:
         if self._credential(provider, id) is None:
             return error_reply(404, "not_found_error", "Credential not found")
+        if self.connectors.get(provider, {}).get("active_credential_id") == id:
+            # Nylas: "You cannot delete a connector's default (active) credential."
+            return error_reply(
+                400,
+                "invalid_request_error",
+                "Cannot delete the connector's default (active) credential",
+            )
         del self.credentials[id]
         return Reply(200, {"request_id": str(uuid.uuid4())})
 

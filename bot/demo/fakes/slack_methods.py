@@ -215,8 +215,15 @@ class SlackMethods:
         return answer
 
     def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
-        user = str(p.get("users", "")).split(",")[0]
-        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+        """One user: their DM with the bot; several (up to 8): a group DM (an mpim, `G…`)."""
+        users = [user for user in str(p.get("users", "")).split(",") if user]
+        if not users or len(users) > 8:
+            return {"ok": False, "error": "not_enough_users" if not users else "too_many_users"}
+        if any(user not in self.users for user in users):
+            return {"ok": False, "error": "user_not_found"}
+        if len(users) == 1:
+            return {"ok": True, "channel": {"id": "D" + users[0][1:]}}
+        return {"ok": True, "channel": {"id": "G" + "".join(sorted(u[1:5] for u in users))}}
 
     def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ids):06d}"

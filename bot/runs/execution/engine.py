@@ -29,7 +29,7 @@ from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.credentials import get_credential
 from storage.db import Sessions
 from storage.holds import claim_unreported_cancels, hold_run
-from storage.models import BulkRun, RunStatus, as_utc, utcnow
+from storage.models import BulkRun, RequestKind, RunStatus, as_utc, utcnow
 from storage.runs import (
     get_run,
     item_counts_of_runs,
@@ -188,12 +188,12 @@ class RunEngine:
 
     @staticmethod
     def _due(run: BulkRun, now: datetime) -> bool:
-        """A queued run whose time has come. An approved run is started by `Runs.start`
-        once its progress message exists; the scan takes it over only when that start was cut
-        short (no message after a grace period: the process stopped in between)."""
+        """A queued run whose time has come. An approved run is started by `Runs.start` once
+        its progress message exists; the scan takes it over only when that start was cut short
+        (no message after a grace period), except a credential deletion (offboarding sweeps it)."""
         if run.status == RunStatus.APPROVED and run.message_ts is None:
             decided = as_utc(run.decided_at) if run.decided_at else now
-            return now - decided > START_GRACE
+            return now - decided > START_GRACE and run.kind != RequestKind.DELETE_CREDENTIAL
         return run.start_after is None or as_utc(run.start_after) <= now
 
     def kick(self, run_id: int) -> None:

@@ -11,7 +11,7 @@ from bot.nylas.errors import NylasApiError, NylasError
 from bot.nylas.models import Grant, Provider
 from bot.nylas.problems import Problem, explain
 from storage.audit import Actor, AuditAction, EventSpec, Subject
-from storage.models import BulkRun, ItemStatus
+from storage.models import BulkRun, ItemStatus, RequestKind
 from storage.runs import ClaimedItem
 
 MAX_ERROR = 500
@@ -21,7 +21,9 @@ _OUTCOME_ACTIONS = {
     ItemStatus.CREATED: AuditAction.GRANT_CREATED,
     ItemStatus.REAUTHENTICATED: AuditAction.GRANT_REAUTHENTICATED,
     ItemStatus.FAILED: AuditAction.GRANT_FAILED,
+    ItemStatus.REVOKED: AuditAction.GRANT_REVOKED,
 }
+ALREADY_REVOKED = "already revoked: Nylas no longer had this grant"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,18 @@ def granted(item: ClaimedItem, grant_id: str, request_id: str | None) -> Outcome
     """Nylas answered with a grant: a user who had one at planning time is re-authenticated."""
     status = ItemStatus.REAUTHENTICATED if item.known_grant_id else ItemStatus.CREATED
     return Outcome(item, status, grant_id=grant_id, request_id=fit_request_id(request_id))
+
+
+def revoked(item: ClaimedItem, request_id: str | None, *, already_gone: bool = False) -> Outcome:
+    """The user's grant is gone: deleted now, or (404) before this call, by an earlier attempt
+    whose answer was lost or by someone else: either way nothing is left to do."""
+    return Outcome(
+        item,
+        ItemStatus.REVOKED,
+        grant_id=item.known_grant_id,
+        error=ALREADY_REVOKED if already_gone else None,
+        request_id=fit_request_id(request_id),
+    )
 
 
 def found_earlier(item: ClaimedItem, grant: Grant) -> Outcome:
@@ -107,10 +121,13 @@ def made_earlier(grants: Iterable[Grant], context: RunContext, *, since: int) ->
 
 def audit_event(outcome: Outcome, context: RunContext) -> EventSpec:
     assert outcome.status is not None
+    revocation = context.run.kind == RequestKind.REVOKE
     return EventSpec(
         actor=context.requester,
         action=_OUTCOME_ACTIONS[outcome.status],
-        outcome="failed" if outcome.status == ItemStatus.FAILED else "ok",
+        outcome="failed"
+        if outcome.status == ItemStatus.FAILED
+        else ("already_revoked" if outcome.error == ALREADY_REVOKED else "ok"),
         subject=Subject(
             credential_id=context.credential_id,
             email=outcome.item.email,
@@ -121,8 +138,16 @@ def audit_event(outcome: Outcome, context: RunContext) -> EventSpec:
         details={
             "requested_by": context.requester.id,
             "approved_by": context.approver.id if context.approver else None,
+            **(
+                {
+                    "approvers": context.approver.name if context.approver else None,
+                    "reason": context.run.reason,
+                }
+                if revocation
+                else {}
+            ),
             "attempts": outcome.item.attempts,
-            **({"error": outcome.error} if outcome.error else {}),
+            **({"error": outcome.error} if outcome.error and not revocation else {}),
             **({"problem": outcome.problem.code} if outcome.problem else {}),
             **({"found_at_nylas": True} if outcome.found_at_nylas else {}),
         },

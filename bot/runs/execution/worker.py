@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError
 from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
+from bot.runs.execution.actions import revoke, revokes
 from bot.runs.execution.breaker import Breaker
 from bot.runs.execution.canary import Canary, CanaryCalls, PropagationWait
 from bot.runs.execution.control import PassLimits, RunControl
@@ -194,6 +195,8 @@ class RunPass:
 
     async def _send(self, item: ClaimedItem) -> Outcome:
         try:
+            if revokes(self._context):
+                return await revoke(self._nylas, item)
             return await self._grant(item)
         except Exception as error:  # one user's surprise must not strand the others' outcomes
             if not isinstance(error, NylasError):

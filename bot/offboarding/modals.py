@@ -1,0 +1,110 @@
+"""The revoke request modal: a credential, the users (pasted or a file, read like a grant
+run's) or, when undoing a run, that run's created grants; and a required reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    Block,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks import escape, markdown
+from bot.blocks.elements import FileInputElement
+from bot.blocks.metadata import RevokeOrigin
+from bot.ids import ActionId, BlockId, CallbackId
+from bot.runs.emails import MAX_USER_FILE_BYTES
+from bot.runs.policy import MAX_REASON_LENGTH
+from storage.models import CredentialRecord
+
+PERMANENT = (
+    ":warning: *Deleting a grant is permanent.* The mailbox stops syncing at once; authenticating "
+    "it again later makes a new grant with a new id. An expired or invalid grant needs "
+    "*re-authentication* (`/bulkauth grants`), not deletion."
+)
+
+
+def _option(credential: CredentialRecord) -> Option:
+    label = f"{credential.name} ({credential.provider.title()})"
+    return Option(value=str(credential.id), text=label[:75])
+
+
+def build_revoke_modal(
+    credentials: Sequence[CredentialRecord],
+    selected: CredentialRecord | None,
+    origin: RevokeOrigin,
+    *,
+    undo_users: int | None = None,
+) -> View:
+    """`undo_users`: the count of grants the run in `origin.undo_run_id` created (those users
+    replace the user fields)."""
+    blocks: list[Block] = [markdown(PERMANENT)]
+    if origin.undo_run_id is not None and selected is not None:
+        blocks.append(
+            markdown(
+                f"*Credential:* {escape(selected.name)} ({selected.provider.title()})\n"
+                f"*Users:* the {undo_users or 0:,} users whose grants run {origin.undo_run_id} "
+                "created (not those it re-authenticated or skipped)."
+            )
+        )
+    else:
+        blocks += [
+            InputBlock(
+                block_id=BlockId.REVOKE_CREDENTIAL,
+                label="Credential",
+                element=StaticSelectElement(
+                    action_id=ActionId.INPUT,
+                    placeholder="Credential",
+                    options=[_option(c) for c in credentials[:100]],
+                    initial_option=_option(selected) if selected else None,
+                ),
+                hint="Only grants of this credential are deleted.",
+            ),
+            InputBlock(
+                block_id=BlockId.GRANTS_USERS_TEXT,
+                label="Users",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT,
+                    multiline=True,
+                    max_length=3000,
+                    placeholder="ada@acme.com, bob@acme.com",
+                ),
+                hint="Separated by new lines, commas, semicolons or spaces. For long lists "
+                "upload a file instead.",
+            ),
+            InputBlock(
+                block_id=BlockId.GRANTS_USERS_FILE,
+                label="…or a CSV/TXT file",
+                optional=True,
+                element=FileInputElement(action_id=ActionId.INPUT, filetypes=["csv", "txt"]),
+                hint="A CSV with an email column, or one address per line; read whole, up to "
+                f"{MAX_USER_FILE_BYTES // 1024**2} MB.",
+            ),
+        ]
+    blocks.append(
+        InputBlock(
+            block_id=BlockId.GRANTS_REASON,
+            label="Reason",
+            element=PlainTextInputElement(
+                action_id=ActionId.INPUT,
+                max_length=MAX_REASON_LENGTH,
+                placeholder="Acme's contract ended (ticket OPS-456)",
+            ),
+            hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=CallbackId.REVOKE_REQUEST,
+        title="Revoke grants",
+        submit="Plan",
+        close="Cancel",
+        private_metadata=origin.model_dump_json(),
+        blocks=blocks,
+    )
