@@ -14,6 +14,7 @@ from bot.consent.reminders import ReminderService
 from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
+from bot.health.reauth import Reauthenticator
 from bot.home.tab import HomeTab
 from bot.logs import Redactor
 from bot.metrics import Metrics
@@ -53,6 +54,7 @@ class Deps:
     planner: Planner  # the dry run, in the background after the request modal's ack
     runs: Runs  # a confirmed plan's run: approval, decisions, start
     approvals: ApprovalDesk  # approvals counted, stale ones refused, reminders, expiry
+    reauth: Reauthenticator  # re-authentication plans of a credential's invalid grants
     run_engine: RunEngine
     reporter: RunReporter
     home: HomeTab

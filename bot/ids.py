@@ -20,6 +20,7 @@ class Subcommand(StrEnum):
     AUDIT = "audit"
     STATUS = "status"
     DOCTOR = "doctor"
+    HEALTH = "health"
 
 
 class ActionId(StrEnum):
@@ -40,6 +41,7 @@ class ActionId(StrEnum):
     RESUME_RUN = "resume_run"
     SEND_RUN_CSV = "send_run_csv"
     EXPORT_AUDIT = "export_audit"
+    REAUTHENTICATE_INVALID = "reauthenticate_invalid"  # health, App Home, alerts
 
 
 class CallbackId(StrEnum):
@@ -48,6 +50,7 @@ class CallbackId(StrEnum):
     CONSENT_LINK = "consent_link"
     GRANTS_REQUEST = "grants_request"
     REJECT_REASON = "reject_reason"
+    REAUTH_PLAN = "reauth_plan"
 
 
 class BlockId(StrEnum):
@@ -72,6 +75,7 @@ class BlockId(StrEnum):
     GRANTS_OPTIONS = "grants_options"
     GRANTS_REASON = "grants_reason"
     REJECT_REASON = "reject_reason"
+    REAUTH_REASON = "reauth_reason"
 
 
 # The bot scopes app.manifest.yml asks for (a test keeps the two equal); `doctor` checks that the

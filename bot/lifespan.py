@@ -20,6 +20,7 @@ from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
+from bot.health.reauth import Reauthenticator
 from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
 from bot.metrics import Metrics
@@ -174,6 +175,15 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             bot_token=settings.slack_bot_token,
             slack_api_url=settings.slack_api_url,
         )
+        runs = Runs(
+            sessions=sessions,
+            slack=slack,
+            access=access,
+            engine=run_engine,
+            approval_channel=approval_channel,
+            rate=rate,
+            rules=ApprovalRules.from_settings(settings),
+        )
         registrations: PendingStore[PendingRegistration] = PendingStore()
         registrar = CredentialRegistrar(
             sessions=sessions, slack=slack, nylas=nylas, files=files, held=registrations
@@ -207,16 +217,17 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             planner=Planner(
                 nylas=nylas, slack=slack, plans=plans, rate=rate, approval_channel=approval_channel
             ),
-            runs=Runs(
-                sessions=sessions,
-                slack=slack,
-                access=access,
-                engine=run_engine,
-                approval_channel=approval_channel,
-                rate=rate,
-                rules=ApprovalRules.from_settings(settings),
-            ),
+            runs=runs,
             approvals=approvals,
+            reauth=Reauthenticator(
+                sessions=sessions,
+                nylas=nylas,
+                slack=slack,
+                plans=plans,
+                runs=runs,
+                rate=rate,
+                approval_channel=approval_channel,
+            ),
             run_engine=run_engine,
             reporter=reporter,
             home=home,

@@ -16,6 +16,7 @@ from handlers import (
     credentials,
     doctor,
     grants,
+    health,
     home,
     run_controls,
     run_reports,
@@ -41,6 +42,7 @@ def register(app: AsyncApp) -> None:
     credentials.register(app)
     consent.register(app)
     grants.register(app)
+    health.register(app)
     approvals.register(app)
     run_controls.register(app)
     run_reports.register(app)

@@ -13,6 +13,7 @@ COMMANDS = (
     ("grants [credential]", "Create grants in bulk for a list of users"),
     ("audit [email|@user|credential|run]", "Who did what: the audit log"),
     ("status", "Runs, pending consents and expiring secrets"),
+    ("health [credential]", "Valid and invalid grants per credential; re-authenticate the invalid"),
     ("doctor [credential]", "Check everything bulk auth depends on, with the fix for each"),
     ("help", "This list"),
 )

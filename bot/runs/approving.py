@@ -16,6 +16,7 @@ from bot.audit.recording import actor_of
 from bot.blocks import escape, plain_message
 from bot.blocks.times import slack_time
 from bot.logs import log_event
+from bot.runs.kinds import kind_verb
 from bot.runs.messages import build_decided_request, reason_line
 from bot.runtime.scheduling import Scheduler
 from bot.slack.access import AccessPolicy, SlackActor
@@ -55,7 +56,8 @@ class Approval:
 def request_summary(run: BulkRun) -> str:
     """The request in one line, for messages written without the plan at hand."""
     return (
-        f"Run {run.id} requested by <@{run.requested_by}>: grants for {run.total:,} users of "
+        f"Run {run.id} requested by <@{run.requested_by}>: {kind_verb(run.kind)} grants for "
+        f"{run.total:,} users of "
         f"*{escape(run.credential_name)}*.\n{reason_line(run)}"
     )
 

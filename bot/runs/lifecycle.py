@@ -21,7 +21,7 @@ from bot.slack.access import AccessPolicy, SlackActor
 from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
-from storage.models import BulkRun, ItemStatus, RequestKind, RunStatus, as_utc, utcnow
+from storage.models import BulkRun, ItemStatus, RunStatus, as_utc, utcnow
 from storage.runs import (
     create_run,
     get_run,
@@ -118,10 +118,10 @@ class Runs:
                     requested_by_name=requester.display_name,
                     total=len(items),
                     start_after=plan.start_after,
-                    kind=RequestKind.GRANT,
+                    kind=plan.kind,
                     credential_name=plan.credential_name,
                     reason=pending.reason,
-                    approvals_required=self.rules.approvals_needed(RequestKind.GRANT, len(items)),
+                    approvals_required=self.rules.approvals_needed(plan.kind, len(items)),
                     basis=basis,
                     users_digest=users_digest(plan.users.emails),
                     created_at=created,

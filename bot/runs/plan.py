@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.nylas.models import Grant
 from bot.runs.emails import UserList
 from bot.slack.access import SlackActor
-from storage.models import CredentialRecord, ItemStatus
+from storage.models import CredentialRecord, ItemStatus, RequestKind
 
 MAX_LISTED_INVALID = 20
 
@@ -24,6 +24,9 @@ class GrantRequest:
     skip_existing: bool
     start_after: datetime | None = None
     reason: str = ""  # why: shown to approvers, in progress, the CSV and the audit
+    # GRANT: create grants (and re-authenticate those that exist); REAUTHENTICATE: only the
+    # existing grants of these users (bot/health/reauth.py), the same call, keeping their ids.
+    kind: RequestKind = RequestKind.GRANT
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Plan:
     existing_valid: Mapping[str, str]  # email -> grant id
     existing_invalid: Mapping[str, str]
     start_after: datetime | None = None
+    kind: RequestKind = RequestKind.GRANT
 
     @property
     def calls(self) -> int:
@@ -89,6 +93,7 @@ def make_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> 
         existing_valid=valid,
         existing_invalid=invalid,
         start_after=request.start_after,
+        kind=request.kind,
     )
 
 
