@@ -14,6 +14,7 @@ from bot.consent.reminders import ReminderService
 from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
+from bot.health.checking import HealthChecker
 from bot.health.reauth import Reauthenticator
 from bot.home.tab import HomeTab
 from bot.logs import Redactor
@@ -55,6 +56,7 @@ class Deps:
     runs: Runs  # a confirmed plan's run: approval, decisions, start
     approvals: ApprovalDesk  # approvals counted, stale ones refused, reminders, expiry
     reauth: Reauthenticator  # re-authentication plans of a credential's invalid grants
+    health: HealthChecker  # valid and invalid grants per credential (`/bulkauth health`)
     run_engine: RunEngine
     reporter: RunReporter
     home: HomeTab

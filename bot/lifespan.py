@@ -20,6 +20,7 @@ from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
+from bot.health.checking import HealthChecker
 from bot.health.reauth import Reauthenticator
 from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
@@ -228,6 +229,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
                 rate=rate,
                 approval_channel=approval_channel,
             ),
+            health=HealthChecker(sessions=sessions, nylas=nylas),
             run_engine=run_engine,
             reporter=reporter,
             home=home,

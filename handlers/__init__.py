@@ -37,6 +37,7 @@ def register(app: AsyncApp) -> None:
         **audit.SUBCOMMANDS,
         **status.SUBCOMMANDS,
         **doctor.SUBCOMMANDS,
+        **health.SUBCOMMANDS,
     }
     commands.register(app, routes=routes)
     credentials.register(app)
