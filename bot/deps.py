@@ -16,6 +16,7 @@ from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.health.checking import HealthChecker
 from bot.health.reauth import Reauthenticator
+from bot.health.sweep import HealthSweep
 from bot.home.tab import HomeTab
 from bot.logs import Redactor
 from bot.metrics import Metrics
@@ -57,6 +58,7 @@ class Deps:
     approvals: ApprovalDesk  # approvals counted, stale ones refused, reminders, expiry
     reauth: Reauthenticator  # re-authentication plans of a credential's invalid grants
     health: HealthChecker  # valid and invalid grants per credential (`/bulkauth health`)
+    sweep: HealthSweep  # the periodic sweep for invalid grants (one replica per period)
     run_engine: RunEngine
     reporter: RunReporter
     home: HomeTab

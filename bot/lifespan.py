@@ -20,8 +20,10 @@ from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
+from bot.health.alerts import ChannelAlerts, GrantAlertSink, NoAlerts
 from bot.health.checking import HealthChecker
 from bot.health.reauth import Reauthenticator
+from bot.health.sweep import HealthSweep
 from bot.home.tab import HomeTab
 from bot.logs import Redactor, secrets_of
 from bot.metrics import Metrics
@@ -167,6 +169,21 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
         )
         run_engine.start()
+        # The lead switches this to the webhooks' grouped alerts at merge.
+        alerts: GrantAlertSink = (
+            ChannelAlerts(sessions=sessions, slack=slack, channel=settings.bulkauth_alert_channel)
+            if settings.bulkauth_alert_channel
+            else NoAlerts()
+        )
+        sweep = HealthSweep(
+            sessions=sessions,
+            nylas=nylas,
+            scheduler=scheduler,
+            alerts=alerts,
+            hours=settings.bulkauth_health_sweep_hours,
+            worker_id=run_engine.worker_id,
+        )
+        await sweep.start()
         plans: PendingStore[PendingPlan] = PendingStore()
         rate, approval_channel = settings.bulkauth_nylas_rps, settings.bulkauth_approval_channel
         stack.push_async_callback(reporter.close)
@@ -230,6 +247,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
                 approval_channel=approval_channel,
             ),
             health=HealthChecker(sessions=sessions, nylas=nylas),
+            sweep=sweep,
             run_engine=run_engine,
             reporter=reporter,
             home=home,

@@ -136,6 +136,9 @@ class Settings(DatabaseSettings):
     bulkauth_run_scan_seconds: float = Field(default=5.0, gt=0)
     bulkauth_progress_interval_seconds: float = Field(default=2.0, ge=0.5)
     bulkauth_upload_attempts: int = Field(default=5, ge=1, le=20)
+    # Grant health: how often one replica lists the invalid grants, and where changes are told.
+    bulkauth_health_sweep_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    bulkauth_alert_channel: str | None = None
 
     # Nylas allows 50 requests/s per application and API group; 40 keeps a fifth of that for the
     # product's own calls on the same application and stays clear of 429s (benchmarks/
@@ -171,7 +174,7 @@ class Settings(DatabaseSettings):
             )
         return value
 
-    @field_validator("bulkauth_approval_channel")
+    @field_validator("bulkauth_approval_channel", "bulkauth_alert_channel")
     @classmethod
     def _channel_id_shape(cls, value: str | None) -> str | None:
         if value is not None and not _CHANNEL_ID.fullmatch(value):

@@ -55,6 +55,9 @@ class AuditAction(StrEnum):
     GRANT_REAUTHENTICATED = "grant.reauthenticated"
     GRANT_FAILED = "grant.failed"
     GRANT_SKIPPED = "grant.skipped"
+    GRANT_FOUND_INVALID = "grant.found_invalid"  # the health sweep found it invalid
+    GRANT_RECOVERED = "grant.recovered"  # invalid at the last sweep, not any more
+    HEALTH_SWEPT = "health.swept"
     ACCESS_DENIED = "access.denied"
     INPUT_REJECTED = "input.rejected"
     AUDIT_QUERIED = "audit.queried"
