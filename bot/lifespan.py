@@ -182,6 +182,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             alerts=alerts,
             hours=settings.bulkauth_health_sweep_hours,
             worker_id=run_engine.worker_id,
+            after=home.refresh,
         )
         await sweep.start()
         plans: PendingStore[PendingPlan] = PendingStore()

@@ -68,13 +68,16 @@ class HealthSweep:
         alerts: GrantAlertSink,
         hours: float,
         worker_id: str,
+        after: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`after` is called when a sweep has been recorded (the App Home redraws)."""
         self._sessions = sessions
         self._nylas = nylas
         self._scheduler = scheduler
         self._alerts = alerts
         self._hours = hours
         self._worker_id = worker_id
+        self._after = after
 
     async def start(self) -> None:
         """The job at every period boundary, and at once when a boundary passed unswept."""
@@ -145,6 +148,8 @@ class HealthSweep:
             newly = [g for g in found[credential_id] if g.id in change.newly_invalid]
             if newly:
                 await self._alerts.grants_became_invalid(credential_id, newly, source="sweep")
+        if self._after is not None:
+            await self._after()
         return changes
 
     async def _record(

@@ -89,7 +89,11 @@ async def test_a_restart_within_the_period_does_not_sweep_again_and_home_shows_t
     async with run_bot(settings) as bot:
         credential = await seed_credential(bot, nylas)
         invalid_grants(nylas, credential, 450)
+        await bot.deps.home.show(ADMIN)  # Ada looks at her App Home
+        assert "invalid at the last sweep" not in texts(slack.home_views[ADMIN]["blocks"])
         assert await bot.deps.sweep.sweep_if_due()  # what the period's job runs
+        # her Home is redrawn with the sweep's figures
+        assert "450 invalid at the last sweep" in texts(slack.home_views[ADMIN]["blocks"])
         assert not await bot.deps.sweep.sweep_if_due()  # the same period: claimed already
         assert invalid_pages(nylas) == PAGES
     async with run_bot(settings) as bot:
