@@ -14,6 +14,9 @@ from bot.consent.reminders import ReminderService
 from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
+from bot.health.checking import HealthChecker
+from bot.health.reauth import Reauthenticator
+from bot.health.sweep import HealthSweep
 from bot.home.tab import HomeTab
 from bot.lifecycle.reminders import ExpiryReminders
 from bot.lifecycle.rotation import CredentialRotator
@@ -56,6 +59,9 @@ class Deps:
     planner: Planner  # the dry run, in the background after the request modal's ack
     runs: Runs  # a confirmed plan's run: approval, decisions, start
     approvals: ApprovalDesk  # approvals counted, stale ones refused, reminders, expiry
+    reauth: Reauthenticator  # re-authentication plans of a credential's invalid grants
+    health: HealthChecker  # valid and invalid grants per credential (`/bulkauth health`)
+    sweep: HealthSweep  # the periodic sweep for invalid grants (one replica per period)
     run_engine: RunEngine
     deletions: CredentialDeletion  # deleting a credential, once its request is approved
     reporter: RunReporter

@@ -21,6 +21,7 @@ class Subcommand(StrEnum):
     STATUS = "status"
     DOCTOR = "doctor"
     REVOKE = "revoke"
+    HEALTH = "health"
 
 
 class ActionId(StrEnum):
@@ -43,6 +44,7 @@ class ActionId(StrEnum):
     SEND_RUN_CSV = "send_run_csv"
     EXPORT_AUDIT = "export_audit"
     UNDO_RUN = "undo_run"  # a finished run's "Revoke the grants this run created"
+    REAUTHENTICATE_INVALID = "reauthenticate_invalid"  # health, App Home, alerts
 
 
 class CallbackId(StrEnum):
@@ -55,6 +57,7 @@ class CallbackId(StrEnum):
     REJECT_REASON = "reject_reason"
     REVOKE_REQUEST = "revoke_request"
     DELETE_CREDENTIAL = "delete_credential"
+    REAUTH_PLAN = "reauth_plan"
 
 
 class BlockId(StrEnum):
@@ -82,6 +85,7 @@ class BlockId(StrEnum):
     REVOKE_CREDENTIAL = "revoke_credential"
     CONFIRM_NAME = "confirm_name"
     DELETE_REASON = "delete_reason"
+    REAUTH_REASON = "reauth_reason"
 
 
 # The bot scopes app.manifest.yml asks for (a test keeps the two equal); `doctor` checks that the

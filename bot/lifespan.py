@@ -20,6 +20,10 @@ from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
+from bot.health.alerts import ChannelAlerts, GrantAlertSink, NoAlerts
+from bot.health.checking import HealthChecker
+from bot.health.reauth import Reauthenticator
+from bot.health.sweep import HealthSweep
 from bot.home.tab import HomeTab
 from bot.lifecycle.reminders import ExpiryReminders
 from bot.lifecycle.rotation import CredentialRotator
@@ -185,6 +189,22 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
         )
         run_engine.start()
+        # The lead switches this to the webhooks' grouped alerts at merge.
+        alerts: GrantAlertSink = (
+            ChannelAlerts(sessions=sessions, slack=slack, channel=settings.bulkauth_alert_channel)
+            if settings.bulkauth_alert_channel
+            else NoAlerts()
+        )
+        sweep = HealthSweep(
+            sessions=sessions,
+            nylas=nylas,
+            scheduler=scheduler,
+            alerts=alerts,
+            hours=settings.bulkauth_health_sweep_hours,
+            worker_id=run_engine.worker_id,
+            after=home.refresh,
+        )
+        await sweep.start()
         plans: PendingStore[PendingPlan] = PendingStore()
         rate, approval_channel = settings.bulkauth_nylas_rps, settings.bulkauth_approval_channel
         stack.push_async_callback(reporter.close)
@@ -193,6 +213,15 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             http=http_session,
             bot_token=settings.slack_bot_token,
             slack_api_url=settings.slack_api_url,
+        )
+        runs = Runs(
+            sessions=sessions,
+            slack=slack,
+            access=access,
+            engine=run_engine,
+            approval_channel=approval_channel,
+            rate=rate,
+            rules=ApprovalRules.from_settings(settings),
         )
         registrations: PendingStore[PendingRegistration] = PendingStore()
         registrar = CredentialRegistrar(
@@ -232,16 +261,19 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             planner=Planner(
                 nylas=nylas, slack=slack, plans=plans, rate=rate, approval_channel=approval_channel
             ),
-            runs=Runs(
-                sessions=sessions,
-                slack=slack,
-                access=access,
-                engine=run_engine,
-                approval_channel=approval_channel,
-                rate=rate,
-                rules=ApprovalRules.from_settings(settings),
-            ),
+            runs=runs,
             approvals=approvals,
+            reauth=Reauthenticator(
+                sessions=sessions,
+                nylas=nylas,
+                slack=slack,
+                plans=plans,
+                runs=runs,
+                rate=rate,
+                approval_channel=approval_channel,
+            ),
+            health=HealthChecker(sessions=sessions, nylas=nylas),
+            sweep=sweep,
             run_engine=run_engine,
             deletions=deletions,
             reporter=reporter,

@@ -114,7 +114,8 @@ class Settings(DatabaseSettings):
 
     bulkauth_approval_channel: str | None = None
     bulkauth_audit_anchor_channel: str | None = None
-    # Where alerts go besides a DM: credential expiry reminders (README "Credential lifecycle").
+    # Where alerts go: credential expiry reminders (besides a DM to whoever registered it) and
+    # grants that became invalid (README "Credential lifecycle", "Grant health").
     bulkauth_alert_channel: str | None = None
     # A Google service account key older than this is reminded like an expiring secret.
     bulkauth_google_key_max_age_days: int = Field(default=90, ge=1, le=3650)
@@ -140,6 +141,8 @@ class Settings(DatabaseSettings):
     bulkauth_run_scan_seconds: float = Field(default=5.0, gt=0)
     bulkauth_progress_interval_seconds: float = Field(default=2.0, ge=0.5)
     bulkauth_upload_attempts: int = Field(default=5, ge=1, le=20)
+    # Grant health: how often one replica lists the invalid grants.
+    bulkauth_health_sweep_hours: float = Field(default=24.0, gt=0, le=24 * 30)
 
     # Nylas allows 50 requests/s per application and API group; 40 keeps a fifth of that for the
     # product's own calls on the same application and stays clear of 429s (benchmarks/

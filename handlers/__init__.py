@@ -16,6 +16,7 @@ from handlers import (
     credentials,
     doctor,
     grants,
+    health,
     home,
     rotation,
     run_controls,
@@ -39,6 +40,7 @@ def register(app: AsyncApp) -> None:
         **status.SUBCOMMANDS,
         **doctor.SUBCOMMANDS,
         **revoke.SUBCOMMANDS,
+        **health.SUBCOMMANDS,
     }
     commands.register(app, routes=routes)
     credentials.register(app)
@@ -47,6 +49,7 @@ def register(app: AsyncApp) -> None:
     consent.register(app)
     grants.register(app)
     revoke.register(app)
+    health.register(app)
     approvals.register(app)
     run_controls.register(app)
     run_reports.register(app)

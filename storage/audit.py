@@ -59,6 +59,9 @@ class AuditAction(StrEnum):
     GRANT_SKIPPED = "grant.skipped"
     GRANT_REVOKED = "grant.revoked"
     CREDENTIAL_DELETED = "credential.deleted"
+    GRANT_FOUND_INVALID = "grant.found_invalid"  # the health sweep found it invalid
+    GRANT_RECOVERED = "grant.recovered"  # invalid at the last sweep, not any more
+    HEALTH_SWEPT = "health.swept"
     ACCESS_DENIED = "access.denied"
     INPUT_REJECTED = "input.rejected"
     AUDIT_QUERIED = "audit.queried"

@@ -274,3 +274,48 @@ class AuditChainHead(SQLModel, table=True):
     seq: int = 0
     last_hash: str = Field(max_length=64)
     keyed_from_seq: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+
+
+class OnceClaim(SQLModel, table=True):
+    """Something that must happen once across replicas and restarts (`storage/once.py`): the
+    first to insert its key does it; the others meet the primary key."""
+
+    __tablename__ = "once_claim"
+
+    key: str = Field(primary_key=True, max_length=128)
+    claimed_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    claimed_by: str = Field(max_length=64)
+
+
+class HealthSnapshot(SQLModel, table=True):
+    """A credential's invalid grants at the last sweep (the App Home shows these, never a live
+    Nylas call)."""
+
+    __tablename__ = "health_snapshot"
+
+    credential_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("credential.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    swept_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    invalid: int = 0
+
+
+class InvalidGrant(SQLModel, table=True):
+    """One grant Nylas marked invalid at the last sweep, by credential: the next sweep compares
+    with these to tell what became invalid and what recovered."""
+
+    __tablename__ = "invalid_grant"
+
+    grant_id: str = Field(primary_key=True, max_length=64)
+    credential_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer,
+            sa.ForeignKey("credential.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    email: str | None = Field(default=None, max_length=320)
+    first_seen_at: datetime = Field(sa_column=_utc_column(nullable=False))

@@ -15,6 +15,7 @@ COMMANDS = (
     ("revoke [credential]", "Delete the grants of a list of users (offboarding; approved first)"),
     ("audit [email|@user|credential|run]", "Who did what: the audit log"),
     ("status", "Runs, pending consents and expiring secrets"),
+    ("health [credential]", "Valid and invalid grants per credential; re-authenticate the invalid"),
     ("doctor [credential]", "Check everything bulk auth depends on, with the fix for each"),
     ("help", "This list"),
 )

@@ -10,6 +10,7 @@ from storage.audit import latest_events
 from storage.consents import latest_consents, open_consents
 from storage.credentials import expiring_secrets, list_credentials
 from storage.db import Sessions
+from storage.health import snapshots
 from storage.models import (
     FINISHED_ITEM_STATUSES,
     AuditEvent,
@@ -70,6 +71,8 @@ class CredentialSummary:
     record: CredentialRecord
     consent: ConsentRequest | None
     grants: int
+    invalid: int | None = None  # at the last health sweep (None: never swept)
+    swept_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ async def load_home(sessions: Sessions, *, now: datetime) -> HomeSnapshot:
         grants = await grants_by_credential(session=session)
         runs = await recent_runs(session=session, ended_since=now)
         events = await latest_events(session=session, limit=HOME_EVENTS)
+        swept = await snapshots(session=session)
     names = {record.id: record.name for record in credentials if record.id is not None}
     active = [run for run in runs if run.status in ACTIVE_RUN_STATUSES]
     return HomeSnapshot(
@@ -141,6 +145,8 @@ async def load_home(sessions: Sessions, *, now: datetime) -> HomeSnapshot:
                 record=record,
                 consent=consents.get(record.id) if record.id is not None else None,
                 grants=grants.get(record.id, 0) if record.id is not None else 0,
+                invalid=swept[record.id].invalid if record.id in swept else None,
+                swept_at=swept[record.id].swept_at if record.id in swept else None,
             )
             for record in credentials
         ],

@@ -9,6 +9,7 @@ from bot.blocks.times import slack_date_time, slack_time
 from bot.home.controls import run_controls
 from bot.home.dashboard import OpenConsent, RunLine, StatusReport
 from bot.ids import CommandName
+from bot.runs.kinds import run_title
 from bot.runs.messages import progress_bar
 from storage.models import ConsentStatus, CredentialRecord, RunStatus, as_utc
 
@@ -26,7 +27,7 @@ def _counts(line: RunLine) -> str:
 def run_line(line: RunLine) -> str:
     """One run in one line, saying what matters in its state."""
     run = line.run
-    head = f"*Run {line.run_id}* · {escape(short(line.credential_name))}"
+    head = f"*{run_title(run.kind, line.run_id)}* · {escape(short(line.credential_name))}"
     requested = f"requested by <@{run.requested_by}>"
     status = RunStatus(run.status)
     if status == RunStatus.AWAITING_APPROVAL:

@@ -20,6 +20,7 @@ from bot.audit.messages import event_line
 from bot.blocks import escape, lines_section, markdown, short
 from bot.blocks.metadata import CredentialRef
 from bot.blocks.times import slack_date_time, slack_time
+from bot.health.messages import reauth_button
 from bot.home.controls import run_controls
 from bot.home.dashboard import CredentialSummary, HomeSnapshot
 from bot.home.status import run_line
@@ -86,6 +87,13 @@ def _credential_section(summary: CredentialSummary, snapshot: HomeSnapshot) -> S
     parts.append(f"{summary.grants:,} grant{'s' if summary.grants != 1 else ''} from runs")
     if record.secret_expires_on is not None:
         parts.append(f"secret expires {record.secret_expires_on:%Y-%m-%d}")
+    if summary.invalid is not None and summary.swept_at is not None:
+        parts.append(
+            f"{summary.invalid:,} invalid at the last sweep ({slack_date_time(summary.swept_at)})"
+        )
+    if summary.invalid and record.id is not None:
+        reauth = reauth_button(record.id, summary.invalid)
+        return SectionBlock(text=MarkdownTextObject(text=" · ".join(parts)), accessory=reauth)
     consented = summary.consent is not None and summary.consent.status == ConsentStatus.CONSENTED
     wants_consent = record.provider == "microsoft" and not consented
     button = ButtonElement(

@@ -21,6 +21,7 @@ from slack_sdk.models.views import View
 from bot.blocks import Message, escape, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import CredentialRef, RotationOrigin
+from bot.health.messages import reauth_button
 from bot.ids import ActionId, BlockId, CallbackId, CommandName
 from bot.lifecycle.thresholds import Threshold
 from storage.models import CredentialRecord
@@ -164,13 +165,17 @@ def build_rotated_message(result: Rotated) -> Message:
         for line in (
             f":white_check_mark: Rotated *{escape(record.name)}* at Nylas: {result.change}.",
             checked,
-            "Grants of this credential that went invalid need re-authentication: run "
-            f"`{CommandName.BULKAUTH} health {escape(record.name)}` to re-authenticate them.",
+            "Grants of this credential that went invalid need re-authentication (the button, "
+            f"or `{CommandName.BULKAUTH} health {escape(record.name)}` to see them first).",
             result.note,
         )
         if line
     )
-    return Message(text=text, blocks=[markdown(text)])
+    assert record.id is not None
+    return Message(
+        text=text,
+        blocks=[markdown(text), ActionsBlock(elements=[reauth_button(record.id, None)])],
+    )
 
 
 def build_rotation_failed(name: str, reason: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,11 +198,17 @@ class NylasClient:
         raise failure
 
     async def _pages(
-        self, path: str, params: dict[str, Any] | None = None
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        before_page: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every item of an offset-paged list, following pages to the end."""
+        """Every item of an offset-paged list, following pages to the end; `before_page` is
+        awaited before each page is asked for (a caller pacing itself below the shared rate)."""
         offset = 0
         while True:
+            if before_page is not None:
+                await before_page()
             page = await self._request(
                 "GET", path, params={**(params or {}), "limit": PAGE_SIZE, "offset": offset}
             )
@@ -276,9 +282,14 @@ class NylasClient:
             request_id=payload.get("request_id"),
         )
 
-    async def iter_grants(self, filters: GrantFilters | None = None) -> AsyncIterator[Grant]:
+    async def iter_grants(
+        self,
+        filters: GrantFilters | None = None,
+        *,
+        before_page: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[Grant]:
         query = (filters or GrantFilters()).query()
-        async for item in self._pages("/v3/grants", query):
+        async for item in self._pages("/v3/grants", query, before_page):
             yield Grant.model_validate(item)
 
     async def list_grants(self, filters: GrantFilters | None = None) -> list[Grant]:

@@ -16,6 +16,7 @@ from bot.audit.recording import actor_of
 from bot.blocks import escape, plain_message
 from bot.blocks.times import slack_time
 from bot.logs import log_event
+from bot.runs.kinds import kind_verb
 from bot.runs.messages import build_decided_request, reason_line
 from bot.runtime.scheduling import Scheduler
 from bot.slack.access import AccessPolicy, SlackActor
@@ -58,7 +59,9 @@ def request_summary(run: BulkRun) -> str:
     what = {
         RequestKind.REVOKE: f"revoke the grants of {run.total:,} users of *{name}*",
         RequestKind.DELETE_CREDENTIAL: f"delete the credential *{name}*",
-    }.get(RequestKind(run.kind), f"grants for {run.total:,} users of *{name}*")
+    }.get(
+        RequestKind(run.kind), f"{kind_verb(run.kind)} grants for {run.total:,} users of *{name}*"
+    )
     return f"Run {run.id} requested by <@{run.requested_by}>: {what}.\n{reason_line(run)}"
 
 

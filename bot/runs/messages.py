@@ -13,6 +13,7 @@ from bot.blocks.metadata import RunRef
 from bot.blocks.times import slack_time
 from bot.ids import ActionId
 from bot.runs.controls import undo_button, who
+from bot.runs.kinds import kind_request, kind_verb, run_title
 from bot.runs.plan import MAX_LISTED_INVALID, Plan
 from bot.runs.policy import approvals_line
 from storage.models import (
@@ -26,7 +27,6 @@ from storage.models import (
 from storage.runs import ACTIVE_RUN_STATUSES
 
 PROGRESS_BAR_WIDTH = 20
-_WHAT = {RequestKind.REVOKE: "revoke grants", RequestKind.DELETE_CREDENTIAL: "delete a credential"}
 _LABELS = {
     ItemStatus.CREATED: "created",
     ItemStatus.REAUTHENTICATED: "re-authenticated",
@@ -68,24 +68,30 @@ def deletion_summary(plan: Plan) -> str:
     )
 
 
+def _reauth_lines(plan: Plan) -> list[str]:
+    return [
+        f"• {len(plan.existing_invalid):,} invalid grants: re-authenticated with the same "
+        "Custom Authentication call, each keeping its grant id",
+    ]
+
+
 def plan_summary(plan: Plan, rate: float) -> str:
     if plan.revokes:
         return revoke_summary(plan, rate)
     if plan.kind == RequestKind.DELETE_CREDENTIAL:
         return deletion_summary(plan)
     existing = len(plan.existing_valid)
-    lines = [
-        f"*{escape(plan.credential_name)}* ({plan.provider.title()})"
-        + (f", scopes: {', '.join(f'`{escape(s)}`' for s in plan.scopes)}" if plan.scopes else ""),
-        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
-        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
-        f"• {len(plan.new):,} new users: grants will be created",
-        f"• {existing:,} already have a valid grant: "
-        + ("skipped" if plan.skip_existing else "re-authenticated"),
-        f"• {len(plan.existing_invalid):,} have an invalid grant: re-authenticated",
+    head = f"*{escape(plan.credential_name)}* ({plan.provider.title()})" + (
+        f", scopes: {', '.join(f'`{escape(s)}`' for s in plan.scopes)}" if plan.scopes else ""
+    )
+    if plan.kind == RequestKind.REAUTHENTICATE:
+        lines = [head, *_reauth_lines(plan)]
+    else:
+        lines = [head, *_grant_lines(plan, existing)]
+    lines.append(
         f"• {plan.calls:,} Nylas calls, about {duration(plan.estimated_seconds(rate))} at "
-        f"{rate:g} per second",
-    ]
+        f"{rate:g} per second"
+    )
     if plan.start_after is not None:
         lines.append(
             f"• Starts automatically at {slack_time(plan.start_after)}, when the "
@@ -100,11 +106,21 @@ def plan_summary(plan: Plan, rate: float) -> str:
     return "\n".join(lines)
 
 
+def _grant_lines(plan: Plan, existing: int) -> list[str]:
+    return [
+        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
+        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
+        f"• {len(plan.new):,} new users: grants will be created",
+        f"• {existing:,} already have a valid grant: "
+        + ("skipped" if plan.skip_existing else "re-authenticated"),
+        f"• {len(plan.existing_invalid):,} have an invalid grant: re-authenticated",
+    ]
+
+
 def request_text(run: BulkRun, plan: Plan, *, rate: float) -> str:
     """The approval request's summary: who asks, why, and the plan."""
-    what = _WHAT.get(RequestKind(run.kind), "create grants")
     return (
-        f"<@{run.requested_by}> asks to {what} (run {run.id}):\n"
+        f"<@{run.requested_by}> asks to {kind_request(run.kind)} (run {run.id}):\n"
         f"{reason_line(run)}\n{plan_summary(plan, rate)}"
     )
 
@@ -120,14 +136,15 @@ def build_approval_request(
     assert run.id is not None
     ref = RunRef(run_id=run.id).model_dump_json()
     status = approvals_line([escape(name) for name in approvers], run.approvals_required)
+    name = escape(run.credential_name)
+    question = {
+        RequestKind.REVOKE: f"Delete {calls:,} grants of {name}? This is permanent.",
+        RequestKind.DELETE_CREDENTIAL: f"Delete the credential {name}? "
+        "Its grants stop working at once.",
+    }.get(RequestKind(run.kind), f"{kind_verb(run.kind).capitalize()} {calls:,} grants for {name}?")
     approve = ConfirmObject(
         title=f"Approve run {run.id}?",
-        text={
-            RequestKind.REVOKE: f"Delete {calls:,} grants of {escape(run.credential_name)}? "
-            "This is permanent.",
-            RequestKind.DELETE_CREDENTIAL: f"Delete the credential {escape(run.credential_name)}? "
-            "Its grants stop working at once.",
-        }.get(RequestKind(run.kind), f"Create {calls:,} grants for {escape(run.credential_name)}?"),
+        text=question,
         confirm="Approve",
         deny="Not yet",
     )
@@ -223,7 +240,7 @@ def build_progress(
     done = sum(counts[status] for status in FINISHED_ITEM_STATUSES)
     total = run.total
     percent = int(100 * done / total) if total else 100
-    headline = [f"*Run {run.id}*"]
+    headline = [f"*{run_title(run.kind, run.id)}*"]
     if run.credential_name:
         headline.append(escape(run.credential_name))
     headline.append(f"{done:,} / {total:,} ({percent} %)")
@@ -255,12 +272,13 @@ def build_summary(
     csv_sent: bool = True,
 ) -> Message:
     cancelled = cancelled_by is not None or run.status == RunStatus.CANCELLED
+    title = run_title(run.kind, run.id)
     if cancelled_by:
-        headline = f":octagonal_sign: Run {run.id} was cancelled by {who(cancelled_by)}."
+        headline = f":octagonal_sign: {title} was cancelled by {who(cancelled_by)}."
     elif cancelled:  # written again later, when who cancelled is no longer at hand
-        headline = f":octagonal_sign: Run {run.id} was cancelled."
+        headline = f":octagonal_sign: {title} was cancelled."
     else:
-        headline = f":checkered_flag: Run {run.id} finished."
+        headline = f":checkered_flag: {title} finished."
     lines = [
         headline,
         finished_counts(counts)

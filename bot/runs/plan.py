@@ -24,6 +24,8 @@ class GrantRequest:
     skip_existing: bool
     start_after: datetime | None = None
     reason: str = ""  # why: shown to approvers, in progress, the CSV and the audit
+    # GRANT: create grants (and re-authenticate those that exist); REAUTHENTICATE: only the
+    # existing grants of these users (bot/health/reauth.py), the same call, keeping their ids.
     kind: RequestKind = RequestKind.GRANT
     only_grants: frozenset[str] = frozenset()  # undoing a run: just the grants it created
 

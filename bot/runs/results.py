@@ -17,6 +17,7 @@ from typing import TextIO
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.nylas.problems import by_code
+from bot.runs.kinds import kind_noun
 from bot.runtime.spreadsheet import SafeCsvWriter
 from storage.approvals import approvals_of
 from storage.models import BulkRun, ItemStatus, RunStatus
@@ -35,7 +36,7 @@ def preamble(run: BulkRun, approvers: list[str]) -> list[str]:
     """The request's facts, one comment per line, always `PREAMBLE_LINES` of them."""
     approved = ", ".join(approvers) if approvers else "nobody (not approved)"
     lines = [
-        f"bulkauth run {run.id} · {run.kind} · credential {run.credential_name}",
+        f"bulkauth run {run.id} · {kind_noun(run.kind)} · credential {run.credential_name}",
         f"requested by {run.requested_by_name} ({run.requested_by})",
         f"reason: {run.reason or '(none given)'}",
         f"approved by: {approved}",

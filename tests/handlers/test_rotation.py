@@ -112,6 +112,28 @@ async def test_microsoft_rotation_patches_the_complete_data_and_grants_keep_work
     assert NEW_SECRET not in event.details
 
 
+async def test_after_a_rotation_one_click_plans_the_re_authentication_of_invalid_grants(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, microsoft: FakeMicrosoft
+) -> None:
+    await register_microsoft(bot, slack)
+    [stored] = nylas.credentials.values()
+    nylas.add_grant(
+        "gone@contoso.com", provider="microsoft", status="invalid", credential_id=stored.id
+    )
+    microsoft.apps[AZURE_APP].secrets.add(NEW_SECRET)
+    modal = await rotation_modal(bot, slack, "contoso.com")
+    modal.type("New client secret", NEW_SECRET)
+    modal.pick_date("New secret expires on", in_days(365))
+    await modal.submit()
+    [told] = await slack.wait_for("chat.postEphemeral", lambda c: "Rotated" in c.text_blob())
+    person = Person(bot, slack, ADMIN)
+    before = len(slack.calls_to("views.open"))
+    assert (await person.click(told, "Re-authenticate invalid grants")).status == 200
+    opened = await slack.wait_for("views.open", count=before + 1)
+    plan = await (await person.modal_from(opened[-1])).wait_for("Dry run", timeout=20)
+    assert "1 invalid grants: re-authenticated" in plan.text()
+
+
 async def test_a_wrong_microsoft_secret_is_refused_by_the_token_check_before_any_patch(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:

@@ -55,6 +55,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0007",
             "0008",
             "0009",
+            "0010",
         ]
     finally:
         await fresh.dispose()

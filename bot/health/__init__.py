@@ -1,0 +1,1 @@
+"""Grant health after day one: invalid grants per credential, the sweep, re-authentication."""
