@@ -30,3 +30,10 @@ def zone(name: str) -> ZoneInfo:
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
     """`2026-11-29 14:03 GMT`: fixed text, for lists, files and the terminal."""
     return as_utc(moment).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def duration(seconds: float) -> str:
+    """1 min 05 s · 2 h 03 min"""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"

@@ -15,8 +15,7 @@ from slack_sdk.models.views import View
 from bot.blocks import escape, markdown
 from bot.blocks.metadata import PlanRef
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.runs.messages import plan_summary
-from bot.runs.plan import Plan
+from bot.runs.plan import Plan, plan_summary
 from bot.runs.policy import MAX_REASON_LENGTH
 
 TITLE = "Re-authenticate"

@@ -10,11 +10,11 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmO
 
 from bot.blocks import Message, escape, markdown
 from bot.blocks.metadata import RunRef
-from bot.blocks.times import slack_time
+from bot.blocks.times import duration, slack_time
 from bot.ids import ActionId
 from bot.runs.controls import undo_button, who
 from bot.runs.kinds import kind_request, kind_verb, run_title
-from bot.runs.plan import MAX_LISTED_INVALID, Plan
+from bot.runs.plan import Plan, plan_summary
 from bot.runs.policy import approvals_line
 from storage.models import (
     FINISHED_ITEM_STATUSES,
@@ -34,87 +34,6 @@ _LABELS = {
     ItemStatus.FAILED: "failed",
     ItemStatus.REVOKED: "revoked",
 }
-
-
-def duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds + 0.5), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
-
-
-def revoke_summary(plan: Plan, rate: float) -> str:
-    """The dry run of a revocation: who has a grant of the credential, who has none."""
-    lines = [
-        f"*{escape(plan.credential_name)}* ({plan.provider.title()}): *revoke grants*",
-        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
-        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
-        f"• {plan.calls:,} have a grant of this credential: it will be deleted "
-        f"({len(plan.existing_invalid):,} of them already invalid)",
-        f"• {len(plan.new):,} have no grant of this credential: nothing to do",
-        f"• {plan.calls:,} DELETE calls to Nylas, about "
-        f"{duration(plan.estimated_seconds(rate))} at {rate:g} per second",
-        ":warning: Deleting a grant is permanent. An expired grant needs re-authentication, "
-        "not deletion.",
-    ]
-    return "\n".join(lines)
-
-
-def deletion_summary(plan: Plan) -> str:
-    return (
-        f"*Delete the credential {escape(plan.credential_name)}* ({plan.provider.title()}, "
-        f"`{escape(plan.nylas_credential_id)}`)\n• {plan.dependents:,} grants at Nylas use it: "
-        f"they all stop working at once\n• the bot's runs gave {plan.bot_grants:,} mailboxes "
-        "a grant with it\n:warning: Deleting a credential cannot be undone."
-    )
-
-
-def _reauth_lines(plan: Plan) -> list[str]:
-    return [
-        f"• {len(plan.existing_invalid):,} invalid grants: re-authenticated with the same "
-        "Custom Authentication call, each keeping its grant id",
-    ]
-
-
-def plan_summary(plan: Plan, rate: float) -> str:
-    if plan.revokes:
-        return revoke_summary(plan, rate)
-    if plan.kind == RequestKind.DELETE_CREDENTIAL:
-        return deletion_summary(plan)
-    existing = len(plan.existing_valid)
-    head = f"*{escape(plan.credential_name)}* ({plan.provider.title()})" + (
-        f", scopes: {', '.join(f'`{escape(s)}`' for s in plan.scopes)}" if plan.scopes else ""
-    )
-    if plan.kind == RequestKind.REAUTHENTICATE:
-        lines = [head, *_reauth_lines(plan)]
-    else:
-        lines = [head, *_grant_lines(plan, existing)]
-    lines.append(
-        f"• {plan.calls:,} Nylas calls, about {duration(plan.estimated_seconds(rate))} at "
-        f"{rate:g} per second"
-    )
-    if plan.start_after is not None:
-        lines.append(
-            f"• Starts automatically at {slack_time(plan.start_after)}, when the "
-            "consent wait is over"
-        )
-    if plan.users.invalid:
-        shown = ", ".join(
-            f"`{escape(address)}`" for address in plan.users.invalid[:MAX_LISTED_INVALID]
-        )
-        more = len(plan.users.invalid) - MAX_LISTED_INVALID
-        lines.append(f"Invalid addresses: {shown}" + (f" and {more:,} more" if more > 0 else ""))
-    return "\n".join(lines)
-
-
-def _grant_lines(plan: Plan, existing: int) -> list[str]:
-    return [
-        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
-        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
-        f"• {len(plan.new):,} new users: grants will be created",
-        f"• {existing:,} already have a valid grant: "
-        + ("skipped" if plan.skip_existing else "re-authenticated"),
-        f"• {len(plan.existing_invalid):,} have an invalid grant: re-authenticated",
-    ]
 
 
 def request_text(run: BulkRun, plan: Plan, *, rate: float) -> str:

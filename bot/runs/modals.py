@@ -26,8 +26,7 @@ from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.nylas.scopes import GOOGLE_SCOPES
 from bot.runs.emails import MAX_USER_FILE_BYTES
-from bot.runs.messages import plan_summary
-from bot.runs.plan import Plan
+from bot.runs.plan import Plan, plan_summary
 from bot.runs.policy import MAX_REASON_LENGTH
 from storage.models import CredentialRecord
 

@@ -1,4 +1,6 @@
-"""The dry-run plan of a bulk run: who is new, who already has a grant, what it will cost."""
+"""The dry-run plan of a request: who is new, who already has a grant, what it will cost, and
+its summary as approvers and the requester read it (per kind: grant, re-authentication,
+revocation, credential deletion)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.blocks import escape
+from bot.blocks.times import duration, slack_time
 from bot.nylas.models import Grant
 from bot.runs.emails import UserList
 from bot.slack.access import SlackActor
@@ -132,3 +136,78 @@ class PendingPlan:
     requester: SlackActor
     channel_id: str
     reason: str = ""
+
+
+def revoke_summary(plan: Plan, rate: float) -> str:
+    """The dry run of a revocation: who has a grant of the credential, who has none."""
+    lines = [
+        f"*{escape(plan.credential_name)}* ({plan.provider.title()}): *revoke grants*",
+        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
+        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
+        f"• {plan.calls:,} have a grant of this credential: it will be deleted "
+        f"({len(plan.existing_invalid):,} of them already invalid)",
+        f"• {len(plan.new):,} have no grant of this credential: nothing to do",
+        f"• {plan.calls:,} DELETE calls to Nylas, about "
+        f"{duration(plan.estimated_seconds(rate))} at {rate:g} per second",
+        ":warning: Deleting a grant is permanent. An expired grant needs re-authentication, "
+        "not deletion.",
+    ]
+    return "\n".join(lines)
+
+
+def deletion_summary(plan: Plan) -> str:
+    return (
+        f"*Delete the credential {escape(plan.credential_name)}* ({plan.provider.title()}, "
+        f"`{escape(plan.nylas_credential_id)}`)\n• {plan.dependents:,} grants at Nylas use it: "
+        f"they all stop working at once\n• the bot's runs gave {plan.bot_grants:,} mailboxes "
+        "a grant with it\n:warning: Deleting a credential cannot be undone."
+    )
+
+
+def _reauth_lines(plan: Plan) -> list[str]:
+    return [
+        f"• {len(plan.existing_invalid):,} invalid grants: re-authenticated with the same "
+        "Custom Authentication call, each keeping its grant id",
+    ]
+
+
+def plan_summary(plan: Plan, rate: float) -> str:
+    if plan.revokes:
+        return revoke_summary(plan, rate)
+    if plan.kind == RequestKind.DELETE_CREDENTIAL:
+        return deletion_summary(plan)
+    existing = len(plan.existing_valid)
+    head = f"*{escape(plan.credential_name)}* ({plan.provider.title()})" + (
+        f", scopes: {', '.join(f'`{escape(s)}`' for s in plan.scopes)}" if plan.scopes else ""
+    )
+    if plan.kind == RequestKind.REAUTHENTICATE:
+        lines = [head, *_reauth_lines(plan)]
+    else:
+        lines = [head, *_grant_lines(plan, existing)]
+    lines.append(
+        f"• {plan.calls:,} Nylas calls, about {duration(plan.estimated_seconds(rate))} at "
+        f"{rate:g} per second"
+    )
+    if plan.start_after is not None:
+        lines.append(
+            f"• Starts automatically at {slack_time(plan.start_after)}, when the "
+            "consent wait is over"
+        )
+    if plan.users.invalid:
+        shown = ", ".join(
+            f"`{escape(address)}`" for address in plan.users.invalid[:MAX_LISTED_INVALID]
+        )
+        more = len(plan.users.invalid) - MAX_LISTED_INVALID
+        lines.append(f"Invalid addresses: {shown}" + (f" and {more:,} more" if more > 0 else ""))
+    return "\n".join(lines)
+
+
+def _grant_lines(plan: Plan, existing: int) -> list[str]:
+    return [
+        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
+        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
+        f"• {len(plan.new):,} new users: grants will be created",
+        f"• {existing:,} already have a valid grant: "
+        + ("skipped" if plan.skip_existing else "re-authenticated"),
+        f"• {len(plan.existing_invalid):,} have an invalid grant: re-authenticated",
+    ]
