@@ -40,6 +40,9 @@ class ActionId(StrEnum):
     RESUME_RUN = "resume_run"
     SEND_RUN_CSV = "send_run_csv"
     EXPORT_AUDIT = "export_audit"
+    REAUTHENTICATE_ALERT = "reauthenticate_alert"
+    SHOW_ALERT_LIST = "show_alert_list"
+    MUTE_ALERTS = "mute_alerts"
 
 
 class CallbackId(StrEnum):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.alerts.publisher import AlertPublisher
 from bot.audit.anchors import AnchorService
 from bot.audit.key import anchor_file, resolve_audit_key
 from bot.consent.guard import RejectionGuard
@@ -41,7 +44,11 @@ from bot.slack.access import AccessPolicy
 from bot.slack.client import build_slack_client
 from bot.slack.failures import tell_failure
 from bot.slack.files import SlackFiles
-from storage.db import create_engine, session_factory
+from bot.webhooks.endpoint import WebhookReceiver
+from bot.webhooks.inbox import InboxWriter
+from bot.webhooks.processor import WebhookProcessor
+from bot.webhooks.rejections import WebhookRejections
+from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import pending_revisions, upgrade
 
 log = logging.getLogger(__name__)
@@ -58,6 +65,7 @@ def settings_secrets(settings: Settings) -> list[str]:
                 settings.slack_signing_secret,
                 settings.nylas_api_key,
                 settings.bulkauth_audit_key,
+                settings.nylas_webhook_secret,
             ]
         ),
         *([str(database_password)] if database_password else []),
@@ -97,6 +105,47 @@ async def prepare_schema(engine: AsyncEngine, *, migrate: bool) -> None:
             f"the database lacks migrations {', '.join(pending)}; run `bulkauth db upgrade` "
             "(BULKAUTH_AUTO_MIGRATE is off)"
         )
+
+
+async def start_webhooks(
+    settings: Settings,
+    sessions: Sessions,
+    slack: AsyncWebClient,
+    scheduler: Scheduler,
+    stack: AsyncExitStack,
+) -> tuple[WebhookReceiver | None, AlertPublisher]:
+    """The alert publisher and the inbox processor run in every process (they also finish what
+    another replica or an earlier run stored); the endpoint exists only with a webhook secret."""
+    alerts = AlertPublisher(
+        sessions=sessions,
+        slack=slack,
+        channel=settings.bulkauth_alert_channel,
+        window_seconds=settings.bulkauth_alert_window_seconds,
+    )
+    alerts.start()
+    stack.push_async_callback(alerts.stop)
+    stored = asyncio.Event()
+    processor = WebhookProcessor(
+        sessions=sessions,
+        window_seconds=settings.bulkauth_alert_window_seconds,
+        stored=stored,
+        published=alerts.wake,
+        poll_seconds=settings.bulkauth_run_scan_seconds,
+    )
+    processor.start()
+    stack.push_async_callback(processor.stop)
+    if settings.nylas_webhook_secret is None:
+        return None, alerts
+    rejections = WebhookRejections(sessions=sessions, scheduler=scheduler)
+    rejections.start()
+    stack.push_async_callback(rejections.flush, everything=True)
+    receiver = WebhookReceiver(
+        secret=settings.nylas_webhook_secret.get_secret_value(),
+        max_age_seconds=settings.bulkauth_webhook_max_age_seconds,
+        inbox=InboxWriter(sessions=sessions, stored=stored),
+        rejections=rejections,
+    )
+    return receiver, alerts
 
 
 @asynccontextmanager
@@ -175,6 +224,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             slack_api_url=settings.slack_api_url,
         )
         registrations: PendingStore[PendingRegistration] = PendingStore()
+        webhooks, alerts = await start_webhooks(settings, sessions, slack, scheduler, stack)
         registrar = CredentialRegistrar(
             sessions=sessions, slack=slack, nylas=nylas, files=files, held=registrations
         )
@@ -222,5 +272,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             home=home,
             callback_guard=callback_guard,
             metrics=metrics,
+            webhooks=webhooks,
+            alerts=alerts,
         )
         log.info("closing resources")

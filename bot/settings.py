@@ -137,6 +137,13 @@ class Settings(DatabaseSettings):
     bulkauth_progress_interval_seconds: float = Field(default=2.0, ge=0.5)
     bulkauth_upload_attempts: int = Field(default=5, ge=1, le=20)
 
+    # Nylas webhooks (README "Grant events and alerts"): the destination's secret turns the
+    # /nylas/webhook route on; alerts go to the channel, grouped per credential over the window.
+    nylas_webhook_secret: SecretStr | None = None
+    bulkauth_webhook_max_age_seconds: float = Field(default=3600.0, ge=60, le=7 * 86_400)
+    bulkauth_alert_channel: str | None = None
+    bulkauth_alert_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
     # Nylas allows 50 requests/s per application and API group; 40 keeps a fifth of that for the
     # product's own calls on the same application and stays clear of 429s (benchmarks/
     # nylas_client_rate.py: 0.983 of configured at 40/s with no 429, 0.960 at 50/s with 429s).
@@ -171,7 +178,7 @@ class Settings(DatabaseSettings):
             )
         return value
 
-    @field_validator("bulkauth_approval_channel")
+    @field_validator("bulkauth_approval_channel", "bulkauth_alert_channel")
     @classmethod
     def _channel_id_shape(cls, value: str | None) -> str | None:
         if value is not None and not _CHANNEL_ID.fullmatch(value):

@@ -76,6 +76,7 @@ async def test_db_upgrade_lists_the_migrations_it_applied(tmp_path: Path) -> Non
         "applied 0005 run hold",
         "applied 0006 approval policy",
         "applied 0007 run cancel report",
+        "applied 0008 webhooks",
         "database is up to date",
     ]
     code, out, _err = await bulkauth(tmp_path, "db", "upgrade")

@@ -49,6 +49,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0005",
             "0006",
             "0007",
+            "0008",
         ]
     finally:
         await fresh.dispose()
