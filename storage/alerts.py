@@ -97,6 +97,7 @@ async def claim_alert(
             )
         )
         .values(claimed_by=worker_id, claimed_at=now)
+        .execution_options(synchronize_session=False)
     )
     if not claimed.rowcount:
         return None
@@ -123,6 +124,7 @@ async def published(
         .where(col(GrantAlert.id) == alert_id)
         .where(col(GrantAlert.claimed_by) == worker_id)
         .values(**values)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -132,4 +134,5 @@ async def release(*, session: AsyncSession, alert_id: int, worker_id: str) -> No
         .where(col(GrantAlert.id) == alert_id)
         .where(col(GrantAlert.claimed_by) == worker_id)
         .values(claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
     )

@@ -63,6 +63,7 @@ async def mark_processed(
             update(WebhookNotification)
             .where(col(WebhookNotification.id).in_(row_ids))
             .values(processed_at=at, alert_id=alert_id)
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -82,6 +83,7 @@ async def prune_processed(*, session: AsyncSession, received_before: datetime) -
         delete(WebhookNotification)
         .where(col(WebhookNotification.processed_at).is_not(None))
         .where(col(WebhookNotification.received_at) < received_before)
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)
 
