@@ -18,6 +18,7 @@ from bot import package_version
 from bot.deps import Deps
 from bot.logs import log_event
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.webhooks.endpoint import webhook_routes
 from storage.db import is_reachable
 from storage.models import RunStatus
 from storage.runs import run_counts_by_status
@@ -109,8 +110,7 @@ def build_web_app(
     signing_secret = deps.settings.slack_signing_secret
     if not deps.settings.socket_mode and signing_secret is not None:  # Settings require it
         web_app.router.add_routes([slack_events_route(signing_secret.get_secret_value())])
-    if deps.webhooks is not None:  # without a webhook secret the route does not exist (404)
-        web_app.router.add_routes(deps.webhooks.routes())
+    web_app.router.add_routes(webhook_routes(deps.webhooks))
     web_app.router.add_routes(list(extra_routes))
     return web_app
 

@@ -46,7 +46,8 @@ class AlertPublisher:
         self.channel = channel
         self._window_seconds = window_seconds
         self._worker_id = new_worker_id()
-        self.wake = asyncio.Event()
+        self.wake = asyncio.Event()  # set by the processor after each batch
+        self.activity = asyncio.Event()  # set after each publishing turn (tests await it)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -68,6 +69,7 @@ class AlertPublisher:
                 await self.publish_due()
             except Exception as error:  # the database or Slack failed; the next turn retries
                 log.error("alerts: publishing failed", exc_info=error)
+            self.activity.set()
             await asyncio.sleep(EDIT_INTERVAL_SECONDS)  # coalesces the edits of a burst
 
     async def publish_due(self) -> None:

@@ -1,5 +1,5 @@
-"""The `bulkauth` command line: `serve`, `check`, `db upgrade`, and the `audit`, `runs` and
-`credentials` commands (bot/cli/audit.py, runs.py, credentials.py)."""
+"""The `bulkauth` command line: `serve`, `check`, `db upgrade`, and the `audit`, `runs`,
+`credentials` and `webhook` commands (bot/cli/audit.py, runs.py, credentials.py, webhooks.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.cli.common import database_url_option, load_settings
 from bot.cli.credentials import credentials
 from bot.cli.doctor import doctor
 from bot.cli.runs import runs
+from bot.cli.webhooks import webhook
 from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
 from bot.preflight import Findings, TokensRefused, preflight
@@ -107,3 +108,4 @@ main.add_command(audit)
 main.add_command(runs)
 main.add_command(credentials)
 main.add_command(doctor)
+main.add_command(webhook)

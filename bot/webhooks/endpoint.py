@@ -1,4 +1,5 @@
-"""`/nylas/webhook`: Nylas's challenge handshake and its signed notifications.
+"""`/nylas/webhook`: Nylas's challenge handshake and its signed notifications (POST only with
+NYLAS_WEBHOOK_SECRET set; 404 otherwise).
 
 A notification is answered 200 only once it is stored in the inbox (a crash loses nothing;
 Nylas's retries of one id are stored once); the audit and the alert come from the processor,
@@ -34,13 +35,6 @@ class WebhookReceiver:
     inbox: InboxWriter
     rejections: WebhookRejections
 
-    async def challenge(self, request: web.Request) -> web.Response:
-        """Nylas checks a new destination with GET ?challenge=…: the value back, as plain text."""
-        challenge = request.query.get("challenge", "")
-        if not challenge or len(challenge) > MAX_CHALLENGE:
-            return web.Response(status=400, text="challenge missing", headers=_PLAIN)
-        return web.Response(text=challenge, content_type="text/plain", headers=_PLAIN)
-
     async def notification(self, request: web.Request) -> web.Response:
         raw = await request.read()
         try:
@@ -56,5 +50,24 @@ class WebhookReceiver:
             await self.inbox.store(notification.as_row(utcnow()))
         return web.Response(status=200, text="ok", headers=_PLAIN)
 
-    def routes(self) -> list[web.RouteDef]:
-        return [web.get(WEBHOOK_PATH, self.challenge), web.post(WEBHOOK_PATH, self.notification)]
+
+async def answer_challenge(request: web.Request) -> web.Response:
+    """Nylas checks a destination with GET ?challenge=… before keeping it: the value back, as
+    plain text. Answered with or without NYLAS_WEBHOOK_SECRET, because Nylas reveals the secret
+    only after this check passed (`bulkauth webhook register`); it does no work and echoes only
+    what the caller sent, as inert text."""
+    challenge = request.query.get("challenge", "")
+    if not challenge or len(challenge) > MAX_CHALLENGE:
+        return web.Response(status=400, text="challenge missing", headers=_PLAIN)
+    return web.Response(text=challenge, content_type="text/plain", headers=_PLAIN)
+
+
+async def notifications_off(_request: web.Request) -> web.Response:
+    """Without NYLAS_WEBHOOK_SECRET nothing can be verified, so nothing is taken."""
+    raise web.HTTPNotFound()
+
+
+def webhook_routes(receiver: WebhookReceiver | None) -> list[web.RouteDef]:
+    """The challenge always; notifications only with a secret (404 otherwise)."""
+    taken = receiver.notification if receiver is not None else notifications_off
+    return [web.get(WEBHOOK_PATH, answer_challenge), web.post(WEBHOOK_PATH, taken)]

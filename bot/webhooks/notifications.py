@@ -21,7 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-GRANT_TRIGGERS = ("grant.created", "grant.updated", "grant.deleted", "grant.expired")
+from bot.nylas.webhooks import GRANT_TRIGGERS
+
+__all__ = ["GRANT_TRIGGERS", "Notification", "Rejected", "parse_notification"]
+
 MAX_BODY_BYTES = 1024**2  # a notification is a few hundred bytes; decompressed size is capped
 FUTURE_SKEW_SECONDS = 300  # clocks disagree a little; a notification from further ahead is odd
 

@@ -138,6 +138,5 @@ class WebhookProcessor:
                 await prune_processed(session=session, received_before=now - KEEP_PROCESSED)
             await session.commit()
         log_event(log, "webhook.processed", notifications=len(rows), alerting=len(alerts))
-        if alerts:
-            self._published.set()
+        self._published.set()
         return len(rows)

@@ -109,7 +109,7 @@ def request_variant(method: str, path: str, body: Any) -> str | None:
 
 
 # Nylas's Webhooks API is not part of the vendored admin spec; the fake's destinations and
-# notifications follow field-failures.md and nylas-api.md instead (bot/demo/fakes/nylas_webhooks.py).
+# notifications follow field-failures.md and nylas-api.md (bot/demo/fakes/nylas_webhooks.py).
 OUTSIDE_ADMIN_SPEC = re.compile(r"/v3/webhooks(/.*)?")
 
 

@@ -4,6 +4,7 @@ notifications can be linked to their credential and run), and ways to wait for t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -117,11 +118,17 @@ async def inbox_settled(bot: RunningBot, *, timeout: float = 60.0) -> None:
         .where(col(GrantAlert.shown) != col(GrantAlert.total))
         .where(col(GrantAlert.muted).is_(False))
     )
+    activity = bot.deps.alerts.activity
     async with asyncio.timeout(timeout):
-        while await _count(bot.deps.sessions, unprocessed) or (
-            bot.deps.alerts.channel and await _count(bot.deps.sessions, lagging)
-        ):
-            await asyncio.sleep(0.05)
+        while True:
+            activity.clear()
+            if not await _count(bot.deps.sessions, unprocessed) and not (
+                bot.deps.alerts.channel and await _count(bot.deps.sessions, lagging)
+            ):
+                return
+            # The publisher's next turn (it follows each processed batch), or another look.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(activity.wait(), timeout=0.5)
 
 
 async def audit_events(bot: RunningBot, action: str | None = None) -> list[AuditEvent]:
