@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +31,8 @@ from storage.webhooks import (
 
 log = logging.getLogger(__name__)
 NYLAS_ACTOR = Actor("nylas", "Nylas")
-BATCH = 200
+BATCH = 100
+GATHER_SECONDS = 0.25
 KEEP_PROCESSED = timedelta(days=7)  # the alerts' Show list reads them; longer than any replay
 PRUNE_EVERY = 500  # batches between two prunes
 ACTIONS = {
@@ -105,11 +107,14 @@ class WebhookProcessor:
                 log.error("webhooks: processing failed", exc_info=error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stored.wait(), timeout=self._poll)
+            # Let a burst gather: fewer, larger transactions leave the database's write lock
+            # to the endpoint's inserts (whose answers Nylas waits for) most of the time.
+            await asyncio.sleep(GATHER_SECONDS)
             self._stored.clear()
 
     async def process_batch(self) -> int:
         """Process one batch; how many notifications it held."""
-        now = utcnow()
+        now, began = utcnow(), time.monotonic()
         async with self._sessions() as session:
             rows = await claim_unprocessed(session=session, limit=BATCH)
             if not rows:
@@ -137,6 +142,13 @@ class WebhookProcessor:
             if self._batches % PRUNE_EVERY == 1:
                 await prune_processed(session=session, received_before=now - KEEP_PROCESSED)
             await session.commit()
-        log_event(log, "webhook.processed", notifications=len(rows), alerting=len(alerts))
+        log_event(
+            log,
+            "webhook.processed",
+            logging.DEBUG,
+            notifications=len(rows),
+            alerting=len(alerts),
+            seconds=round(time.monotonic() - began, 3),
+        )
         self._published.set()
         return len(rows)
