@@ -8,7 +8,7 @@ does no work beyond one rate-limited audit event."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -30,7 +30,7 @@ _PLAIN = {"X-Content-Type-Options": "nosniff"}
 
 @dataclass(frozen=True)
 class WebhookReceiver:
-    secret: str
+    secret: str = field(repr=False)
     max_age_seconds: float
     inbox: InboxWriter
     rejections: WebhookRejections
