@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 NYLAS_ACTOR = Actor("nylas", "Nylas")
 BATCH = 100
 GATHER_SECONDS = 0.25
-KEEP_PROCESSED = timedelta(days=7)  # the alerts' Show list reads them; longer than any replay
+KEEP_PROCESSED = timedelta(days=8)  # Show list reads them; longer than the longest replay window
 PRUNE_EVERY = 500  # batches between two prunes
 ACTIONS = {
     "grant.created": AuditAction.NYLAS_GRANT_CREATED,

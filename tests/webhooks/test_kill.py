@@ -7,74 +7,24 @@ import asyncio
 import contextlib
 import json
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import select
 
 from bot.demo.fakes.nylas_webhooks import Delivery
 from storage.audit_key import AuditKey
-from storage.db import Sessions, create_engine, session_factory
-from storage.models import AuditEvent, GrantAlert, WebhookNotification
+from storage.db import create_engine, session_factory
+from storage.models import AuditEvent, GrantAlert
 from tests.conftest import AUDIT_KEY
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.test_cli import free_port, serve_env
 from tests.webhooks.conftest import ALERT_CHANNEL, WEBHOOK_SECRET, granted_by_run
+from tests.webhooks.served import serve, unprocessed
 
 BURST = 3000
-
-
-class Served:
-    """`python -m bot serve` as a process, its log drained as it comes."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.log: list[str] = []
-        self.running = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.process.stderr is not None
-        while line := await self.process.stderr.readline():
-            self.log.append(line.decode())
-            if "bulkauth is running" in self.log[-1]:
-                self.running.set()
-
-    async def started(self) -> Served:
-        async with asyncio.timeout(30):
-            await self.running.wait()
-        return self
-
-    async def ended(self) -> None:
-        await self.process.wait()
-        await self._reader
-
-
-async def unprocessed(sessions: Sessions) -> int:
-    async with sessions() as session:  # one short transaction a look (SQLite locks on BEGIN)
-        waiting = select(func.count()).select_from(WebhookNotification)
-        return int(
-            (
-                await session.exec(waiting.where(col(WebhookNotification.processed_at).is_(None)))
-            ).one()
-        )
-
-
-async def serve(cwd: Path, env: dict[str, str]) -> Served:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    return await Served(process).started()
 
 
 async def test_a_kill_during_the_burst_loses_no_notification_and_doubles_none(
