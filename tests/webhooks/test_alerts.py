@@ -86,6 +86,7 @@ async def test_show_list_posts_the_affected_grants_as_csv_in_the_thread(
     rows = list(csv.DictReader(io.StringIO(content)))
     assert sorted(r["email"] for r in rows) == sorted(g["email"] for g in acme.grants)
     assert {r["event"] for r in rows} == {"grant.expired"}
+    await hooked.settled()  # the audit follows the upload
     assert len(await audit_events(hooked, "alert.list_sent")) == 1
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections import Counter
 
 import aiohttp
 from sqlalchemy import text
 
 from bot.demo.fakes.nylas_webhooks import notification, signed
+from storage.models import AuditEvent
 from tests.conftest import RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.webhooks.conftest import (
@@ -126,17 +128,21 @@ async def test_bad_missing_and_stale_signatures_get_401_and_no_work(
     assert await inbox_rows(hooked) == []
     assert await audit_events(hooked, "nylas.grant.expired") == []
     # One security event at once; the rest of the minute are counted into one more at its end.
-    [first] = await audit_events(hooked, "webhook.rejected")
+    first = (await audit_events(hooked, "webhook.rejected"))[0]
     assert json.loads(first.details)["reason"] == "bad signature"
     assert hooked.deps.webhooks is not None
     await hooked.deps.webhooks.rejections.flush(everything=True)
-    events = await audit_events(hooked, "webhook.rejected")
-    assert len(events) == 2
-    assert json.loads(events[1].details)["reasons"] == {
-        "no signature": 1,
-        "stale notification": 1,
-        "bad signature": 1,
-    }
+    reasons = rejected_reasons(await audit_events(hooked, "webhook.rejected"))
+    assert reasons == {"bad signature": 2, "no signature": 1, "stale notification": 1}
+
+
+def rejected_reasons(events: list[AuditEvent]) -> Counter[str]:
+    """Every rejection the events account for: one each, or a minute's count by reason."""
+    reasons: Counter[str] = Counter()
+    for event in events:
+        details = json.loads(event.details)
+        reasons.update(details.get("reasons") or {details["reason"]: 1})
+    return reasons
 
 
 async def test_a_flood_of_forgeries_writes_two_audit_events_not_thousands(
@@ -148,8 +154,8 @@ async def test_a_flood_of_forgeries_writes_two_audit_events_not_thousands(
     assert hooked.deps.webhooks is not None
     await hooked.deps.webhooks.rejections.flush(everything=True)
     events = await audit_events(hooked, "webhook.rejected")
-    assert len(events) == 2
-    assert json.loads(events[1].details)["count"] == 299
+    assert len(events) <= 4  # two per clock minute: the flood may straddle one
+    assert rejected_reasons(events) == {"bad signature": 300}
 
 
 async def test_the_challenge_is_echoed_as_plain_text(hooked: RunningBot) -> None:
