@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -65,15 +65,6 @@ async def mark_processed(
             .values(processed_at=at, alert_id=alert_id)
             .execution_options(synchronize_session=False)
         )
-
-
-async def unprocessed_count(*, session: AsyncSession) -> int:
-    found = await session.exec(
-        select(func.count())
-        .select_from(WebhookNotification)
-        .where(col(WebhookNotification.processed_at).is_(None))
-    )
-    return int(found.one())
 
 
 async def prune_processed(*, session: AsyncSession, received_before: datetime) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.blocks import escape
-
 UNKNOWN_CREDENTIAL = (
     "these grants were not created by bulkauth, so their credential is unknown here; check "
     "them in the Nylas Dashboard"
@@ -42,7 +40,3 @@ def likely_cause(
             "delegation was removed or lost a scope (Admin console → Security → API controls)"
         )
     return "the provider stopped accepting the grants; check the credential with `/bulkauth doctor`"
-
-
-def credential_label(name: str) -> str:
-    return escape(name)

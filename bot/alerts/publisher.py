@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL_SECONDS = 1.0
 POLL_SECONDS = 2.0  # alerts counted by another replica are noticed this often
 CLAIM_LEASE = timedelta(seconds=30)
+# Slack's answers that retrying will not change (the bot is not in the channel, it is gone...).
+CHANNEL_PROBLEMS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "message_not_found", "restricted_action"}
+)
 
 
 class AlertPublisher:
@@ -127,7 +131,18 @@ class AlertPublisher:
             reason = error.response.get("error")
             log_event(log, "alert.not_posted", logging.WARNING, alert=alert.id, error=reason)
             async with self._sessions() as session:
-                await release(session=session, alert_id=alert.id, worker_id=self._worker_id)
+                if reason in CHANNEL_PROBLEMS:  # tried again when more events arrive, not before
+                    await published(
+                        session=session,
+                        alert_id=alert.id,
+                        worker_id=self._worker_id,
+                        shown=alert.total,
+                        channel_id=None,
+                        message_ts=None,
+                        at=utcnow(),
+                    )
+                else:
+                    await release(session=session, alert_id=alert.id, worker_id=self._worker_id)
                 await session.commit()
             return
         async with self._sessions() as session:

@@ -155,3 +155,18 @@ async def test_an_outsider_cannot_use_the_alert_buttons(
     await oscar.click(post, "Mute for a day")
     await hooked.settled()
     assert await audit_events(hooked, "alert.muted") == []
+
+
+async def test_an_alert_channel_the_bot_cannot_post_in_is_not_retried_until_more_arrive(
+    hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
+) -> None:
+    slack.fail_next("chat.postMessage", status=200, error="not_in_channel")
+    acme = await granted_by_run(hooked.deps.sessions, nylas, name="acme.com", count=3)
+    await nylas.notify_many("grant.expired", acme.grants[:2])
+    await inbox_settled(hooked)  # settles: the refusal is recorded, not retried in a loop
+    assert len(await audit_events(hooked, "nylas.grant.expired")) == 2
+    assert len(alert_posts(slack)) == 1
+    await nylas.notify("grant.expired", acme.grants[2])
+    await inbox_settled(hooked)
+    [_refused, posted] = alert_posts(slack)
+    assert "3 grants of acme.com expired" in shown_text(slack, posted)
