@@ -14,6 +14,8 @@ from bot.demo.fakes.nylas_webhooks import notification, signed
 from storage.models import AuditEvent
 from tests.conftest import RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
+from tests.fakes.slack import FakeSlack
+from tests.handlers.test_audit import ask, event_texts
 from tests.webhooks.conftest import (
     WEBHOOK_SECRET,
     audit_events,
@@ -187,3 +189,14 @@ async def test_answers_arrive_after_the_notification_is_stored(
         delivery = await nylas.notify("grant.deleted", grant, http=http)
     assert delivery.accepted
     assert [row.notification_id for row in await inbox_rows(hooked)] == [delivery.notification_id]
+
+
+async def test_audit_by_credential_shows_what_nylas_reported(
+    hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
+) -> None:
+    acme = await granted_by_run(hooked.deps.sessions, nylas, name="acme.com", count=2)
+    assert (await nylas.notify("grant.expired", acme.grants[0])).accepted
+    await inbox_settled(hooked)
+    answer = await ask(hooked, slack, "acme.com")
+    [line] = [text for text in event_texts(answer) if "Nylas" in text]
+    assert "reported an expired grant of" in line and acme.grants[0]["email"] in line
