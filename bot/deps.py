@@ -8,6 +8,7 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.alerts.publisher import AlertPublisher
 from bot.consent.guard import RejectionGuard
 from bot.consent.outcome import ConsentRecorder
 from bot.consent.reminders import ReminderService
@@ -35,6 +36,7 @@ from bot.runtime.tasks import BackgroundTasks
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.files import SlackFiles
+from bot.webhooks.endpoint import WebhookReceiver
 from storage.db import Sessions
 
 
@@ -70,3 +72,5 @@ class Deps:
     metrics: Metrics  # this bot's Prometheus registry (/metrics)
     expiry_reminders: ExpiryReminders  # secrets and keys reminded before they expire
     rotator: CredentialRotator  # a new secret or key given to Nylas with the complete data
+    webhooks: WebhookReceiver | None  # /nylas/webhook, when NYLAS_WEBHOOK_SECRET is set
+    alerts: AlertPublisher  # grant alerts in BULKAUTH_ALERT_CHANNEL

@@ -45,6 +45,9 @@ class ActionId(StrEnum):
     EXPORT_AUDIT = "export_audit"
     UNDO_RUN = "undo_run"  # a finished run's "Revoke the grants this run created"
     REAUTHENTICATE_INVALID = "reauthenticate_invalid"  # health, App Home, alerts
+    REAUTHENTICATE_ALERT = "reauthenticate_alert"
+    SHOW_ALERT_LIST = "show_alert_list"
+    MUTE_ALERTS = "mute_alerts"
 
 
 class CallbackId(StrEnum):

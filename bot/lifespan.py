@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.alerts.findings import FoundInvalidAlerts
+from bot.alerts.publisher import AlertPublisher
 from bot.audit.anchors import AnchorService
 from bot.audit.key import anchor_file, resolve_audit_key
 from bot.consent.guard import RejectionGuard
@@ -20,7 +24,6 @@ from bot.credentials.checks import ProviderChecks
 from bot.credentials.forms import PendingRegistration
 from bot.credentials.registration import CredentialRegistrar
 from bot.deps import Deps
-from bot.health.alerts import ChannelAlerts, GrantAlertSink, NoAlerts
 from bot.health.checking import HealthChecker
 from bot.health.reauth import Reauthenticator
 from bot.health.sweep import HealthSweep
@@ -48,7 +51,11 @@ from bot.slack.access import AccessPolicy
 from bot.slack.client import build_slack_client
 from bot.slack.failures import tell_failure
 from bot.slack.files import SlackFiles
-from storage.db import create_engine, session_factory
+from bot.webhooks.endpoint import WebhookReceiver
+from bot.webhooks.inbox import InboxWriter
+from bot.webhooks.processor import WebhookProcessor
+from bot.webhooks.rejections import WebhookRejections
+from storage.db import Sessions, create_engine, session_factory
 from storage.migrate import pending_revisions, upgrade
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,7 @@ def settings_secrets(settings: Settings) -> list[str]:
                 settings.slack_signing_secret,
                 settings.nylas_api_key,
                 settings.bulkauth_audit_key,
+                settings.nylas_webhook_secret,
             ]
         ),
         *([str(database_password)] if database_password else []),
@@ -104,6 +112,47 @@ async def prepare_schema(engine: AsyncEngine, *, migrate: bool) -> None:
             f"the database lacks migrations {', '.join(pending)}; run `bulkauth db upgrade` "
             "(BULKAUTH_AUTO_MIGRATE is off)"
         )
+
+
+async def start_webhooks(
+    settings: Settings,
+    sessions: Sessions,
+    slack: AsyncWebClient,
+    scheduler: Scheduler,
+    stack: AsyncExitStack,
+) -> tuple[WebhookReceiver | None, AlertPublisher]:
+    """The alert publisher and the inbox processor run in every process (they also finish what
+    another replica or an earlier run stored); the endpoint exists only with a webhook secret."""
+    alerts = AlertPublisher(
+        sessions=sessions,
+        slack=slack,
+        channel=settings.bulkauth_alert_channel,
+        window_seconds=settings.bulkauth_alert_window_seconds,
+    )
+    alerts.start()
+    stack.push_async_callback(alerts.stop)
+    stored = asyncio.Event()
+    processor = WebhookProcessor(
+        sessions=sessions,
+        window_seconds=settings.bulkauth_alert_window_seconds,
+        stored=stored,
+        published=alerts.wake,
+        poll_seconds=settings.bulkauth_run_scan_seconds,
+    )
+    processor.start()
+    stack.push_async_callback(processor.stop)
+    if settings.nylas_webhook_secret is None:
+        return None, alerts
+    rejections = WebhookRejections(sessions=sessions, scheduler=scheduler)
+    rejections.start()
+    stack.push_async_callback(rejections.flush, everything=True)
+    receiver = WebhookReceiver(
+        secret=settings.nylas_webhook_secret.get_secret_value(),
+        max_age_seconds=settings.bulkauth_webhook_max_age_seconds,
+        inbox=InboxWriter(sessions=sessions, stored=stored),
+        rejections=rejections,
+    )
+    return receiver, alerts
 
 
 @asynccontextmanager
@@ -189,17 +238,17 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
         )
         run_engine.start()
-        # The lead switches this to the webhooks' grouped alerts at merge.
-        alerts: GrantAlertSink = (
-            ChannelAlerts(sessions=sessions, slack=slack, channel=settings.bulkauth_alert_channel)
-            if settings.bulkauth_alert_channel
-            else NoAlerts()
-        )
+        webhooks, alerts = await start_webhooks(settings, sessions, slack, scheduler, stack)
         sweep = HealthSweep(
             sessions=sessions,
             nylas=nylas,
             scheduler=scheduler,
-            alerts=alerts,
+            # Invalid grants it finds join the same grouped alerts as Nylas's notifications.
+            alerts=FoundInvalidAlerts(
+                sessions=sessions,
+                window_seconds=settings.bulkauth_alert_window_seconds,
+                wake=alerts.wake,
+            ),
             hours=settings.bulkauth_health_sweep_hours,
             worker_id=run_engine.worker_id,
             after=home.refresh,
@@ -284,5 +333,7 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             rotator=CredentialRotator(
                 sessions=sessions, slack=slack, nylas=nylas, reminders=expiry_reminders
             ),
+            webhooks=webhooks,
+            alerts=alerts,
         )
         log.info("closing resources")

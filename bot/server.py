@@ -1,4 +1,5 @@
-"""The one HTTP server of the bot: health, Slack events (HTTP mode) and the Nylas callback."""
+"""The one HTTP server of the bot: health, Slack events (HTTP mode), the Nylas callback and the
+Nylas webhook."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot import package_version
 from bot.deps import Deps
 from bot.logs import log_event
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.webhooks.endpoint import webhook_routes
 from storage.db import is_reachable
 from storage.models import RunStatus
 from storage.runs import run_counts_by_status
@@ -108,6 +110,7 @@ def build_web_app(
     signing_secret = deps.settings.slack_signing_secret
     if not deps.settings.socket_mode and signing_secret is not None:  # Settings require it
         web_app.router.add_routes([slack_events_route(signing_secret.get_secret_value())])
+    web_app.router.add_routes(webhook_routes(deps.webhooks))
     web_app.router.add_routes(list(extra_routes))
     return web_app
 
@@ -116,7 +119,11 @@ class BotServer:
     """Runs the web app on a port; `start` returns the port actually bound (0 picks one)."""
 
     def __init__(self, web_app: web.Application) -> None:
-        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=10)
+        # Bodies are read as sent: a compressed Nylas webhook is verified on its raw bytes and
+        # decompressed (with a size cap) only after that (bot/webhooks/notifications.py).
+        self._runner = web.AppRunner(
+            web_app, access_log=None, shutdown_timeout=10, auto_decompress=False
+        )
 
     async def start(self, *, host: str = "0.0.0.0", port: int) -> int:
         await self._runner.setup()

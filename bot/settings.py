@@ -115,7 +115,7 @@ class Settings(DatabaseSettings):
     bulkauth_approval_channel: str | None = None
     bulkauth_audit_anchor_channel: str | None = None
     # Where alerts go: credential expiry reminders (besides a DM to whoever registered it) and
-    # grants that became invalid (README "Credential lifecycle", "Grant health").
+    # grant events and invalid grants (README "Credential lifecycle", "Grant events and alerts").
     bulkauth_alert_channel: str | None = None
     # A Google service account key older than this is reminded like an expiring secret.
     bulkauth_google_key_max_age_days: int = Field(default=90, ge=1, le=3650)
@@ -143,6 +143,12 @@ class Settings(DatabaseSettings):
     bulkauth_upload_attempts: int = Field(default=5, ge=1, le=20)
     # Grant health: how often one replica lists the invalid grants.
     bulkauth_health_sweep_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+
+    # Nylas webhooks (README "Grant events and alerts"): the destination's secret turns the
+    # /nylas/webhook route on; alerts go to the channel, grouped per credential over the window.
+    nylas_webhook_secret: SecretStr | None = None
+    bulkauth_webhook_max_age_seconds: float = Field(default=3600.0, ge=60, le=7 * 86_400)
+    bulkauth_alert_window_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     # Nylas allows 50 requests/s per application and API group; 40 keeps a fifth of that for the
     # product's own calls on the same application and stays clear of 429s (benchmarks/

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.ids import ActionId
 from handlers import (
+    alerts,
     approvals,
     audit,
     commands,
@@ -54,5 +55,6 @@ def register(app: AsyncApp) -> None:
     run_controls.register(app)
     run_reports.register(app)
     audit.register(app)
+    alerts.register(app)
     home.register(app)
     app.action(ActionId.OPEN_URL)(ack_link_button)

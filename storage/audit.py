@@ -66,6 +66,14 @@ class AuditAction(StrEnum):
     INPUT_REJECTED = "input.rejected"
     AUDIT_QUERIED = "audit.queried"
     AUDIT_EXPORTED = "audit.exported"
+    # Grant events Nylas reported by webhook (actor `nylas`), and what people did with the alerts.
+    NYLAS_GRANT_CREATED = "nylas.grant.created"
+    NYLAS_GRANT_UPDATED = "nylas.grant.updated"
+    NYLAS_GRANT_EXPIRED = "nylas.grant.expired"
+    NYLAS_GRANT_DELETED = "nylas.grant.deleted"
+    WEBHOOK_REJECTED = "webhook.rejected"
+    ALERT_MUTED = "alert.muted"
+    ALERT_LIST_SENT = "alert.list_sent"
 
 
 @dataclass(frozen=True)

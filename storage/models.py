@@ -232,7 +232,7 @@ class RunItem(SQLModel, table=True):
     run_id: int = Field(foreign_key="bulk_run.id")
     email: str = Field(max_length=320, index=True)
     status: str = Field(default=ItemStatus.PENDING, max_length=16)
-    grant_id: str | None = Field(default=None, max_length=64)
+    grant_id: str | None = Field(default=None, max_length=64, index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     problem: str | None = Field(default=None, max_length=48)  # bot.nylas.problems code, if known
@@ -319,3 +319,59 @@ class InvalidGrant(SQLModel, table=True):
     )
     email: str | None = Field(default=None, max_length=320)
     first_seen_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class WebhookNotification(SQLModel, table=True):
+    """A Nylas webhook notification, written before the answer (so a crash loses nothing) and
+    unique on Nylas's notification id (so Nylas's retries are stored once). The processor marks
+    it processed in the same transaction that audits it."""
+
+    __tablename__ = "webhook_inbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: str = Field(max_length=128, unique=True)
+    trigger: str = Field(max_length=48)
+    grant_id: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+    provider: str | None = Field(default=None, max_length=16)
+    occurred_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    payload: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+    alert_id: int | None = Field(default=None, index=True)
+
+
+class GrantAlert(SQLModel, table=True):
+    """One alert message: grant events of one credential within one window. Counts grow as the
+    processor folds events in; the publisher edits the message when `shown` lags behind."""
+
+    __tablename__ = "grant_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_key: str = Field(max_length=80, index=True)  # a Nylas credential id, or domain:…
+    credential_name: str = Field(max_length=255)
+    provider: str | None = Field(default=None, max_length=16)
+    window_start: datetime = Field(sa_column=_utc_column(nullable=False))
+    window_end: datetime = Field(sa_column=_utc_column(nullable=False, index=True))
+    expired: int = 0
+    deleted: int = 0
+    total: int = 0
+    shown: int = 0  # the total the Slack message shows
+    muted: bool = False  # created while its credential's alerts were muted: never posted
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    edited_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class AlertMute(SQLModel, table=True):
+    """Alerts of a credential muted until a time, by someone (events are still audited)."""
+
+    __tablename__ = "alert_mute"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credential_key: str = Field(max_length=80, unique=True)
+    muted_until: datetime = Field(sa_column=_utc_column(nullable=False))
+    muted_by: str = Field(max_length=64)
+    muted_by_name: str = Field(max_length=255)

@@ -50,6 +50,7 @@ from tests.slack_requests import (
     slash_command,
 )
 from tests.slack_ui import Person
+from tests.webhooks.conftest import WEBHOOK_SECRET, inbox_settled
 
 MS_SECRET = "canary-ms-client-secret-7f3a9c"
 
@@ -118,6 +119,19 @@ async def dump_database(bot_deps) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(rows)
 
 
+async def webhook_deliveries(bot: RunningBot, nylas: FakeNylas) -> None:
+    """Signed notifications (one compressed) and a forged one that carries the secret itself."""
+    nylas.add_webhook(f"{bot.url}/nylas/webhook", secret=WEBHOOK_SECRET)
+    grant = nylas.add_grant("canary@canary.com")
+    assert (await nylas.notify("grant.expired", grant)).accepted
+    assert (await nylas.notify("grant.deleted", grant, compress=True)).accepted
+    forged = json.dumps({"id": "x", "secret": WEBHOOK_SECRET}).encode()
+    headers = {"X-Nylas-Signature": WEBHOOK_SECRET}
+    async with bot.http.post(f"{bot.url}/nylas/webhook", data=forged, headers=headers) as answer:
+        assert answer.status == 401
+    await inbox_settled(bot)
+
+
 async def look_at_everything(bot: RunningBot, slack: FakeSlack) -> None:
     """What an operator would look at afterwards: audit (and its export), status, the Home."""
     for subcommand in ("audit", "status", "credentials"):
@@ -144,8 +158,10 @@ async def test_private_key_and_client_secret_never_leak(
     pem = rsa_pem()
     key_canary = canary_of(pem)
     upload = slack.host_file(key_json(pem).encode(), filename="canary.json")
-    async with run_bot(make_settings(), redactor=REDACTOR) as bot:
+    settings = make_settings(nylas_webhook_secret=WEBHOOK_SECRET, bulkauth_alert_channel="C0ALERTS")
+    async with run_bot(settings, redactor=REDACTOR) as bot:
         await forged_submission(bot, slack, pem)
+        await webhook_deliveries(bot, nylas)
         view = await Person(bot, slack, ADMIN).open_modal("credential google")
         await submit_google(view, name="canary.com", upload=upload)
         await registration_outcome(view, "Registered")
@@ -178,7 +194,7 @@ async def test_private_key_and_client_secret_never_leak(
         "files sent to Slack": files,
         "repr of deps": deps_repr,
     }
-    secrets = [pem, MS_SECRET, NYLAS_API_KEY, BOT_TOKEN, SIGNING_SECRET]
+    secrets = [pem, MS_SECRET, NYLAS_API_KEY, BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET]
     leaks = [
         f"{form} of secret #{number} in {place}"
         for number, secret in enumerate(secrets)

@@ -58,6 +58,13 @@ ACTION_LABELS: dict[str, str] = {
     AuditAction.INPUT_REJECTED: "had input refused",
     AuditAction.AUDIT_QUERIED: "searched the audit log",
     AuditAction.AUDIT_EXPORTED: "exported the audit log",
+    AuditAction.NYLAS_GRANT_CREATED: "reported a new grant for",
+    AuditAction.NYLAS_GRANT_UPDATED: "reported an updated grant of",
+    AuditAction.NYLAS_GRANT_EXPIRED: "reported an expired grant of",
+    AuditAction.NYLAS_GRANT_DELETED: "reported a deleted grant of",
+    AuditAction.WEBHOOK_REJECTED: "a webhook request was rejected",
+    AuditAction.ALERT_MUTED: "muted the alerts of",
+    AuditAction.ALERT_LIST_SENT: "asked for the list of an alert",
 }
 
 

@@ -1,5 +1,6 @@
 """The `bulkauth` command line: `serve`, `check`, `db upgrade`, and the `audit`, `runs`,
-`credentials` and `demo` commands (bot/cli/audit.py, runs.py, credentials.py, demo.py)."""
+`credentials`, `demo` and `webhook` commands (bot/cli/audit.py, runs.py, credentials.py, demo.py,
+webhooks.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.cli.credentials import credentials
 from bot.cli.demo import demo
 from bot.cli.doctor import doctor
 from bot.cli.runs import runs
+from bot.cli.webhooks import webhook
 from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
 from bot.logs import Redactor, configure_logging
 from bot.preflight import Findings, TokensRefused, preflight
@@ -109,3 +111,4 @@ main.add_command(runs)
 main.add_command(credentials)
 main.add_command(doctor)
 main.add_command(demo)
+main.add_command(webhook)

@@ -219,6 +219,10 @@ class NylasClient:
                 return
             offset += len(items)
 
+    async def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Another endpoint's JSON (webhooks: bot/nylas/webhooks.py), same limits and retries."""
+        return await self._request(method, path, body=body)
+
     # --- connectors ---------------------------------------------------------------------
     async def get_connector(self, provider: Provider) -> Connector:
         payload = await self._request("GET", f"/v3/connectors/{provider}")

@@ -8,7 +8,6 @@ from collections import Counter
 from datetime import date
 
 from bot.blocks.metadata import CredentialRef, PlanRef
-from bot.health.alerts import build_invalid_alert
 from bot.health.causes import likely_cause
 from bot.health.checking import CredentialHealth
 from bot.health.messages import MAX_CREDENTIALS_SHOWN, build_health_message
@@ -78,16 +77,6 @@ def test_the_likely_cause_names_an_expired_secret_or_what_usually_breaks_grants(
     assert "client secret expired on 2026-11-19" in likely_cause(expired, grant("a@x"), today=TODAY)
     assert "marked it invalid on 2026-11-20" in likely_cause(later, grant("a@x"), today=TODAY)
     assert "domain-wide delegation" in likely_cause(google, grant("a@x"), today=TODAY)
-
-
-def test_the_alert_says_how_many_and_offers_the_button() -> None:
-    blocks = checked_message(
-        build_invalid_alert("acme <b>", 4, 312, "The key was deleted.", "sweep")
-    )
-    assert "312 grants of *acme &lt;b&gt;* became invalid (found by the health sweep)" in texts(
-        blocks
-    )
-    assert "Re-authenticate 312 invalid grants" in buttons(blocks)
 
 
 def reauth_plan(grants: list[Grant]):  # type: ignore[no-untyped-def]

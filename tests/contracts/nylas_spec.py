@@ -108,8 +108,15 @@ def request_variant(method: str, path: str, body: Any) -> str | None:
     return None
 
 
+# Nylas's Webhooks API is not part of the vendored admin spec; the fake's destinations and
+# notifications follow field-failures.md and nylas-api.md (bot/demo/fakes/nylas_webhooks.py).
+OUTSIDE_ADMIN_SPEC = re.compile(r"/v3/webhooks(/.*)?")
+
+
 def check_exchange(method: str, path: str, body: Any, status: int, response: Any) -> int:
     """Validate one request/response pair; returns how many bodies were checked."""
+    if OUTSIDE_ADMIN_SPEC.fullmatch(path):
+        return 0
     spec = nylas_spec()
     checked = 0
     if body is not None:

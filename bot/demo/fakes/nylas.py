@@ -37,10 +37,11 @@ from bot.demo.fakes.nylas_records import (
     error_reply,
 )
 from bot.demo.fakes.nylas_routes import NylasRoutes
+from bot.demo.fakes.nylas_webhooks import Delivery, NylasWebhooks
 
 
 @dataclass
-class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes):
+class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks):
     api_key: str = API_KEY
     latency: float = 0.0
     rate_limit_per_second: int | None = None
@@ -64,6 +65,8 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes):
     unknown_mailboxes: set[str] = field(default_factory=set)  # lower-cased emails
     consent_propagates_at: float | None = None  # time.monotonic() before which Microsoft refuses
     requests: list[Recorded] = field(default_factory=list)
+    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)  # destinations, by id
+    deliveries: list[Delivery] = field(default_factory=list)  # notifications sent
     throttled: int = 0
     url: str = ""
     seed: int = 7
@@ -212,7 +215,8 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes):
             except ValueError:
                 body = raw.decode(errors="replace")
         record = Recorded(method, path, query, body, at=time.monotonic())
-        reply = self._answer(method, path, query, body, authorization)
+        precheck = await self._webhook_precheck(method, path, body, authorization)
+        reply = precheck or self._answer(method, path, query, body, authorization)
         record.status, record.response = reply.status, reply.body
         record.off_spec = reply.off_spec
         async with self._changed:
@@ -282,6 +286,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes):
             ("GET", r"/v3/grants", self._list_grants),
             ("GET", r"/v3/grants/(?P<id>[^/]+)", self._get_grant),
             ("DELETE", r"/v3/grants/(?P<id>[^/]+)", self._delete_grant),
+            *self._webhook_routes(),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
