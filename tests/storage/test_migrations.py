@@ -56,6 +56,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0008",
             "0009",
             "0010",
+            "0011",
         ]
     finally:
         await fresh.dispose()
