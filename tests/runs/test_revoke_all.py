@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from storage.models import AuditEvent, BulkRun, CredentialRecord
+from tests.cli import run_cli
 from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
@@ -84,7 +86,7 @@ async def approval_request(slack: FakeSlack, bot: RunningBot) -> SlackCall:
 
 
 async def test_all_credentials_deletes_every_grant_of_the_leavers_on_both_credentials(
-    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, tmp_path: Path
 ) -> None:
     google, microsoft, leavers = await two_credentials(bot, nylas)
     shown = await plan_all(bot, slack, LEAVERS)
@@ -142,6 +144,15 @@ async def test_all_credentials_deletes_every_grant_of_the_leavers_on_both_creden
     details = json.loads(revoked[0].details)
     assert details["requested_by"] == ADMIN and details["reason"] == REASON
     assert "Ann" in details["approvers"] and "Bob" in details["approvers"]
+    summary = [c for c in slack.calls_to("chat.update") if "Run 1" in c.text_blob()][-1]
+    assert "All credentials" in summary.text_blob()
+    await Person(bot, slack, ADMIN).command("status")  # the run is listed by that name too
+    [status] = await slack.wait_for("response_url")
+    assert "All credentials" in json.dumps(status.params["blocks"])
+    code, out, err = await run_cli(bot.deps.database, "runs", "list", "--json", cwd=tmp_path)
+    assert code == 0, err
+    [listed] = json.loads(out)
+    assert listed["credential_name"] == "All credentials"
 
 
 async def test_an_all_credentials_request_is_stale_once_a_credential_changes(
