@@ -45,6 +45,7 @@ def build_revoke_modal(
     origin: RevokeOrigin,
     *,
     undo_users: int | None = None,
+    all_selected: bool = False,
 ) -> View:
     """`undo_users`: the count of grants the run in `origin.undo_run_id` created (those users
     replace the user fields)."""
@@ -66,7 +67,9 @@ def build_revoke_modal(
                     action_id=ActionId.INPUT,
                     placeholder="Credential",
                     options=[ALL_OPTION, *(_option(c) for c in credentials[:99])],
-                    initial_option=_option(selected) if selected else None,
+                    initial_option=ALL_OPTION
+                    if all_selected
+                    else (_option(selected) if selected else None),
                 ),
                 hint=f"{ALL_CREDENTIALS}: every grant of these users, whichever credential "
                 "made it. A credential: only its grants.",

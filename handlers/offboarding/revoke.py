@@ -32,7 +32,7 @@ UNDOABLE = (RunStatus.FINISHED, RunStatus.CANCELLED)
 
 
 async def revoke_command(request: CommandRequest) -> None:
-    """`/bulkauth revoke [credential]`: the request modal, opened at once."""
+    """`/bulkauth revoke [credential | all]`: the request modal, opened at once."""
     await request.ack()
     deps = request.deps
     async with deps.sessions() as session:
@@ -45,9 +45,9 @@ async def revoke_command(request: CommandRequest) -> None:
         None,
     )
     origin = RevokeOrigin(channel_id=request.channel_id)
-    await deps.slack.views_open(
-        trigger_id=request.trigger_id, view=build_revoke_modal(credentials, selected, origin)
-    )
+    every = wanted == ALL_CREDENTIALS_OPTION and selected is None  # a credential named "all" wins
+    view = build_revoke_modal(credentials, selected, origin, all_selected=every)
+    await deps.slack.views_open(trigger_id=request.trigger_id, view=view)
 
 
 async def _undo_source(deps: Deps, run_id: int) -> tuple[CredentialRecord, dict[str, str]]:

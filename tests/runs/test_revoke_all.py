@@ -69,9 +69,15 @@ async def two_credentials(
     return google, microsoft, {email: grant["id"] for email, grant in ids.items()}
 
 
-async def plan_all(bot: RunningBot, slack: FakeSlack, people: list[str]) -> Modal:
-    modal = await Person(bot, slack, ADMIN).open_modal("revoke")
-    await modal.choose("Credential", "All credentials")
+async def plan_all(
+    bot: RunningBot, slack: FakeSlack, people: list[str], *, typed: bool = False
+) -> Modal:
+    """The revoke modal with All credentials chosen in its select, or named in the command."""
+    if typed:
+        modal = await Person(bot, slack, ADMIN).open_modal("revoke all")
+    else:
+        modal = await Person(bot, slack, ADMIN).open_modal("revoke")
+        await modal.choose("Credential", "All credentials")
     modal.type("Users", "\n".join(people))
     modal.type("Reason", REASON)
     submitted = await modal.submit()
@@ -159,7 +165,7 @@ async def test_an_all_credentials_request_is_stale_once_a_credential_changes(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     await two_credentials(bot, nylas)
-    await confirm(bot, await plan_all(bot, slack, LEAVERS))
+    await confirm(bot, await plan_all(bot, slack, LEAVERS, typed=True))  # `/bulkauth revoke all`
     request = await approval_request(slack, bot)
     await seed_credential(bot, nylas, name="newcomer.com")  # registered after the plan
     await Person(bot, slack, ANN).click(request, "Approve")
