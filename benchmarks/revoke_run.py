@@ -2,6 +2,10 @@
 of the same users on the same bot as the baseline.
 
     python -m benchmarks.revoke_run [--users 2000] [--without 100] [--rps 150] [--limit 200]
+                                    [--all-credentials]
+
+--all-credentials: half the grants are moved to a second (Microsoft) credential and the
+revocation is "All credentials" (one run across both, each grant deleted by its own id).
 
 The fake Nylas answers 429 above --limit requests per second; the bot is configured for --rps.
 Printed for each run: Nylas calls, seconds from approval to the CSV, calls per second achieved
@@ -27,7 +31,9 @@ from tests.runs.test_revoke import ANN, BOB, approval_request, revoke_plan
 from tests.slack_ui import Person
 
 
-async def measure(count: int, without: int, rps: int, limit: int, workdir: Path) -> bool:
+async def measure(
+    count: int, without: int, rps: int, limit: int, workdir: Path, *, across: bool = False
+) -> bool:
     slack, nylas = FakeSlack(), FakeNylas(api_key=NYLAS_API_KEY, rate_limit_per_second=limit)
     for user, name in ((ADMIN, "Ada"), (ANN, "Ann"), (BOB, "Bob")):
         slack.add_user(user, name)
@@ -51,7 +57,15 @@ async def measure(count: int, without: int, rps: int, limit: int, workdir: Path)
             grant_seconds = time.monotonic() - started
             grant_calls = len(nylas.calls("POST", "/v3/connect/custom"))
             grant_429 = nylas.throttled
-            shown = await revoke_plan(bot, slack, "acme.com (Google)", users(count))
+            label = "acme.com (Google)"
+            if across:  # every other grant belongs to a Microsoft credential
+                microsoft = await seed_credential(
+                    bot, nylas, provider="microsoft", name="contoso.com"
+                )
+                for grant in list(nylas.grants.values())[::2]:
+                    grant.update(provider="microsoft", credential_id=microsoft.nylas_credential_id)
+                label = "All credentials"
+            shown = await revoke_plan(bot, slack, label, users(count))
             await confirm(bot, shown)
             request = await approval_request(slack, bot)
             await Person(bot, slack, ANN).click(request, "Approve")
@@ -70,7 +84,8 @@ async def measure(count: int, without: int, rps: int, limit: int, workdir: Path)
         f"{grant_calls / grant_seconds:.1f}/s, 429s {grant_429}"
     )
     print(
-        f"revocation:          {deletes} DELETEs in {revoke_seconds:.1f} s = "
+        ("revocation (all):    " if across else "revocation:          ")
+        + f"{deletes} DELETEs in {revoke_seconds:.1f} s = "
         f"{deletes / revoke_seconds:.1f}/s, 429s {revoke_429}, grants left {len(nylas.grants)}"
     )
     return not nylas.grants and revoke_429 == 0
@@ -82,9 +97,19 @@ def main() -> None:
     parser.add_argument("--without", type=int, default=100)
     parser.add_argument("--rps", type=int, default=150)
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument("--all-credentials", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bulkauth-revoke-") as folder:
-        healthy = asyncio.run(measure(args.users, args.without, args.rps, args.limit, Path(folder)))
+        healthy = asyncio.run(
+            measure(
+                args.users,
+                args.without,
+                args.rps,
+                args.limit,
+                Path(folder),
+                across=args.all_credentials,
+            )
+        )
     print("OK" if healthy else "FAILED")
     sys.exit(0 if healthy else 1)
 

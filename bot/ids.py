@@ -93,6 +93,10 @@ class BlockId(StrEnum):
 
 # The bot scopes app.manifest.yml asks for (a test keeps the two equal); `doctor` checks that the
 # installed token has them.
+# The revoke modal's credential option for every credential the bot knows (credential options
+# carry the credential's numeric id, so this never collides).
+ALL_CREDENTIALS_OPTION = "all"
+
 BOT_SCOPES = (
     "commands",
     "chat:write",

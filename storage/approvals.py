@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.consents import latest_consent
+from storage.consents import latest_consents
 from storage.models import BulkRun, CredentialRecord, RunApproval, RunStatus
 
 _HALF = 32  # the basis is the credential's fingerprint then the consent's, 32 hex digits each
@@ -30,21 +30,44 @@ def users_digest(emails: Iterable[str]) -> str:
 DEAD_REQUEST_STATUSES = (RunStatus.CANCELLED, RunStatus.REJECTED, RunStatus.EXPIRED)
 
 
-async def request_basis(*, session: AsyncSession, credential_id: int) -> str:
+async def request_basis(*, session: AsyncSession, credential_id: int | None) -> str:
     """What a plan rests on: the credential as registered and its latest consent ("" when the
-    credential is gone). Rotating the key or secret, or a consent revoked or renewed, changes it."""
-    credential = await session.get(CredentialRecord, credential_id)
-    if credential is None or credential.deleted_at is not None:
-        return ""
-    consent = await latest_consent(session=session, credential_id=credential_id)
-    credential_part = _digest(
-        credential.nylas_credential_id,
-        credential.private_key_id,
-        credential.client_id,
-        credential.tenant,
-        credential.secret_expires_on,
+    credential is gone). Rotating the key or secret, or a consent revoked or renewed, changes it.
+    `None` (a revocation across every credential): every live credential and its consent, so
+    registering, rotating or deleting any of them changes it."""
+    if credential_id is None:
+        rows = await session.exec(
+            select(CredentialRecord)
+            .where(col(CredentialRecord.deleted_at).is_(None))
+            .order_by(col(CredentialRecord.id))
+        )
+        credentials = list(rows.all())
+    else:
+        one = await session.get(CredentialRecord, credential_id)
+        if one is None or one.deleted_at is not None:
+            return ""
+        credentials = [one]
+    consents = await latest_consents(
+        session=session, credential_ids=[c.id for c in credentials if c.id is not None]
     )
-    consent_part = _digest(consent.id, consent.status) if consent is not None else _digest("none")
+    credential_parts = [
+        _digest(
+            credential.nylas_credential_id,
+            credential.private_key_id,
+            credential.client_id,
+            credential.tenant,
+            credential.secret_expires_on,
+        )
+        for credential in credentials
+    ]
+    consent_parts = [
+        _digest(consent.id, consent.status) if consent is not None else _digest("none")
+        for consent in (consents.get(c.id) if c.id is not None else None for c in credentials)
+    ]
+    if credential_id is not None:  # one credential: the basis requests always had
+        credential_part, consent_part = credential_parts[0], consent_parts[0]
+    else:
+        credential_part, consent_part = _digest(*credential_parts), _digest(*consent_parts)
     return credential_part[:_HALF] + consent_part[:_HALF]
 
 
@@ -66,7 +89,11 @@ async def newer_request(*, session: AsyncSession, run: BulkRun) -> int | None:
         return None
     query = (
         select(func.max(BulkRun.id))
-        .where(col(BulkRun.credential_id) == run.credential_id)
+        .where(
+            col(BulkRun.credential_id).is_(None)
+            if run.credential_id is None
+            else col(BulkRun.credential_id) == run.credential_id
+        )
         .where(col(BulkRun.users_digest) == run.users_digest)
         .where(col(BulkRun.kind) == run.kind)
         .where(col(BulkRun.id) > run.id)

@@ -50,6 +50,11 @@ async def list_credentials(
     return list((await session.exec(query)).all())
 
 
+async def every_credential(*, session: AsyncSession) -> list[CredentialRecord]:
+    """Every credential ever registered, deleted ones included (what old records name)."""
+    return list((await session.exec(select(CredentialRecord))).all())
+
+
 async def get_credential(*, session: AsyncSession, credential_id: int) -> CredentialRecord | None:
     return await session.get(CredentialRecord, credential_id)
 

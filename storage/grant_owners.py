@@ -29,7 +29,9 @@ async def owners_by_grant_id(*, session: AsyncSession, grant_ids: Sequence[str])
             .where(col(RunItem.grant_id).in_(chunk))
             .where(col(RunItem.status).in_(GRANTED_ITEM_STATUSES))
         )
-        owners.update({str(grant_id): int(owner) for grant_id, owner in rows.all()})
+        owners.update(
+            {str(grant_id): int(owner) for grant_id, owner in rows.all() if owner is not None}
+        )
     return owners
 
 
@@ -47,7 +49,9 @@ async def owners_by_email(
             .where(col(RunItem.status).in_(GRANTED_ITEM_STATUSES))
             .order_by(col(RunItem.run_id))
         )
-        owners.update({str(email): int(owner) for email, owner in rows.all()})  # newest wins
+        owners.update(  # newest wins
+            {str(email): int(owner) for email, owner in rows.all() if owner is not None}
+        )
     return owners
 
 

@@ -130,7 +130,8 @@ class BulkRun(SQLModel, table=True):
     __tablename__ = "bulk_run"
 
     id: int | None = Field(default=None, primary_key=True)
-    credential_id: int = Field(foreign_key="credential.id", index=True)
+    # None: a revocation across every credential (each item names its grant's credential).
+    credential_id: int | None = Field(default=None, foreign_key="credential.id", index=True)
     provider: str = Field(max_length=16)
     scopes: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False))
     skip_existing: bool = True
@@ -224,7 +225,11 @@ class RunItem(SQLModel, table=True):
 
     __tablename__ = "run_item"
     __table_args__ = (
-        sa.UniqueConstraint("run_id", "email", name="uq_run_item_run_email"),
+        # One item per mailbox, or per mailbox and credential in a revocation across every
+        # credential (a mailbox may have a grant of several).
+        sa.UniqueConstraint(
+            "run_id", "email", "credential_id", name="uq_run_item_run_email_credential"
+        ),
         sa.Index("ix_run_item_run_status", "run_id", "status"),
     )
 
@@ -233,6 +238,8 @@ class RunItem(SQLModel, table=True):
     email: str = Field(max_length=320, index=True)
     status: str = Field(default=ItemStatus.PENDING, max_length=16)
     grant_id: str | None = Field(default=None, max_length=64, index=True)
+    # The grant's Nylas credential id in a revocation across every credential, else "".
+    credential_id: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
     problem: str | None = Field(default=None, max_length=48)  # bot.nylas.problems code, if known

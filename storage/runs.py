@@ -61,6 +61,7 @@ class ClaimedItem:
     email: str
     attempts: int
     known_grant_id: str | None = None  # the user's grant found at planning time
+    credential_id: str = ""  # the grant's Nylas credential in a revocation across all
 
 
 async def claim_items(
@@ -93,11 +94,17 @@ async def claim_items(
             attempts=RunItem.attempts + 1,
         )
         .returning(
-            col(RunItem.id), col(RunItem.email), col(RunItem.attempts), col(RunItem.grant_id)
+            col(RunItem.id),
+            col(RunItem.email),
+            col(RunItem.attempts),
+            col(RunItem.grant_id),
+            col(RunItem.credential_id),
         )
     )
     return [
-        ClaimedItem(id=row[0], email=row[1], attempts=row[2], known_grant_id=row[3])
+        ClaimedItem(
+            id=row[0], email=row[1], attempts=row[2], known_grant_id=row[3], credential_id=row[4]
+        )
         for row in claimed.all()
     ]
 
@@ -251,20 +258,25 @@ async def unfinished_items(*, session: AsyncSession, run_id: int) -> int:
     return int((await session.exec(query)).one())
 
 
+ItemPreset = tuple[str, str, str | None] | tuple[str, str, str | None, str]
+
+
 async def items_with_presets(
-    *, session: AsyncSession, run_id: int, items: Iterable[tuple[str, str, str | None]]
+    *, session: AsyncSession, run_id: int, items: Iterable[ItemPreset]
 ) -> int:
-    """Insert (email, status, known grant id) rows in batches; returns how many."""
+    """Insert (email, status, known grant id[, the grant's Nylas credential id]) rows in
+    batches; returns how many."""
     written = 0
     batch: list[dict[str, object]] = []
-    for email, status, grant_id in items:
+    for row in items:
         batch.append(
             {
                 "run_id": run_id,
-                "email": email,
-                "status": status,
+                "email": row[0],
+                "status": row[1],
                 "attempts": 0,
-                "grant_id": grant_id,
+                "grant_id": row[2],
+                "credential_id": row[3] if len(row) > 3 else "",
             }
         )
         if len(batch) >= INSERT_BATCH:
@@ -339,9 +351,10 @@ async def grants_by_credential(*, session: AsyncSession) -> dict[int, int]:
         select(BulkRun.credential_id, func.count(func.distinct(RunItem.email)))
         .join(RunItem, col(RunItem.run_id) == col(BulkRun.id))
         .where(col(RunItem.status).in_(GRANTED_ITEM_STATUSES))
+        .where(col(BulkRun.credential_id).is_not(None))
         .group_by(col(BulkRun.credential_id))
     )
-    return {int(credential_id): int(count) for credential_id, count in rows.all()}
+    return {int(owner): int(count) for owner, count in rows.all() if owner is not None}
 
 
 async def created_grants(*, session: AsyncSession, run_id: int) -> dict[str, str]:

@@ -16,10 +16,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import BulkRun, CredentialRecord, ItemStatus, RunItem, WebhookNotification
+from storage.models import (
+    BulkRun,
+    CredentialRecord,
+    ItemStatus,
+    RequestKind,
+    RunItem,
+    WebhookNotification,
+)
 
 ORIGIN_CHUNK = 500
 _GRANTED = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED, ItemStatus.SKIPPED)
+_GRANTING = (RequestKind.GRANT, RequestKind.REAUTHENTICATE)
 
 
 async def store_notifications(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
@@ -107,10 +115,14 @@ async def grant_origins(
                 .join(BulkRun, col(BulkRun.id) == col(RunItem.run_id))
                 .where(col(column).in_(wanted[start : start + ORIGIN_CHUNK]))
                 .where(col(RunItem.status).in_(_GRANTED))
+                # Only runs that grant: a revocation's skipped users have no grant from it.
+                .where(col(BulkRun.kind).in_(_GRANTING))
+                .where(col(BulkRun.credential_id).is_not(None))
                 .order_by(col(RunItem.id))
             )
             for key, run_id, credential_row in (await session.exec(query)).all():
-                by_key[kind][key] = (run_id, credential_row)
+                if credential_row is not None:
+                    by_key[kind][key] = (run_id, credential_row)
     rows = {row for origins in by_key.values() for _run, row in origins.values()}
     credentials = {
         record.id: record

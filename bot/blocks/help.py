@@ -12,7 +12,10 @@ COMMANDS = (
     ("credentials [google|microsoft]", "List the registered credentials"),
     ("consent [credential]", "Get a Microsoft admin-consent link for a customer's tenant"),
     ("grants [credential]", "Create grants in bulk for a list of users"),
-    ("revoke [credential]", "Delete the grants of a list of users (offboarding; approved first)"),
+    (
+        "revoke [credential | all]",
+        "Delete the grants of a list of users (offboarding; approved first)",
+    ),
     ("audit [email|@user|credential|run]", "Who did what: the audit log"),
     ("status", "Runs, pending consents and expiring secrets"),
     ("health [credential]", "Valid and invalid grants per credential; re-authenticate the invalid"),

@@ -47,7 +47,11 @@ def run_record(
     done = counts.get(run.id or 0, Counter())
     items = {str(status): done[status] for status in FINISHED_ITEM_STATUSES}
     items["left"] = sum(done[status] for status in UNSENT_ITEM_STATUSES)
-    return {**_fields(run), "credential_name": names.get(run.credential_id), "items": items}
+    return {
+        **_fields(run),
+        "credential_name": names.get(run.credential_id, run.credential_name or None),
+        "items": items,
+    }
 
 
 def credential_record(record: CredentialRecord) -> dict[str, Any]:

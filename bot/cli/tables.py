@@ -70,7 +70,7 @@ def run_table(
             [
                 str(run.id),
                 run.status,
-                names.get(run.credential_id, "?"),
+                names.get(run.credential_id, run.credential_name or "?"),
                 str(run.total),
                 *(str(done[status]) for status in FINISHED_ITEM_STATUSES),
                 str(sum(done[status] for status in UNSENT_ITEM_STATUSES)),

@@ -104,7 +104,11 @@ async def _run_lines(
     return [
         RunLine(
             run=run,
-            credential_name=names.get(run.credential_id, "?"),
+            credential_name=(  # a revocation across every credential has its own name
+                run.credential_name
+                if run.credential_id is None
+                else names.get(run.credential_id, "?")
+            ),
             counts=counts[run.id] if run.id in counts else stored_counts(run),
         )
         for run in runs

@@ -158,8 +158,9 @@ class CredentialDeletion:
         if not won or run is None:
             return ""
         async with self._sessions() as session:
-            credential = await get_credential(session=session, credential_id=run.credential_id)
-        assert credential is not None and credential.id is not None
+            owner = run.credential_id  # a credential deletion always names its credential
+            credential = owner and await get_credential(session=session, credential_id=owner)
+        assert credential and credential.id is not None
         provider: Provider = "google" if credential.provider == "google" else "microsoft"
         name = escape(credential.name)
         refusal, request_id = "", None

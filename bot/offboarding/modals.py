@@ -1,5 +1,5 @@
-"""The revoke request modal: a credential, the users (pasted or a file, read like a grant
-run's) or, when undoing a run, that run's created grants; and a required reason."""
+"""The revoke request modal: a credential (or all of them), the users (pasted or a file, read
+like a grant run's) or, when undoing a run, that run's created grants; and a required reason."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from slack_sdk.models.views import View
 from bot.blocks import escape, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import RevokeOrigin
-from bot.ids import ActionId, BlockId, CallbackId
+from bot.ids import ALL_CREDENTIALS_OPTION, ActionId, BlockId, CallbackId
 from bot.runs.emails import MAX_USER_FILE_BYTES
+from bot.runs.plan import ALL_CREDENTIALS
 from bot.runs.policy import MAX_REASON_LENGTH
 from storage.models import CredentialRecord
 
@@ -34,12 +35,17 @@ def _option(credential: CredentialRecord) -> Option:
     return Option(value=str(credential.id), text=label[:75])
 
 
+# First: when a person leaves, every grant of their mailboxes, whichever credential made it.
+ALL_OPTION = Option(value=ALL_CREDENTIALS_OPTION, text=ALL_CREDENTIALS)
+
+
 def build_revoke_modal(
     credentials: Sequence[CredentialRecord],
     selected: CredentialRecord | None,
     origin: RevokeOrigin,
     *,
     undo_users: int | None = None,
+    all_selected: bool = False,
 ) -> View:
     """`undo_users`: the count of grants the run in `origin.undo_run_id` created (those users
     replace the user fields)."""
@@ -60,10 +66,13 @@ def build_revoke_modal(
                 element=StaticSelectElement(
                     action_id=ActionId.INPUT,
                     placeholder="Credential",
-                    options=[_option(c) for c in credentials[:100]],
-                    initial_option=_option(selected) if selected else None,
+                    options=[ALL_OPTION, *(_option(c) for c in credentials[:99])],
+                    initial_option=ALL_OPTION
+                    if all_selected
+                    else (_option(selected) if selected else None),
                 ),
-                hint="Only grants of this credential are deleted.",
+                hint=f"{ALL_CREDENTIALS}: every grant of these users, whichever credential "
+                "made it. A credential: only its grants.",
             ),
             InputBlock(
                 block_id=BlockId.GRANTS_USERS_TEXT,

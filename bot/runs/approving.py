@@ -151,6 +151,8 @@ class ApprovalDesk:
         change = basis_change(run.basis, basis)
         if change == "deleted":
             return f"Run {run.id} is stale: the credential {name} was deleted after the plan."
+        if change == "credential" and run.credential_id is None:
+            return f"Run {run.id} is stale: a credential was registered, rotated or deleted."
         if change == "credential":
             return f"Run {run.id} is stale: the credential {name} was rotated after the plan."
         if change == "consent":

@@ -147,7 +147,7 @@ class Runs:
                 EventSpec(
                     actor=actor,
                     action=AuditAction.RUN_REQUESTED,
-                    subject=Subject(credential_id=plan.nylas_credential_id, run_id=run.id),
+                    subject=Subject(credential_id=plan.nylas_credential_id or None, run_id=run.id),
                     details={
                         "users": len(items),
                         "calls": plan.calls,
@@ -163,14 +163,14 @@ class Runs:
                     actor=actor,
                     action=AuditAction.GRANT_SKIPPED,
                     subject=Subject(
-                        credential_id=plan.nylas_credential_id,
+                        credential_id=plan.nylas_credential_id or None,
                         email=email,
                         grant_id=grant_id,
                         run_id=run.id,
                     ),
                     details={"reason": "no grant" if plan.revokes else "already has a valid grant"},
                 )
-                for email, status, grant_id in items
+                for email, status, grant_id, *_ in items
                 if status == ItemStatus.SKIPPED
             ]
             await record_events(session=session, specs=specs)

@@ -4,7 +4,7 @@ revocation, credential deletion)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +14,7 @@ from bot.nylas.models import Grant
 from bot.runs.emails import UserList
 from bot.slack.access import SlackActor
 from storage.models import CredentialRecord, ItemStatus, RequestKind
+from storage.runs import ItemPreset
 
 MAX_LISTED_INVALID = 20
 
@@ -22,7 +23,7 @@ MAX_LISTED_INVALID = 20
 class GrantRequest:
     """A checked request modal: everything planning needs, nothing Slack-shaped."""
 
-    credential: CredentialRecord
+    credential: CredentialRecord | None  # None: a revocation across every credential (`across`)
     candidates: tuple[str, ...]  # as given; folded while planning
     scopes: tuple[str, ...]
     skip_existing: bool
@@ -32,11 +33,23 @@ class GrantRequest:
     # existing grants of these users (bot/health/reauth.py), the same call, keeping their ids.
     kind: RequestKind = RequestKind.GRANT
     only_grants: frozenset[str] = frozenset()  # undoing a run: just the grants it created
+    across: tuple[CredentialRecord, ...] = ()  # every credential the bot knows (credential None)
+
+
+@dataclass(frozen=True)
+class Target:  # one grant a revocation across every credential deletes
+    email: str
+    grant_id: str
+    credential: str  # the grant's Nylas credential id
+    invalid: bool
+
+
+ALL_CREDENTIALS = "All credentials"
 
 
 @dataclass(frozen=True)
 class Plan:
-    credential_id: int
+    credential_id: int | None  # None: a revocation across every credential
     credential_name: str
     nylas_credential_id: str
     provider: str
@@ -51,15 +64,24 @@ class Plan:
     # Deleting the credential: its grants at Nylas, and the mailboxes the bot's runs granted.
     dependents: int = 0
     bot_grants: int = 0
+    # Across every credential: (Nylas credential id, "name (Provider)") of each, and the grants.
+    across: tuple[tuple[str, str], ...] = ()
+    targets: tuple[Target, ...] = ()
 
     @property
     def revokes(self) -> bool:
         return self.kind == RequestKind.REVOKE
 
     @property
+    def all_credentials(self) -> bool:
+        return self.revokes and self.credential_id is None
+
+    @property
     def calls(self) -> int:
         """Custom Authentication calls the run will make (a revocation: DELETE calls, one per
         user who has a grant of the credential)."""
+        if self.all_credentials:
+            return len(self.targets)
         if self.revokes:
             return len(self.existing_valid) + len(self.existing_invalid)
         if self.kind == RequestKind.DELETE_CREDENTIAL:
@@ -70,11 +92,14 @@ class Plan:
     def estimated_seconds(self, rate_per_second: float) -> float:
         return self.calls / rate_per_second
 
-    def items(self) -> list[tuple[str, str, str | None]]:
-        """(email, starting status, known grant id) for every user, in list order."""
-        rows: list[tuple[str, str, str | None]] = []
+    def items(self) -> list[ItemPreset]:
+        """(email, starting status, known grant id[, its credential]) for every user, in list
+        order; across every credential, one per grant (a user may have several)."""
+        rows: list[ItemPreset] = []
         if self.kind == RequestKind.DELETE_CREDENTIAL:
             return rows  # a request without users
+        if self.all_credentials:
+            return _target_items(self.users.emails, self.targets)
         if self.revokes:  # a user without a grant has nothing to revoke
             known = {**self.existing_valid, **self.existing_invalid}
             return [
@@ -94,9 +119,48 @@ class Plan:
         return rows
 
 
+def _target_items(emails: Sequence[str], targets: Sequence[Target]) -> list[ItemPreset]:
+    grants: dict[str, list[ItemPreset]] = {}
+    for t in targets:
+        row: ItemPreset = (t.email, ItemStatus.PENDING, t.grant_id, t.credential)
+        grants.setdefault(t.email, []).append(row)
+    return [r for e in emails for r in grants.get(e, [(e, ItemStatus.SKIPPED, None, "")])]
+
+
+def make_all_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> Plan:
+    """Each user's grants of any credential the bot knows (not those of other credentials)."""
+    known = {c.nylas_credential_id for c in request.across}
+    wanted = set(users.emails)
+    targets = tuple(
+        Target(g.email.lower(), g.id, g.credential_id or "", g.grant_status == "invalid")
+        for g in existing
+        if g.email and g.email.lower() in wanted and g.credential_id in known
+    )
+    having = {t.email for t in targets}
+    return Plan(
+        credential_id=None,
+        credential_name=ALL_CREDENTIALS,
+        nylas_credential_id="",
+        provider="all",
+        scopes=(),
+        skip_existing=False,
+        users=users,
+        new=tuple(email for email in users.emails if email not in having),
+        existing_valid={},
+        existing_invalid={},
+        kind=RequestKind.REVOKE,
+        across=tuple(
+            (c.nylas_credential_id, f"{c.name} ({c.provider.title()})") for c in request.across
+        ),
+        targets=targets,
+    )
+
+
 def make_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> Plan:
     """Sort the users by what Nylas already has for them (one List Grants pass)."""
     credential = request.credential
+    if credential is None:
+        return make_all_plan(request, users, existing)
     assert credential.id is not None
     if request.kind == RequestKind.REVOKE:  # only the grants of this credential are revoked
         existing = [g for g in existing if g.credential_id == credential.nylas_credential_id]
@@ -138,21 +202,43 @@ class PendingPlan:
     reason: str = ""
 
 
+def _per_credential(plan: Plan) -> list[str]:
+    lines = []
+    for nylas_id, label in plan.across:
+        mine = [t for t in plan.targets if t.credential == nylas_id]
+        bad = sum(t.invalid for t in mine)
+        already = f" ({bad:,} of them already invalid)" if bad else ""
+        lines.append(f"• *{escape(label)}*: {len(mine):,} grants will be deleted{already}")
+    return [*lines, f"• {len(plan.new):,} have no grant of any credential: nothing to do"]
+
+
 def revoke_summary(plan: Plan, rate: float) -> str:
     """The dry run of a revocation: who has a grant of the credential, who has none."""
+    entries = (
+        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
+        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid"
+    )
+    if plan.all_credentials:
+        head = f"*{ALL_CREDENTIALS}*: *revoke every grant of these users*"
+        return "\n".join([head, entries, *_per_credential(plan), *_revoke_tail(plan, rate)])
     lines = [
         f"*{escape(plan.credential_name)}* ({plan.provider.title()}): *revoke grants*",
-        f"• {plan.users.submitted:,} entries: {len(plan.users.emails):,} users, "
-        f"{plan.users.duplicates:,} duplicates folded, {len(plan.users.invalid):,} invalid",
+        entries,
         f"• {plan.calls:,} have a grant of this credential: it will be deleted "
         f"({len(plan.existing_invalid):,} of them already invalid)",
         f"• {len(plan.new):,} have no grant of this credential: nothing to do",
+        *_revoke_tail(plan, rate),
+    ]
+    return "\n".join(lines)
+
+
+def _revoke_tail(plan: Plan, rate: float) -> list[str]:
+    return [
         f"• {plan.calls:,} DELETE calls to Nylas, about "
         f"{duration(plan.estimated_seconds(rate))} at {rate:g} per second",
         ":warning: Deleting a grant is permanent. An expired grant needs re-authentication, "
         "not deletion.",
     ]
-    return "\n".join(lines)
 
 
 def deletion_summary(plan: Plan) -> str:

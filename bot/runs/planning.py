@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError
-from bot.nylas.models import GrantFilters
+from bot.nylas.models import Grant, GrantFilters
 from bot.runs.emails import fold
 from bot.runs.modals import build_plan_view, build_status_view
 from bot.runs.plan import GrantRequest, PendingPlan, make_plan
@@ -40,9 +40,11 @@ class Planner:
     ) -> None:
         """Runs after the ack, in the background; the modal shows "Checking…" meanwhile."""
         users = await asyncio.to_thread(fold, request.candidates)  # ~30 µs an address
-        provider = request.credential.provider
-        try:
-            existing = await self._nylas.list_grants(GrantFilters(provider=provider))
+        credentials = request.across if request.credential is None else (request.credential,)
+        existing: list[Grant] = []
+        try:  # one List Grants pass (every page) per provider; across every credential, both
+            for provider in sorted({credential.provider for credential in credentials}):
+                existing += await self._nylas.list_grants(GrantFilters(provider=provider))
         except NylasError as error:
             failed = f":x: Could not read the existing grants. {error.user_message}"
             await self._slack.views_update(view_id=view_id, view=build_status_view(failed))

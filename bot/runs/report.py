@@ -125,7 +125,8 @@ class RunReporter:
         self._last_update[run_id] = time.monotonic()  # the interval runs from the edit itself
         if run.status == RunStatus.HELD:
             async with self._sessions() as session:
-                credential = await session.get(CredentialRecord, run.credential_id)
+                owner = run.credential_id  # None: a revocation across every credential
+                credential = await session.get(CredentialRecord, owner) if owner else None
             held = build_held(
                 run, counts, google_client_id=credential.client_id if credential else None
             )

@@ -20,10 +20,13 @@ from bot.nylas.problems import by_code
 from bot.runs.kinds import kind_noun
 from bot.runtime.spreadsheet import SafeCsvWriter
 from storage.approvals import approvals_of
+from storage.credentials import every_credential
 from storage.models import BulkRun, ItemStatus, RunStatus
 from storage.runs import get_run, stream_items
 
 CSV_COLUMNS = ("email", "outcome", "grant_id", "error", "fix", "request_id")
+# A revocation across every credential names each grant's credential, second.
+ACROSS_COLUMNS = ("email", "credential", *CSV_COLUMNS[1:])
 PREAMBLE_LINES = 4
 
 
@@ -56,6 +59,14 @@ async def _approvers(session: AsyncSession, run: BulkRun) -> list[str]:
     return []
 
 
+async def _credential_labels(session: AsyncSession) -> dict[str, str]:
+    """Nylas credential id -> "name (Provider)", deleted credentials included."""
+    return {
+        c.nylas_credential_id: f"{c.name} ({c.provider.title()})"
+        for c in await every_credential(session=session)
+    }
+
+
 async def write_run_csv(
     session: AsyncSession,
     run_id: int,
@@ -66,17 +77,21 @@ async def write_run_csv(
     reason. The run's report, its "Send CSV again" and `bulkauth runs csv` all write this;
     `advance` is called once per user written (the CLI's progress bar)."""
     failures: Counter[str] = Counter()
-    writer = SafeCsvWriter(out, CSV_COLUMNS)  # cells a spreadsheet would run are neutralised
     run = await get_run(session=session, run_id=run_id)
+    across = run is not None and run.credential_id is None
+    # cells a spreadsheet would run are neutralised
+    writer = SafeCsvWriter(out, ACROSS_COLUMNS if across else CSV_COLUMNS)
     if run is not None:
         for line in preamble(run, await _approvers(session, run)):
             writer.write_row([line])
     writer.write_header()
+    names = await _credential_labels(session) if across else {}
     async for item in stream_items(session=session, run_id=run_id):
         problem = by_code(item.problem) if item.problem else None
         writer.write_row(
             [
                 item.email,
+                *([names.get(item.credential_id, item.credential_id)] if across else []),
                 item.status,
                 item.grant_id or "",
                 item.last_error or "",

@@ -1,6 +1,7 @@
-"""Revocation surfaces: `/bulkauth revoke [credential]`, a finished run's "Revoke the grants
-this run created", and the revoke request modal. The plan, its confirmation and the approval
-are the runs' own (`handlers/grants.confirm_plan`, `handlers/approvals`)."""
+"""Revocation surfaces: `/bulkauth revoke [credential]` (one credential or all of them), a
+finished run's "Revoke the grants this run created", and the revoke request modal. The plan,
+its confirmation and the approval are the runs' own (`handlers/grants.confirm_plan`,
+`handlers/approvals`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.blocks import plain_message
 from bot.blocks.metadata import RevokeOrigin, RunRef
 from bot.deps import Deps
 from bot.errors import NotFound, UserInputError
-from bot.ids import ActionId, BlockId, CallbackId, Subcommand
+from bot.ids import ALL_CREDENTIALS_OPTION, ActionId, BlockId, CallbackId, Subcommand
 from bot.offboarding.modals import build_revoke_modal
 from bot.runs.modals import build_planning_view
 from bot.runs.plan import GrantRequest
@@ -31,7 +32,7 @@ UNDOABLE = (RunStatus.FINISHED, RunStatus.CANCELLED)
 
 
 async def revoke_command(request: CommandRequest) -> None:
-    """`/bulkauth revoke [credential]`: the request modal, opened at once."""
+    """`/bulkauth revoke [credential | all]`: the request modal, opened at once."""
     await request.ack()
     deps = request.deps
     async with deps.sessions() as session:
@@ -44,16 +45,21 @@ async def revoke_command(request: CommandRequest) -> None:
         None,
     )
     origin = RevokeOrigin(channel_id=request.channel_id)
-    await deps.slack.views_open(
-        trigger_id=request.trigger_id, view=build_revoke_modal(credentials, selected, origin)
-    )
+    every = wanted == ALL_CREDENTIALS_OPTION and selected is None  # a credential named "all" wins
+    view = build_revoke_modal(credentials, selected, origin, all_selected=every)
+    await deps.slack.views_open(trigger_id=request.trigger_id, view=view)
 
 
 async def _undo_source(deps: Deps, run_id: int) -> tuple[CredentialRecord, dict[str, str]]:
     """The credential and created grants of a run that may be undone (else UserInputError)."""
     async with deps.sessions() as session:
         run = await get_run(session=session, run_id=run_id)
-        if run is None or run.kind != RequestKind.GRANT or run.status not in UNDOABLE:
+        if (
+            run is None
+            or run.kind != RequestKind.GRANT
+            or run.status not in UNDOABLE
+            or run.credential_id is None
+        ):
             raise UserInputError(f"Run {run_id} is not a grant run that has ended.")
         credential = await get_credential(session=session, credential_id=run.credential_id)
         grants = await created_grants(session=session, run_id=run_id)
@@ -103,15 +109,16 @@ async def _validate(deps: Deps, state: ViewState, origin: RevokeOrigin) -> Grant
     chosen = state.selected(BlockId.REVOKE_CREDENTIAL)
     async with deps.sessions() as session:
         credentials = await list_credentials(session=session)
+    across = chosen == ALL_CREDENTIALS_OPTION  # every grant of these users, any credential
     picked = next((c for c in credentials if str(c.id) == chosen), None)
-    if picked is None:
+    if picked is None and not across:
         errors[BlockId.REVOKE_CREDENTIAL] = "Choose a credential."
     candidates: tuple[str, ...] = ()
     try:
         candidates = await user_candidates(deps, state)
     except UserInputError as error:
         errors.update(error.field_errors)
-    if errors or picked is None:
+    if errors:
         raise UserInputError("Some fields need attention.", errors)
     return GrantRequest(
         credential=picked,
@@ -120,6 +127,7 @@ async def _validate(deps: Deps, state: ViewState, origin: RevokeOrigin) -> Grant
         skip_existing=False,
         reason=reason,
         kind=RequestKind.REVOKE,
+        across=tuple(credentials) if across else (),
     )
 
 

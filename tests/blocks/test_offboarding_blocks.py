@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 
 from bot.blocks.metadata import DeletionRef, RevokeOrigin
-from bot.ids import ActionId, BlockId
+from bot.ids import ALL_CREDENTIALS_OPTION, ActionId, BlockId
 from bot.nylas.models import Grant
 from bot.offboarding.messages import build_deletion_form
 from bot.offboarding.modals import build_revoke_modal
 from bot.runs.emails import fold
 from bot.runs.messages import build_summary
-from bot.runs.plan import GrantRequest, make_plan
+from bot.runs.plan import GrantRequest, make_plan, plan_summary
 from storage.models import BulkRun, ItemStatus, RequestKind, RunStatus
 from tests.blocks.payloads import (
     HOSTILE,
@@ -113,3 +113,51 @@ def test_the_deletion_form_shows_what_depends_on_it_and_asks_for_the_name() -> N
     assert "gave 1,100 mailboxes" in shown(payload)
     assert set(inputs(payload)) == {BlockId.CONFIRM_NAME, BlockId.DELETE_REASON}
     assert_escaped(payload)
+
+
+def test_all_credentials_is_the_revoke_modals_first_choice() -> None:
+    payload = view_payload(build_revoke_modal([credential()], None, RevokeOrigin()))
+    options = inputs(payload)[BlockId.REVOKE_CREDENTIAL]["element"]["options"]
+    assert [o["text"]["text"] for o in options] == ["All credentials", "acme.com (Google)"]
+    assert options[0]["value"] == ALL_CREDENTIALS_OPTION
+
+
+def test_a_plan_across_every_credential_counts_per_credential_and_leaves_foreign_grants() -> None:
+    google, microsoft = credential(), credential_record("contoso.com", "microsoft", tenant="t")
+    microsoft.id = 8
+    grants = [
+        Grant(
+            id="g1", provider="google", email="A@acme.com", credential_id=google.nylas_credential_id
+        ),
+        Grant(
+            id="m1",
+            provider="microsoft",
+            email="b@acme.com",
+            grant_status="invalid",
+            credential_id=microsoft.nylas_credential_id,
+        ),
+        Grant(id="x1", provider="google", email="c@acme.com", credential_id="not the bot's"),
+        Grant(
+            id="g9", provider="google", email="z@acme.com", credential_id=google.nylas_credential_id
+        ),
+    ]
+    request = GrantRequest(
+        credential=None,
+        candidates=("a@acme.com", "b@acme.com", "c@acme.com", HOSTILE),
+        scopes=(),
+        skip_existing=False,
+        kind=RequestKind.REVOKE,
+        across=(google, microsoft),
+    )
+    plan = make_plan(request, fold(request.candidates), grants)
+    assert plan.all_credentials and plan.calls == 2
+    assert plan.items() == [
+        ("a@acme.com", ItemStatus.PENDING, "g1", google.nylas_credential_id),
+        ("b@acme.com", ItemStatus.PENDING, "m1", microsoft.nylas_credential_id),
+        ("c@acme.com", ItemStatus.SKIPPED, None, ""),  # its grant is not a credential of the bot's
+    ]
+    text = plan_summary(plan, rate=10)
+    assert "*All credentials*: *revoke every grant of these users*" in text
+    assert "*acme.com (Google)*: 1 grants will be deleted\n" in text
+    assert "*contoso.com (Microsoft)*: 1 grants will be deleted (1 of them already invalid)" in text
+    assert "1 have no grant of any credential" in text and "2 DELETE calls" in text

@@ -57,6 +57,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0009",
             "0010",
             "0011",
+            "0012",
         ]
     finally:
         await fresh.dispose()

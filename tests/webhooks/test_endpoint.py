@@ -11,8 +11,9 @@ import aiohttp
 from sqlalchemy import text
 
 from bot.demo.fakes.nylas_webhooks import notification, signed
-from storage.models import AuditEvent
-from tests.conftest import RunningBot, SettingsFactory, run_bot
+from storage.models import AuditEvent, BulkRun, ItemStatus, RequestKind, RunStatus
+from storage.runs import items_with_presets
+from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.handlers.test_audit import ask, event_texts
@@ -81,6 +82,38 @@ async def test_a_grant_the_bot_never_made_is_audited_without_a_credential(
     [event] = await audit_events(hooked, "nylas.grant.expired")
     assert (event.credential_id, event.run_id) == (None, None)
     assert event.email == "someone@elsewhere.org"
+
+
+async def test_a_mailbox_an_all_credentials_revocation_skipped_still_gets_its_event(
+    hooked: RunningBot, nylas: FakeNylas
+) -> None:
+    """A revocation across every credential has no credential of its own, and its skipped users
+    got no grant from it: the notification is audited without a credential, not dropped."""
+    stranger = nylas.add_grant("leaver@elsewhere.org")
+    async with hooked.deps.sessions() as session:
+        run = BulkRun(
+            credential_id=None,
+            credential_name="All credentials",
+            provider="all",
+            kind=RequestKind.REVOKE,
+            status=RunStatus.FINISHED,
+            requested_by=ADMIN,
+            requested_by_name="Ada Admin",
+            total=1,
+        )
+        session.add(run)
+        await session.flush()
+        assert run.id is not None
+        await items_with_presets(
+            session=session,
+            run_id=run.id,
+            items=[("leaver@elsewhere.org", ItemStatus.SKIPPED, None)],
+        )
+        await session.commit()
+    assert (await nylas.notify("grant.expired", stranger)).accepted
+    await inbox_settled(hooked)
+    [event] = await audit_events(hooked, "nylas.grant.expired")
+    assert (event.credential_id, event.run_id) == (None, None)
 
 
 async def test_a_notification_delivered_three_times_is_processed_once(

@@ -211,17 +211,17 @@ class RunEngine:
             run = await get_run(session=session, run_id=run_id)
             if run is None or run.status != RunStatus.RUNNING:
                 return None
-            credential = await get_credential(session=session, credential_id=run.credential_id)
-        assert credential is not None
-        approver = (
-            Actor(run.approved_by, run.approved_by_name or run.approved_by)
-            if run.approved_by
-            else None
-        )
+            owner = run.credential_id  # None: a revocation across every credential
+            credential = None
+            if owner is not None:
+                credential = await get_credential(session=session, credential_id=owner)
+        assert credential is not None or owner is None
+        by = run.approved_by
+        approver = Actor(by, run.approved_by_name or by) if by else None
         return RunContext(
             run=run,
             run_id=run_id,
-            credential_id=credential.nylas_credential_id,
+            credential_id=credential.nylas_credential_id if credential else "",
             provider="google" if run.provider == "google" else "microsoft",
             scopes=run.scopes.split(),
             requester=Actor(run.requested_by, run.requested_by_name),

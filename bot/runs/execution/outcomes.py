@@ -30,7 +30,7 @@ ALREADY_REVOKED = "already revoked: Nylas no longer had this grant"
 class RunContext:
     run: BulkRun
     run_id: int
-    credential_id: str
+    credential_id: str  # "": a revocation across every credential
     provider: Provider
     scopes: list[str]
     requester: Actor
@@ -129,7 +129,8 @@ def audit_event(outcome: Outcome, context: RunContext) -> EventSpec:
         if outcome.status == ItemStatus.FAILED
         else ("already_revoked" if outcome.error == ALREADY_REVOKED else "ok"),
         subject=Subject(
-            credential_id=context.credential_id,
+            # the grant's own credential when the run spans every credential
+            credential_id=outcome.item.credential_id or context.credential_id,
             email=outcome.item.email,
             grant_id=outcome.grant_id,
             run_id=context.run_id,
