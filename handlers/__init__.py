@@ -1,4 +1,5 @@
-"""Slack listeners, one module per surface, each with a `register(app)`.
+"""Slack listeners, one module per surface, each with a `register(app)`; the credential and
+run surfaces are grouped in `credentials/` and `runs/`.
 
 `register(app)` below wires them all in a fixed order.
 """
@@ -8,23 +9,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.ids import ActionId
-from handlers import (
-    alerts,
-    approvals,
-    audit,
-    commands,
-    consent,
-    credentials,
-    doctor,
-    grants,
-    health,
-    home,
-    rotation,
-    run_controls,
-    run_reports,
-    status,
-)
-from handlers.offboarding import credential_deletion, revoke
+from handlers import alerts, audit, commands, consent, doctor, health, home, status
+from handlers.credentials import deletion, registration, rotation
+from handlers.runs import approvals, controls, grants, reports, revoke
 
 
 async def ack_link_button(ack: AsyncAck) -> None:
@@ -34,7 +21,7 @@ async def ack_link_button(ack: AsyncAck) -> None:
 
 def register(app: AsyncApp) -> None:
     routes = {
-        **credentials.SUBCOMMANDS,
+        **registration.SUBCOMMANDS,
         **consent.SUBCOMMANDS,
         **grants.SUBCOMMANDS,
         **audit.SUBCOMMANDS,
@@ -44,16 +31,16 @@ def register(app: AsyncApp) -> None:
         **health.SUBCOMMANDS,
     }
     commands.register(app, routes=routes)
-    credentials.register(app)
+    registration.register(app)
     rotation.register(app)
-    credential_deletion.register(app)
+    deletion.register(app)
     consent.register(app)
     grants.register(app)
     revoke.register(app)
     health.register(app)
     approvals.register(app)
-    run_controls.register(app)
-    run_reports.register(app)
+    controls.register(app)
+    reports.register(app)
     audit.register(app)
     alerts.register(app)
     home.register(app)

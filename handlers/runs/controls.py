@@ -17,7 +17,7 @@ from bot.ids import ActionId
 from bot.runs import controls
 from bot.slack.access import SlackActor
 from bot.slack.notify import channel_of, tell_user
-from handlers.approvals import (
+from handlers.runs.approvals import (
     already_decided,
     clicked_on,
     clicked_run,

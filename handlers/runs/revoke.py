@@ -1,7 +1,7 @@
 """Revocation surfaces: `/bulkauth revoke [credential]` (one credential or all of them), a
 finished run's "Revoke the grants this run created", and the revoke request modal. The plan,
-its confirmation and the approval are the runs' own (`handlers/grants.confirm_plan`,
-`handlers/approvals`)."""
+its confirmation and the approval are the runs' own (`handlers/runs/grants.confirm_plan`,
+`handlers/runs/approvals.py`)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
 from handlers.commands import CommandRequest, SubcommandHandler
-from handlers.grants import user_candidates
+from handlers.runs.grants import user_candidates
 from storage.credentials import get_credential, list_credentials
 from storage.models import CredentialRecord, RequestKind, RunStatus
 from storage.runs import created_grants, get_run

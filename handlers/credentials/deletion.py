@@ -1,6 +1,6 @@
 """`/bulkauth credential delete <name>`: what depends on the credential, its name typed to
 confirm and a reason, then a request approved like a run (never by the requester); the DELETE
-happens when the last approval needed is given (`handlers/approvals`)."""
+happens when the last approval needed is given (`handlers/runs/approvals.py`)."""
 
 from __future__ import annotations
 

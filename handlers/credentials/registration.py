@@ -35,8 +35,8 @@ from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
 from bot.slack.forms import ViewState
 from handlers.commands import CommandRequest, SubcommandHandler
-from handlers.offboarding.credential_deletion import delete_command
-from handlers.rotation import open_rotation
+from handlers.credentials.deletion import delete_command
+from handlers.credentials.rotation import open_rotation
 from storage.consents import latest_consents
 from storage.credentials import credentials_by_nylas_id, name_taken
 
@@ -52,7 +52,7 @@ def _provider(args: list[str]) -> Provider | None:
 async def open_credential_modal(request: CommandRequest) -> None:
     """`/bulkauth credential google|microsoft`: the registration modal, opened at once;
     `/bulkauth credential rotate <name or id>`: the rotation modal; `credential delete <name>`:
-    see `handlers/offboarding/credential_deletion`."""
+    see `handlers/credentials/deletion.py`."""
     actions = {"rotate": open_rotation, "delete": delete_command}
     action = actions.get(request.args[0].lower()) if request.args else None
     if action is not None:

@@ -1,0 +1,2 @@
+"""Credential surfaces: registering (`registration`), rotating (`rotation`) and deleting
+(`deletion`) a credential."""
