@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,9 @@ class Rejected(Exception):
         self.reason, self.status = reason, status
 
 
+HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def signature_of(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -44,7 +48,11 @@ def signature_of(body: bytes, secret: str) -> str:
 def check_signature(body: bytes, signature: str | None, secret: str) -> None:
     if not signature:
         raise Rejected("no signature")
-    if not hmac.compare_digest(signature.strip().lower(), signature_of(body, secret)):
+    given = signature.strip().lower()
+    # compare_digest raises on non-ASCII text: anything but 64 hex digits is simply wrong.
+    if not HEX_SHA256.fullmatch(given) or not hmac.compare_digest(
+        given.encode(), signature_of(body, secret).encode()
+    ):
         raise Rejected("bad signature")
 
 

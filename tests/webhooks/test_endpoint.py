@@ -159,6 +159,8 @@ async def test_bad_missing_and_stale_signatures_get_401_and_no_work(
     assert await post(hooked, stale, signed_headers(stale)) == 401
     tampered = body.replace(b"ann@acme.com", b"eve@acme.com")
     assert await post(hooked, tampered, signed_headers(body)) == 401
+    garbled = {**signed_headers(body), "X-Nylas-Signature": "é" * 64}  # not even hex
+    assert await post(hooked, body, garbled) == 401
     await hooked.deps.alerts.publish_due()
     assert await inbox_rows(hooked) == []
     assert await audit_events(hooked, "nylas.grant.expired") == []
@@ -168,7 +170,7 @@ async def test_bad_missing_and_stale_signatures_get_401_and_no_work(
     assert hooked.deps.webhooks is not None
     await hooked.deps.webhooks.rejections.flush(everything=True)
     reasons = rejected_reasons(await audit_events(hooked, "webhook.rejected"))
-    assert reasons == {"bad signature": 2, "no signature": 1, "stale notification": 1}
+    assert reasons == {"bad signature": 3, "no signature": 1, "stale notification": 1}
 
 
 def rejected_reasons(events: list[AuditEvent]) -> Counter[str]:
