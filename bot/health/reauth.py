@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks import escape
 from bot.health.grants import by_credential, list_grants
 from bot.health.reauth_views import (
     build_looking_up_view,
@@ -128,7 +129,10 @@ class Reauthenticator:
         view_id: str,
     ) -> None:
         if not invalid:
-            text = f"*{credential.name}* has no invalid grant at Nylas: nothing to re-authenticate."
+            text = (
+                f"*{escape(credential.name)}* has no invalid grant at Nylas: nothing to "
+                "re-authenticate."
+            )
             await self._slack.views_update(view_id=view_id, view=build_reauth_status_view(text))
             return
         notes: list[str] = []

@@ -173,3 +173,19 @@ async def test_only_the_named_grants_are_planned_on_postgresql(
         "valid",
         "invalid",
     ]
+
+
+async def test_grants_valid_again_before_the_click_say_so_with_the_name_escaped(
+    health_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    hostile = "<https://evil.example|Open the Nylas dashboard>"
+    credential = await seed_credential(health_bot, nylas, name=hostile)
+    [email] = invalid_grants(nylas, credential, 1)
+    answer = await ask_health(health_bot, slack)
+    nylas.grants[email]["grant_status"] = "valid"  # re-authenticated elsewhere meanwhile
+    person = Person(health_bot, slack, ADMIN)
+    before = len(slack.calls_to("views.open"))
+    assert (await person.click(answer, "Re-authenticate 1 invalid grant")).status == 200
+    opened = await slack.wait_for("views.open", count=before + 1)
+    modal = await (await person.modal_from(opened[-1])).wait_for("nothing to re-authenticate")
+    assert "&lt;https://evil.example|Open the Nylas dashboard&gt;" in json.dumps(modal.view)
