@@ -95,7 +95,10 @@ class CredentialRotator:
                 details={"provider": record.provider, "name": record.name, "error": reason},
             )
             await session.commit()
-        text = build_rotation_failed(record.name, escape(reason))
+        note = await self._remove_uploaded_key(pending.uploaded_file_id)  # a key, used or not
+        text = "\n".join(
+            line for line in (build_rotation_failed(record.name, escape(reason)), note) if line
+        )
         await self._slack.views_update(view_id=view_id, view=build_status_view(TITLE, text))
 
     async def rotate(self, pending: PendingRotation, *, view_id: str) -> None:

@@ -286,6 +286,24 @@ async def test_when_nylas_refuses_the_patch_nothing_changes_and_the_audit_says_s
     assert (event.action, event.outcome) == ("credential.rotated", "error")
 
 
+async def test_a_key_file_is_deleted_from_slack_when_nylas_refuses_the_rotation(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, google: FakeGoogle
+) -> None:
+    await register_google(bot, slack, google)
+    new_pem = rsa_pem()
+    google.add_service_account(SERVICE_ACCOUNT, new_pem)
+    upload = slack.host_file(
+        json.dumps(key_file(new_pem, private_key_id=NEW_KEY_ID)).encode(), filename="new.json"
+    )
+    nylas.fail("PATCH", r"/v3/connectors/google/creds/.+", status=400)
+    modal = await rotation_modal(bot, slack, "acme.com")
+    modal.attach("New JSON key file", upload)
+    await modal.submit()
+    outcome = (await modal.wait_for("was not rotated")).text()
+    assert slack.deleted_files == [upload["id"]]  # a private key does not stay in Slack
+    assert "deleted from Slack" in outcome
+
+
 async def test_a_credential_on_the_connector_app_is_rotated_in_the_dashboard(
     bot: RunningBot, slack: FakeSlack
 ) -> None:
