@@ -74,6 +74,9 @@ async def open_rotation(request: CommandRequest) -> None:
     await request.deps.slack.views_open(trigger_id=request.trigger_id, view=view)
 
 
+GONE = "This credential is no longer known to the bot (deleted, or never registered here)."
+
+
 async def open_rotation_from_button(ack: AsyncAck, body: dict[str, Any], deps: Deps) -> None:
     """ "Rotate now" on an expiry reminder (a DM or the alert channel)."""
     await ack()
@@ -84,8 +87,8 @@ async def open_rotation_from_button(ack: AsyncAck, body: dict[str, Any], deps: D
             if ref.credential_id
             else None
         )
-    if record is None:
-        view = build_status_view(TITLE, "This credential is no longer known to the bot.")
+    if record is None or record.deleted_at is not None:
+        view = build_status_view(TITLE, GONE)
         await deps.slack.views_open(trigger_id=body["trigger_id"], view=view)
         return
     channel = str((body.get("channel") or {}).get("id") or "")
@@ -99,8 +102,8 @@ async def _load(view: dict[str, Any], deps: Deps) -> tuple[RotationOrigin, Crede
     origin = RotationOrigin.parse(view.get("private_metadata"))
     async with deps.sessions() as session:
         record = await get_credential(session=session, credential_id=origin.credential_id)
-    if record is None:
-        raise UserInputError("This credential is no longer known to the bot.", {})
+    if record is None or record.deleted_at is not None:
+        raise UserInputError(GONE, {})
     return origin, record
 
 

@@ -216,3 +216,18 @@ async def jobs_settled_soon(replica: RunningBot, job_id: str) -> None:
         while not retrying():
             await executed.wait()
             executed.clear()
+
+
+async def test_rotate_now_on_a_credential_deleted_since_says_it_is_gone(
+    make_settings: SettingsFactory, slack: FakeSlack
+) -> None:
+    async with run_bot(make_settings()) as bot:
+        credential = await register_microsoft(bot, slack, expires_in=5)
+        [posted] = await slack.wait_for("chat.postMessage", is_reminder)
+        await jobs_settled(bot, expiry_job_id(credential))
+        await set_facts(bot, credential, deleted_at=datetime.now(UTC), deleted_by=ADMIN)
+        person = Person(bot, slack, ADMIN)
+        await person.click(posted, "Rotate now")
+        modal = await person.next_modal()
+        assert "no longer known" in modal.text()
+        assert modal.view.get("callback_id") != "rotate_microsoft"
