@@ -48,7 +48,7 @@ class Screen:
 class DemoSession:
     slack: FakeSlack
     bot_url: str
-    signing_secret: str
+    signing_secret: str = field(repr=False)
     http: aiohttp.ClientSession
     screens: dict[str, Screen] = field(default_factory=dict)
     _triggers: dict[str, str] = field(default_factory=dict)  # trigger id -> who was acting

@@ -8,7 +8,7 @@ JSON bodies (a cross-site form cannot post here), and its page runs no inline sc
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -48,7 +48,7 @@ class DemoRoutes:
     people: list[dict[str, str]]
     channels: dict[str, str]
     samples: dict[str, bytes]
-    azure: dict[str, str]  # the fake Azure app's made-up values, for the Microsoft path
+    azure: dict[str, str] = field(repr=False)  # the fake Azure app's made-up values (a secret)
 
     def person(self, value: Any) -> str:
         if value not in {person["id"] for person in self.people}:
