@@ -1,4 +1,4 @@
-"""NylasClient: every Nylas call the bulk-auth flows need, over one long-lived httpx.AsyncClient.
+"""NylasClient: every Nylas call the bulk-auth flows need, over long-lived httpx.AsyncClients.
 
 Calls are paced by a process-wide Throttle and retried by tenacity on 429, 500, 502, 503, 504,
 timeouts and connection errors, honouring Retry-After up to a cap. Other 4xx are never retried.
@@ -6,6 +6,7 @@ timeouts and connection errors, honouring Retry-After up to a cap. Other 4xx are
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -41,6 +42,10 @@ from bot.nylas.throttle import Throttle
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
+# httpcore looks at every connection of its pool (a socket check each) on every request, so calls
+# go round several small pools of HTTP/1.1 keep-alive connections instead of one big one.
+HTTP_POOLS = 8
+POOL_CONNECTIONS = 16
 _SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "password", "api_key"})
 
 
@@ -103,24 +108,33 @@ class NylasClient:
             jitter=self._retry.initial_backoff_seconds,
             max=self._retry.max_backoff_seconds,
         )
-        self._http = httpx.AsyncClient(
-            base_url=api_uri,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Accept": "application/json",
-                "User-Agent": f"bulkauth/{package_version()}",
-            },
-            timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
-            transport=transport,
-        )
+        pools = 1 if transport is not None else HTTP_POOLS
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=api_uri,
+                headers={
+                    "Authorization": f"Bearer {api_key}",
+                    "Accept": "application/json",
+                    "User-Agent": f"bulkauth/{package_version()}",
+                },
+                timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
+                limits=httpx.Limits(
+                    max_connections=POOL_CONNECTIONS,
+                    max_keepalive_connections=POOL_CONNECTIONS,
+                ),
+                transport=transport,
+            )
+            for _ in range(pools)
+        ]
+        self._next_pool = itertools.cycle(self._pools)
 
     @property
     def rate_per_second(self) -> float:
         return self._throttle.rate_per_second
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     # --- transport ---------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
@@ -170,7 +184,7 @@ class NylasClient:
             started = time.monotonic()
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:
-                response = await self._http.request(method, path, params=params, json=body)
+                response = await next(self._next_pool).request(method, path, params=params, json=body)
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None
