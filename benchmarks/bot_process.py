@@ -17,6 +17,8 @@ import time
 from typing import Any
 
 import psutil
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from benchmarks.fakes_process import ADMIN, CREDENTIAL
 from bot.logs import Redactor, configure_logging
@@ -25,10 +27,7 @@ from bot.runs.plan import GrantRequest, PendingPlan, make_plan
 from bot.serve import StartedBot, started_bot
 from bot.settings import Settings
 from bot.slack.access import SlackActor
-from sqlalchemy import func
-from sqlmodel import col, select
-
-from storage.models import BulkRun, CredentialRecord, RunItem, RunStatus, utcnow
+from storage.models import BulkRun, CredentialRecord, RunItem, RunStatus, as_utc, utcnow
 from storage.runs import item_counts
 from tests.fakes.nylas import API_KEY
 from tests.slack_requests import SIGNING_SECRET
@@ -64,7 +63,7 @@ def cpu_seconds() -> float:
 
 
 class PeakRss:
-    """The process's resident memory sampled every 20 ms from a thread, and its peak."""
+    """The process's resident memory sampled every 100 ms from a thread, and its peak."""
 
     def __init__(self) -> None:
         self._process = psutil.Process()
@@ -76,7 +75,7 @@ class PeakRss:
         return int(self._process.memory_info().rss)
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.02):
+        while not self._stop.wait(0.1):
             self.peak = max(self.peak, self.now())
 
     def __enter__(self) -> PeakRss:
@@ -120,14 +119,17 @@ async def plan(bot: StartedBot, users: int) -> dict[str, Any]:
     return {"run_id": run.id, "cpu": cpu_seconds() - began}
 
 
-async def finished(bot: StartedBot, run_id: int) -> tuple[int, dict[str, int]]:
-    """Wait (polling the database) until the run has finished."""
+async def finished(bot: StartedBot, run_id: int) -> tuple[float, dict[str, int]]:
+    """Wait (polling the database) until the run has finished; its duration (from its start to
+    its last item, as the run records them) and its items' counts."""
     while True:
         async with bot.deps.sessions() as session:
             run = await session.get(BulkRun, run_id)
             if run is not None and run.status == RunStatus.FINISHED:
-                return int(run.id or 0), await item_counts(session=session, run_id=run.id or 0)
-        await asyncio.sleep(0.1)
+                assert run.started_at is not None and run.finished_at is not None
+                took = (as_utc(run.finished_at) - as_utc(run.started_at)).total_seconds()
+                return took, await item_counts(session=session, run_id=run_id)
+        await asyncio.sleep(0.5)
 
 
 async def work(bot: StartedBot, run_id: int, *, start: bool) -> dict[str, Any]:
@@ -138,15 +140,16 @@ async def work(bot: StartedBot, run_id: int, *, start: bool) -> dict[str, Any]:
         cpu, started = cpu_seconds(), time.monotonic()
         if start:
             await bot.deps.runs.start(run_id, channel_id=ADMIN, thread_ts=None)
-        ended_id, counts = await finished(bot, run_id)
-        duration, cpu = time.monotonic() - started, cpu_seconds() - cpu
+        duration, counts = await finished(bot, run_id)
+        cpu = cpu_seconds() - cpu
     async with bot.deps.sessions() as session:
         worker = bot.deps.run_engine.worker_id
         query = select(func.count()).select_from(RunItem).where(col(RunItem.claimed_by) == worker)
         mine = int((await session.exec(query)).one())
     return {
-        "run_id": ended_id,
+        "run_id": run_id,
         "duration": duration,
+        "waited": time.monotonic() - started,
         "cpu": cpu,
         "counts": counts,
         "idle_rss": idle,

@@ -32,6 +32,7 @@ class Child:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=log.open("wb") if log is not None else None,
+            limit=1 << 24,  # a line may carry a Slack payload
         )
         return cls(process)
 
@@ -146,13 +147,19 @@ async def worked_run(
         await Child.start("bot_process", "join", *options, "--run-id", str(run_id))
         for _ in range(joiners)
     ]
-    for other in others:
-        await other.read()  # listening: its engine scans for the run
     worker = await Child.start("bot_process", "work", *options, "--run-id", str(run_id), log=log)
-    port = (await worker.read())["port"]
-    extra = await during(port) if during is not None else None
-    result = await worker.read()
-    joined = [await other.read() for other in others]
-    for child in (worker, *others):
-        await child.process.wait()
+    try:
+        for other in others:
+            await other.read()  # listening: its engine scans for the run
+        port = (await worker.read())["port"]
+        extra = await during(port) if during is not None else None
+        result = await worker.read()
+        joined = [await other.read() for other in others]
+        for child in (worker, *others):
+            await child.process.wait()
+    finally:
+        for child in (worker, *others):
+            if child.process.returncode is None:
+                child.process.kill()
+                await child.process.wait()
     return result, joined, extra

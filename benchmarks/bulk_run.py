@@ -29,8 +29,15 @@ from typing import Any
 
 import aiohttp
 
-from benchmarks.bulk_processes import Child, Databases, bot_options, databases, fakes
-from benchmarks.bulk_processes import planned_run, worked_run
+from benchmarks.bulk_processes import (
+    Child,
+    Databases,
+    bot_options,
+    databases,
+    fakes,
+    planned_run,
+    worked_run,
+)
 from benchmarks.fakes_process import ADMIN, CREDENTIAL
 from tests.fakes.nylas import API_KEY
 from tests.slack_requests import form_body, signed_headers, slash_command
@@ -93,6 +100,7 @@ async def one_run(
         "acks": acks,
         "stats": stats,
         "ratio": users / result["duration"] / rate,
+        "sending_ratio": users / max(1e-9, (stats["last"] or 0) - (stats["first"] or 0)) / rate,
         "lost": users - granted,
         "cpu_ms": cpu / users * 1000,
         "throttled_share": stats["throttled"] / max(1, stats["calls"]),
@@ -110,6 +118,7 @@ async def rate(dbs: Databases, backends: list[str], users: int, rates: list[floa
             key = f"{configured:.0f}/s {backend}"
             before = ISSUE_BEFORE[f"rate{configured:.0f}"]
             line(f"achieved / configured, {key}", f"{run['ratio']:.3f}", ">= 0.97", before)
+            line(f"  (first to last Nylas call), {key}", f"{run['sending_ratio']:.3f}", "")
             share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
             line(f"calls answered 429, {key}", share, "< 0.5 %")
             line(f"users lost, {key}", f"{run['lost']} of {users:,}", "0")
@@ -163,6 +172,7 @@ async def replicas(dbs: Databases, users: int) -> None:
         dbs, "postgresql", users, latency=0.3, limit=50, rate=50.0, concurrency=50, joiners=1
     )
     line("achieved / configured, together", f"{run['ratio']:.3f}", ">= 0.97")
+    line("  (first to last Nylas call)", f"{run['sending_ratio']:.3f}", "")
     share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
     line("calls answered 429 (limit exceeded together)", share, "< 0.5 %")
     line("users lost", f"{run['lost']}", "0")
@@ -243,7 +253,8 @@ async def main(arguments: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["all", "rate", "zero", "memory", "replicas", "sdk", "logs"])
+    modes = ["all", "rate", "zero", "memory", "replicas", "sdk", "logs"]
+    parser.add_argument("mode", choices=modes)
     parser.add_argument("--users", type=int)
     parser.add_argument("--plan-users", type=int, default=1_000_000)
     parser.add_argument("--baseline-users", type=int, default=300)

@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
 from bot.runs.approving import ApprovalDesk
+from bot.runs.execution.budget import BudgetShare
 from bot.runs.execution.engine import RunEngine
 from bot.runs.execution.observers import WhenFinished
 from bot.runs.lifecycle import Runs
@@ -165,6 +166,12 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
         )
         run_engine.start()
+        BudgetShare(
+            sessions=sessions,
+            nylas=nylas,
+            worker_id=run_engine.worker_id,
+            lease_seconds=settings.bulkauth_item_lease_seconds,
+        ).start(scheduler)
         plans: PendingStore[PendingPlan] = PendingStore()
         rate, approval_channel = settings.bulkauth_nylas_rps, settings.bulkauth_approval_channel
         stack.push_async_callback(reporter.close)

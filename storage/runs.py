@@ -285,6 +285,20 @@ async def refresh_claims(*, session: AsyncSession, worker_id: str) -> None:
     )
 
 
+async def live_workers(*, session: AsyncSession, fresh_since: datetime) -> set[str]:
+    """The workers holding fresh claims on items of running runs (their heartbeat or claim is
+    newer than `fresh_since`): the processes calling Nylas for runs right now."""
+    running = select(BulkRun.id).where(col(BulkRun.status) == RunStatus.RUNNING)
+    query = (
+        select(RunItem.claimed_by)
+        .where(col(RunItem.run_id).in_(running.scalar_subquery()))
+        .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
+        .where(col(RunItem.claimed_at) >= fresh_since)
+        .distinct()
+    )
+    return {worker for worker in (await session.exec(query)).all() if worker}
+
+
 async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) -> list[BulkRun]:
     query = select(BulkRun).where(col(BulkRun.status).in_(list(statuses))).order_by(col(BulkRun.id))
     return list((await session.exec(query)).all())

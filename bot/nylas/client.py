@@ -132,6 +132,15 @@ class NylasClient:
     def rate_per_second(self) -> float:
         return self._throttle.rate_per_second
 
+    @property
+    def replicas(self) -> int:
+        """The processes sharing the application's budget, as last told."""
+        return self._throttle.replicas
+
+    def share_budget(self, replicas: int) -> None:
+        """`replicas` processes (this one included) call Nylas now: take an equal share."""
+        self._throttle.share(replicas)
+
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
@@ -184,7 +193,8 @@ class NylasClient:
             started = time.monotonic()
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:
-                response = await next(self._next_pool).request(method, path, params=params, json=body)
+                pool = next(self._next_pool)
+                response = await pool.request(method, path, params=params, json=body)
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None

@@ -7,8 +7,8 @@ beyond its limit. So calls are paced smoothly (GCRA: one call every 1/rate secon
 catch-up when the event loop was late) and, on top, the sends of the last second are remembered:
 a call never goes while the previous `rate` calls all fall in one window (plus a small margin for
 the way to Nylas). A 429 makes only the caller that got it wait its Retry-After (the client's
-retry does that); the pace eases off a little (3 %, back within a second or so) in case other
-traffic shares the application's budget, instead of cutting every caller for long.
+retry does that); the margin grows a little and the pace eases off by 1 % (back within a second)
+in case other traffic shares the application's budget, instead of cutting every caller for long.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 WINDOW_SECONDS = 1.0  # Nylas's rate window
-WINDOW_MARGIN = 0.004  # the window we keep is this much longer: the way to Nylas varies
+# The window we keep is a little longer than Nylas's, since the way there varies: 2 ms to start
+# with, 2 ms more after each 429 (up to 50 ms), shrinking by 1 ms per quiet second.
+MARGIN = (0.002, 0.002, 0.05, 0.001)  # (least, step, most, recovery per second)
 BURST_SECONDS = 0.04  # a late event loop may catch up this much (2 calls at 50/s)
-SLOWDOWN_STEP = 0.03  # each 429 makes every call cost 3 % more of the budget ...
-MAX_SLOWDOWN = 1.0  # ... up to half the configured rate
-RECOVERY_PER_SECOND = 0.05  # and the cost falls back by 5 points per quiet second
+SLOWDOWN_STEP = 0.01  # each 429 also makes every call cost 1 % more of the budget ...
+MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
+RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
 
 
 class Throttle:
@@ -37,6 +39,12 @@ class Throttle:
         self._sent: deque[float] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()
+        self._margin = MARGIN[0]
+
+    def _current_margin(self) -> float:
+        least, _step, _most, recovery = MARGIN
+        quiet = time.monotonic() - self._slowdown_at
+        return max(least, self._margin - quiet * recovery)
 
     def _current_slowdown(self) -> float:
         quiet = time.monotonic() - self._slowdown_at
@@ -59,6 +67,8 @@ class Throttle:
     def throttled(self) -> None:
         """Nylas said 429: every caller eases off a step (the caller that got it also waits the
         Retry-After before its retry)."""
+        _least, step, most, _recovery = MARGIN
+        self._margin = min(most, self._current_margin() + step)
         self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
         self._slowdown_at = time.monotonic()
 
@@ -69,7 +79,8 @@ class Throttle:
             now = time.monotonic()
             due = max(now, self._due - BURST_SECONDS)
             if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
-                due = max(due, self._sent[-in_window] + WINDOW_SECONDS + WINDOW_MARGIN)
+                window = WINDOW_SECONDS + self._current_margin()
+                due = max(due, self._sent[-in_window] + window)
             if due > now:
                 await asyncio.sleep(due - now)
             self._due = max(self._due, due) + 1.0 / rate

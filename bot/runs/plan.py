@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,16 +49,24 @@ class Plan:
     def estimated_seconds(self, rate_per_second: float) -> float:
         return self.calls / rate_per_second
 
-    def items(self) -> list[tuple[str, str, str | None]]:
-        """(email, starting status, known grant id) for every user, in list order."""
-        rows: list[tuple[str, str, str | None]] = []
+    @property
+    def size(self) -> int:
+        """Users in the run (its items)."""
+        return len(self.users.emails)
+
+    def items(self) -> Iterator[tuple[str, str, str | None]]:
+        """(email, starting status, known grant id) for every user, in list order: made one at
+        a time as they are written, so a big run's rows are never all in memory."""
         for email in self.users.emails:
             if email in self.existing_valid:
                 status = ItemStatus.SKIPPED if self.skip_existing else ItemStatus.PENDING
-                rows.append((email, status, self.existing_valid[email]))
+                yield email, status, self.existing_valid[email]
             else:
-                rows.append((email, ItemStatus.PENDING, self.existing_invalid.get(email)))
-        return rows
+                yield email, ItemStatus.PENDING, self.existing_invalid.get(email)
+
+    def skipped(self) -> Iterator[tuple[str, str]]:
+        """(email, grant id) of the users the run skips (they have a valid grant)."""
+        return iter(self.existing_valid.items() if self.skip_existing else ())
 
 
 def make_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> Plan:

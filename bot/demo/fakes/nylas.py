@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import json
+import math
 import random
 import re
 import time

@@ -47,6 +47,10 @@ from storage.runs import (
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200
+# Outcomes are written a batch at a time: the first outcome waits this long for others to join
+# it (a user's outcome not yet written is still claimed, so a crash loses no grant: the next
+# pass finds it at Nylas before sending again).
+RECORD_FLUSH_SECONDS = 0.25
 
 
 class RunPass:
@@ -227,6 +231,8 @@ class RunPass:
         done = False
         while not done:
             batch = [await self._outcomes.get()]
+            if batch[0] is not None and self._outcomes.qsize() < RECORD_BATCH:
+                await asyncio.sleep(RECORD_FLUSH_SECONDS)
             while not self._outcomes.empty() and len(batch) < RECORD_BATCH:
                 batch.append(self._outcomes.get_nowait())
             done = None in batch
