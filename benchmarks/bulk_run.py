@@ -20,6 +20,7 @@ logs: what a run writes to the log at LOG_LEVEL=INFO.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import statistics
 import tempfile
@@ -44,6 +45,7 @@ from tests.slack_requests import form_body, signed_headers, slash_command
 
 SCOPE = "https://www.googleapis.com/auth/calendar"
 MB = 1024 * 1024
+arguments_verbose = bool(os.environ.get("BENCH_VERBOSE"))
 ISSUE_BEFORE = {  # measured on main before this work (issue 20), for reference
     "rate50": "0.887-0.937", "rate20": "0.974", "cpu50": "8-10 ms", "zero": "~210/s",
     "cpu0": "4.4-5.9 ms", "memory": "+40 MB (104 -> 144)",
@@ -122,6 +124,8 @@ async def rate(dbs: Databases, backends: list[str], users: int, rates: list[floa
             share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
             line(f"calls answered 429, {key}", share, "< 0.5 %")
             line(f"users lost, {key}", f"{run['lost']} of {users:,}", "0")
+            if arguments_verbose:
+                print("  per second (answered, 429):", run["stats"]["per_second"])
             if configured == 50:
                 line(f"CPU per user, {key}", f"{run['cpu_ms']:.2f} ms", "<= 3 ms", "8-10 ms")
             for name, times in (run["acks"] or {}).items():

@@ -35,9 +35,21 @@ def stats(nylas: FakeNylas) -> dict[str, Any]:
         "statuses": {str(status): count for status, count in statuses.items()},
         "throttled": nylas.throttled,
         "grants": len(nylas.grants),
+        "per_second": per_second(custom),
         "first": custom[0].at if custom else None,
         "last": custom[-1].at if custom else None,
     }
+
+
+def per_second(custom: list[Any]) -> list[list[int]]:
+    """Calls answered (not 429) and refused (429) in each second from the first call."""
+    if not custom:
+        return []
+    first = custom[0].at
+    seconds: list[list[int]] = [[0, 0] for _ in range(int(custom[-1].at - first) + 1)]
+    for record in custom:
+        seconds[int(record.at - first)][record.status == 429] += 1
+    return seconds
 
 
 def clicks(slack: FakeSlack, count: int) -> list[str]:

@@ -22,8 +22,8 @@ from contextlib import asynccontextmanager
 WINDOW_SECONDS = 1.0  # Nylas's rate window
 # The window we keep is a little longer than Nylas's, since the way there varies: 2 ms to start
 # with, 2 ms more after each 429 (up to 50 ms), shrinking by 1 ms per quiet second.
-MARGIN = (0.002, 0.002, 0.05, 0.001)  # (least, step, most, recovery per second)
-BURST_SECONDS = 0.04  # a late event loop may catch up this much (2 calls at 50/s)
+MARGIN = (0.005, 0.005, 0.05, 0.002)  # (least, step, most, recovery per second)
+BURST_SECONDS = 0.1  # a late event loop may catch up this much (5 calls at 50/s)
 SLOWDOWN_STEP = 0.01  # each 429 also makes every call cost 1 % more of the budget ...
 MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
