@@ -11,9 +11,12 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import resource
+import sys
 import threading
 import time
+import tracemalloc
 from typing import Any
 
 import psutil
@@ -68,6 +71,7 @@ class PeakRss:
     def __init__(self) -> None:
         self._process = psutil.Process()
         self.peak = 0
+        self.timeline: list[int] = []  # MB, one a second
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -75,8 +79,13 @@ class PeakRss:
         return int(self._process.memory_info().rss)
 
     def _sample(self) -> None:
+        ticks = 0
         while not self._stop.wait(0.1):
-            self.peak = max(self.peak, self.now())
+            now = self.now()
+            self.peak = max(self.peak, now)
+            ticks += 1
+            if ticks % 10 == 0:
+                self.timeline.append(now >> 20)
 
     def __enter__(self) -> PeakRss:
         self.peak = self.now()
@@ -135,6 +144,10 @@ async def finished(bot: StartedBot, run_id: int) -> tuple[float, dict[str, int]]
 async def work(bot: StartedBot, run_id: int, *, start: bool) -> dict[str, Any]:
     gc.collect()
     await asyncio.sleep(0.5)
+    traced = bool(os.environ.get("BENCH_TRACEMALLOC"))  # where the run's memory goes (slow)
+    if traced:
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
     with PeakRss() as rss:
         idle = rss.now()
         cpu, started = cpu_seconds(), time.monotonic()
@@ -142,6 +155,10 @@ async def work(bot: StartedBot, run_id: int, *, start: bool) -> dict[str, Any]:
             await bot.deps.runs.start(run_id, channel_id=ADMIN, thread_ts=None)
         duration, counts = await finished(bot, run_id)
         cpu = cpu_seconds() - cpu
+    if traced:
+        gc.collect()
+        for stat in tracemalloc.take_snapshot().compare_to(before, "filename")[:20]:
+            print(stat, file=sys.stderr)
     async with bot.deps.sessions() as session:
         worker = bot.deps.run_engine.worker_id
         query = select(func.count()).select_from(RunItem).where(col(RunItem.claimed_by) == worker)
@@ -154,6 +171,7 @@ async def work(bot: StartedBot, run_id: int, *, start: bool) -> dict[str, Any]:
         "counts": counts,
         "idle_rss": idle,
         "peak_rss": rss.peak,
+        "rss_timeline": rss.timeline,
         "items_here": mine,
     }
 

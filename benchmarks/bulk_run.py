@@ -20,8 +20,8 @@ logs: what a run writes to the log at LOG_LEVEL=INFO.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -158,6 +158,8 @@ async def memory(dbs: Databases, backends: list[str], users: int, plan_users: in
             "<= +20 MB",
             ISSUE_BEFORE["memory"],
         )
+        if arguments_verbose:
+            print("  RSS each second (MB):", run["rss_timeline"])
         small = run["plan"]["max_rss"] / MB
         async with fakes(0.0, None, 0.0) as fake:
             options = bot_options(fake, await dbs.new(backend), rate=10_000.0, concurrency=64)

@@ -23,7 +23,8 @@ WINDOW_SECONDS = 1.0  # Nylas's rate window
 # The window we keep is a little longer than Nylas's, since the way there varies: 2 ms to start
 # with, 2 ms more after each 429 (up to 50 ms), shrinking by 1 ms per quiet second.
 MARGIN = (0.005, 0.005, 0.05, 0.002)  # (least, step, most, recovery per second)
-BURST_SECONDS = 0.1  # a late event loop may catch up this much (5 calls at 50/s)
+BURST_SECONDS = 0.1  # a late event loop may catch up this much (5 calls at 50/s) ...
+CATCH_UP_GAP = 0.5  # ... but calls stay at least half their interval apart (no bursts to echo)
 SLOWDOWN_STEP = 0.01  # each 429 also makes every call cost 1 % more of the budget ...
 MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
@@ -36,6 +37,7 @@ class Throttle:
         self._turn = asyncio.Lock()  # callers take their turn in the order they asked
         self._replicas = 1
         self._due = 0.0  # GCRA's theoretical time of the next call
+        self._last = 0.0  # when the last call went
         self._sent: deque[float] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()
@@ -77,14 +79,15 @@ class Throttle:
             rate = self.effective_rate
             in_window = max(1, int(rate * WINDOW_SECONDS))
             now = time.monotonic()
-            due = max(now, self._due - BURST_SECONDS)
+            due = max(now, self._due - BURST_SECONDS, self._last + CATCH_UP_GAP / rate)
             if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
                 window = WINDOW_SECONDS + self._current_margin()
                 due = max(due, self._sent[-in_window] + window)
             if due > now:
                 await asyncio.sleep(due - now)
             self._due = max(self._due, due) + 1.0 / rate
-            self._sent.append(time.monotonic())
+            self._last = time.monotonic()
+            self._sent.append(self._last)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
