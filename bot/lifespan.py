@@ -166,12 +166,14 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
         )
         run_engine.start()
-        BudgetShare(
+        budget = BudgetShare(
             sessions=sessions,
             nylas=nylas,
             worker_id=run_engine.worker_id,
             lease_seconds=settings.bulkauth_item_lease_seconds,
-        ).start(scheduler)
+        )
+        budget.start()
+        stack.push_async_callback(budget.stop)
         plans: PendingStore[PendingPlan] = PendingStore()
         rate, approval_channel = settings.bulkauth_nylas_rps, settings.bulkauth_approval_channel
         stack.push_async_callback(reporter.close)

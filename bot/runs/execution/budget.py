@@ -8,6 +8,8 @@ from its first claims, within a second or two."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -15,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
-from bot.runtime.scheduling import Scheduler
 from storage.db import Sessions, read_only_sessions
 from storage.models import utcnow
 from storage.runs import live_workers
@@ -32,16 +33,23 @@ class BudgetShare:
         self._nylas = nylas
         self._worker_id = worker_id
         self._lease = timedelta(seconds=lease_seconds)
+        self._task: asyncio.Task[None] | None = None
 
-    def start(self, scheduler: Scheduler) -> None:
-        scheduler.add_job(
-            self.refresh,
-            trigger="interval",
-            seconds=BUDGET_SECONDS,
-            id=f"nylas-budget:{self._worker_id}",
-            max_instances=1,
-            coalesce=True,
-        )
+    def start(self) -> None:
+        """Refresh every second until `stop` (a loop of its own, not a scheduler job: it is
+        frequent, cheap and never needs to survive a restart)."""
+        self._task = asyncio.create_task(self._every_second(), name="nylas-budget")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _every_second(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(BUDGET_SECONDS)
 
     async def refresh(self) -> None:
         try:
