@@ -54,7 +54,7 @@ def settings_for(arguments: argparse.Namespace) -> Settings:
         bulkauth_nylas_rps=arguments.rate,
         bulkauth_nylas_concurrency=arguments.concurrency,
         bulkauth_item_attempts=5,
-        bulkauth_run_scan_seconds=1.0,
+        bulkauth_run_scan_seconds=arguments.scan_seconds,
         log_level=arguments.log_level,
         bulkauth_audit_key=AUDIT_KEY,  # every replica shares it, as on PostgreSQL they must
     )
@@ -201,4 +201,5 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=0)
     parser.add_argument("--run-id", type=int)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--scan-seconds", type=float, default=5.0)  # the setting's default
     asyncio.run(main(parser.parse_args()))

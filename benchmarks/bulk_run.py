@@ -88,8 +88,9 @@ async def one_run(
         async def during(port: int) -> object:
             return await acks_during(fake, port) if probe else None
 
+        scan = ["--scan-seconds", "1"] if joiners else []  # a joining replica finds it soon
         result, joined, acks = await worked_run(
-            options, plan["run_id"], joiners=joiners, during=during, log=log
+            [*options, *scan], plan["run_id"], joiners=joiners, during=during, log=log
         )
         stats = await fake.ask("stats")
     counts = result["counts"]

@@ -75,15 +75,23 @@ async def test_a_retry_after_is_waited_by_its_caller_only(
     assert client.rate_per_second == 1000
 
 
-async def test_the_client_keeps_within_nylas_window() -> None:
+async def calls_refused(rate: float) -> int:
+    """70 calls at once from a client paced at `rate` against Nylas's 40/s: how many got 429."""
     nylas = FakeNylas(rate_limit_per_second=40)
-    client = client_of(nylas, rate=40, concurrency=40)
+    client = client_of(nylas, rate=rate, concurrency=40)
     try:
         connectors = await asyncio.gather(*(client.get_connector("google") for _ in range(70)))
     finally:
         await client.aclose()
-    assert len(connectors) == 70
-    assert nylas.throttled == 0 and len(nylas.requests) == 70
+    assert len(connectors) == 70  # every call ends well (a 429 is retried)
+    return nylas.throttled
+
+
+async def test_the_client_keeps_within_nylas_window() -> None:
+    unpaced = await calls_refused(rate=10_000)
+    paced = await calls_refused(rate=40)  # configured at the limit itself
+    assert unpaced >= 20
+    assert paced <= 2  # none, or a stray one when this machine stalls a request on its way
 
 
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:
