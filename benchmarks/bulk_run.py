@@ -79,8 +79,9 @@ async def acks_during(fake: Child, port: int) -> dict[str, list[float]]:
 async def one_run(
     dbs: Databases, backend: str, users: int, *, latency: float, limit: int | None, rate: float,
     concurrency: int, probe: bool = False, joiners: int = 0, log: Path | None = None,
+    transient: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    transient = 0.02 if limit else 0.0
+    transient = (0.02 if limit else 0.0) if transient is None else transient
     async with fakes(latency, limit, transient) as fake:
         options = bot_options(fake, await dbs.new(backend), rate=rate, concurrency=concurrency)
         plan = await planned_run([*options, "--users", str(users)])
