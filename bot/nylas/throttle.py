@@ -20,9 +20,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 WINDOW_SECONDS = 1.0  # Nylas's rate window
-# The window we keep is a little longer than Nylas's, since the way there varies: 2 ms to start
-# with, 2 ms more after each 429 (up to 50 ms), shrinking by 1 ms per quiet second.
-MARGIN = (0.005, 0.005, 0.05, 0.002)  # (least, step, most, recovery per second)
+# The window we keep grows a little longer than Nylas's once a 429 shows that the way there
+# varies: 5 ms more after each 429 (up to 50 ms), shrinking by 0.5 ms per quiet second. Below
+# Nylas's limit no 429 comes, and the configured rate is kept exactly.
+MARGIN = (0.0, 0.005, 0.05, 0.0005)  # (least, step, most, recovery per second)
 BURST_SECONDS = 0.1  # a late event loop may catch up this much (5 calls at 50/s) ...
 CATCH_UP_GAP = 0.5  # ... but calls stay at least half their interval apart (no bursts to echo)
 SLOWDOWN_STEP = 0.01  # each 429 also makes every call cost 1 % more of the budget ...
