@@ -6,7 +6,6 @@ timeouts and connection errors, honouring Retry-After up to a cap. Other 4xx are
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
@@ -23,7 +22,6 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot import package_version
 from bot.metrics import Metrics, nylas_endpoint
 from bot.nylas.errors import NylasError, NylasTransportError, error_from_response, odd_success
 from bot.nylas.models import (
@@ -37,15 +35,12 @@ from bot.nylas.models import (
     Provider,
     credential_type_of,
 )
+from bot.nylas.pools import HttpPools
 from bot.nylas.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
-# httpcore looks at every connection of its pool (a socket check each) on every request, so calls
-# go round several small pools of HTTP/1.1 keep-alive connections instead of one big one.
-HTTP_POOLS = 8
-POOL_CONNECTIONS = 16
 _SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "password", "api_key"})
 
 
@@ -108,25 +103,12 @@ class NylasClient:
             jitter=self._retry.initial_backoff_seconds,
             max=self._retry.max_backoff_seconds,
         )
-        pools = 1 if transport is not None else HTTP_POOLS
-        self._pools = [
-            httpx.AsyncClient(
-                base_url=api_uri,
-                headers={
-                    "Authorization": f"Bearer {api_key}",
-                    "Accept": "application/json",
-                    "User-Agent": f"bulkauth/{package_version()}",
-                },
-                timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-                limits=httpx.Limits(
-                    max_connections=POOL_CONNECTIONS,
-                    max_keepalive_connections=POOL_CONNECTIONS,
-                ),
-                transport=transport,
-            )
-            for _ in range(pools)
-        ]
-        self._next_pool = itertools.cycle(self._pools)
+        self._http = HttpPools(
+            api_uri=api_uri,
+            api_key=api_key,
+            timeout_seconds=timeout_seconds,
+            transport=transport,
+        )
 
     @property
     def rate_per_second(self) -> float:
@@ -142,8 +124,7 @@ class NylasClient:
         self._throttle.share(replicas)
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        await self._http.aclose()
 
     # --- transport ---------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
@@ -193,8 +174,7 @@ class NylasClient:
             started = time.monotonic()
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:
-                pool = next(self._next_pool)
-                response = await pool.request(method, path, params=params, json=body)
+                response = await self._http.next().request(method, path, params=params, json=body)
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None
