@@ -1,135 +1,63 @@
-"""Bulk runs against a local fake Nylas server, through the bot's real run engine.
+"""Bulk runs through the bot's real run engine, each figure printed beside its target (issue 20)
+and its baseline, on SQLite and PostgreSQL. The fakes (Slack, Nylas) run in a process of their
+own, and so does every bot (`benchmarks.bot_process`), so CPU and memory are the bot's alone.
 
-    python -m benchmarks.bulk_run throughput [--users 5000] [--baseline-users 200]
-    python -m benchmarks.bulk_run memory [--users 100000]
-    python -m benchmarks.bulk_run logs [--users 5000]
+    python -m benchmarks.bulk_run all [--users 5000] [--baseline-users 300] [--backends ...]
+    python -m benchmarks.bulk_run rate|zero|memory|replicas|sdk|logs [--users N]
 
-throughput: the fake answers after 300 ms, allows 50 requests/s (429 + Retry-After beyond) and
-fails 2 % of calls with a transient 503. The run's achieved rate is printed as a ratio of the
-configured rate (20 and 50 per second), beside a plain sequential loop of the official `nylas`
-SDK over the same kind of users against the same server (measured on --baseline-users users and
-extrapolated to --users, since the loop takes 0.3 s a user). While the 50/s run is going, 50
-signed slash commands and 50 button clicks are sent at once and their acks timed.
-
-memory: peak RSS of the whole process (bot, fake Slack and fake Nylas together) for a run of
---users users with zero latency.
-
-logs: what a run of --users users writes to the log at the default LOG_LEVEL (INFO), in text:
-lines, bytes, and lines that are SQL or mention a user's address.
+rate: fake Nylas with 300 ms latency, a hard 50 requests/s limit (per one-second window, 429 and
+Retry-After beyond) and 2 % transient 503s; configured 20/s and 50/s: the achieved rate as a share
+of the configured rate, calls answered 429, users lost, the bot's CPU per user; during the 50/s
+run, 50 slash commands and 50 button clicks at once and their acks.
+zero: zero latency and no limit (configured 10,000/s): users per second and CPU per user.
+memory: a 100,000-user run at zero latency: the working bot's peak RSS over its idle RSS; the
+peak of the bot that plans (writes) a run of 100,000 and of 1,000,000 users.
+replicas: two bots on one PostgreSQL share one run at 50/s against the 50/s limit.
+sdk: the baseline, the official `nylas` SDK's sequential loop on the same fake (a sample).
+logs: what a run writes to the log at LOG_LEVEL=INFO.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import io
-import json
-import logging
-import resource
+import os
 import statistics
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from bot.logs import Redactor, configure_logging
-from bot.runs.emails import fold
-from bot.runs.plan import GrantRequest, PendingPlan, make_plan
-from bot.serve import started_bot
-from bot.settings import Settings
-from bot.slack.access import SlackActor
-from storage.models import BulkRun, CredentialRecord, utcnow
-from storage.runs import item_counts
-from tests.fakes.nylas import API_KEY, FakeNylas, StoredCredential
-from tests.fakes.slack import FakeSlack
-from tests.grant_flow import SEEDED
-from tests.slack_requests import (
-    SIGNING_SECRET,
-    form_body,
-    payload_body,
-    signed_headers,
-    slash_command,
+from benchmarks.bulk_processes import (
+    Child,
+    Databases,
+    bot_options,
+    databases,
+    fakes,
+    planned_run,
+    worked_run,
 )
-from tests.slack_ui import message_click
+from benchmarks.fakes_process import ADMIN, CREDENTIAL
+from tests.fakes.nylas import API_KEY
+from tests.slack_requests import form_body, signed_headers, slash_command
 
-ADMIN = "U0BENCH"
-OUTSIDER = "U0BENCHOUT"  # clicks buttons it may not use: refused, so the run goes on
 SCOPE = "https://www.googleapis.com/auth/calendar"
+MB = 1024 * 1024
+arguments_verbose = bool(os.environ.get("BENCH_VERBOSE"))
+ISSUE_BEFORE = {  # measured on main before this work (issue 20), for reference
+    "rate50": "0.887-0.937", "rate20": "0.974", "cpu50": "8-10 ms", "zero": "~210/s",
+    "cpu0": "4.4-5.9 ms", "memory": "+40 MB (104 -> 144)",
+}  # fmt: skip
 
 
-def settings_for(
-    slack: FakeSlack,
-    nylas: FakeNylas,
-    workdir: Path,
-    rate: float,
-    concurrency: int,
-    log_level: str = "WARNING",
-) -> Settings:
-    return Settings(
-        _env_file=None,
-        slack_bot_token="xoxb-bench",
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=f"{slack.url}/api/",
-        nylas_api_key=API_KEY,
-        nylas_api_uri=nylas.url,
-        database_url=f"sqlite+aiosqlite:///{workdir / f'bench-{rate}.db'}",
-        port=0,
-        bulkauth_admins=[ADMIN],
-        bulkauth_nylas_rps=rate,
-        bulkauth_nylas_concurrency=concurrency,
-        bulkauth_item_attempts=5,
-        bulkauth_run_scan_seconds=1.0,
-        log_level=log_level,
-    )
+def line(goal: str, figure: str, target: str, baseline: str = "") -> None:
+    print(f"  {goal:<44} {figure:<26} target {target:<14} {baseline}")
 
 
-async def run_users(
-    settings: Settings, slack: FakeSlack, nylas: FakeNylas, users: int, during: object = None
-) -> tuple[float, Counter[str], object]:
-    """Create, approve and start a run; returns (duration, outcome counts, `during` result)."""
-    nylas.credentials["cred-bench"] = StoredCredential(
-        "cred-bench", "google", "bench", "serviceaccount", SEEDED["google"], 1, 1
-    )
-    async with started_bot(settings, redactor=Redactor(), host="127.0.0.1") as bot:
-        deps = bot.deps
-        async with deps.sessions() as session:
-            credential = CredentialRecord(
-                nylas_credential_id="cred-bench",
-                provider="google",
-                credential_type="serviceaccount",
-                name="bench",
-                registered_by=ADMIN,
-                registered_by_name="Bench",
-            )
-            session.add(credential)
-            await session.commit()
-            await session.refresh(credential)
-        assert credential.id is not None
-        emails = [f"user{index}@bench.example.com" for index in range(users)]
-        request = GrantRequest(
-            credential=credential, candidates=tuple(emails), scopes=(SCOPE,), skip_existing=True
-        )
-        plan = make_plan(request, fold(emails), existing=[])
-        actor = SlackActor(user_id=ADMIN, display_name="Bench", is_workspace_admin=True)
-        run = await deps.runs.write_run(PendingPlan(plan=plan, requester=actor, channel_id=""))
-        assert run.id is not None
-        started = time.monotonic()
-        await deps.runs.decide(run.id, actor, approved=True, now=utcnow())
-        await deps.runs.start(run.id, channel_id=ADMIN, thread_ts=None)
-        extra = await during(bot.port, slack) if callable(during) else None  # type: ignore[misc]
-        await slack.wait_for("files.completeUploadExternal", timeout=users)
-        duration = time.monotonic() - started
-        async with deps.sessions() as session:
-            counts = Counter(await item_counts(session=session, run_id=run.id))
-            assert (await session.get(BulkRun, run.id)) is not None
-    return duration, counts, extra
-
-
-async def responsiveness(port: int, slack: FakeSlack) -> dict[str, list[float]]:
-    """50 slash commands and 50 button clicks at once, each timed to its ack (the clicks are
-    an outsider's Cancel on the run's progress message, which the bot refuses)."""
+async def acks_during(fake: Child, port: int) -> dict[str, list[float]]:
+    """50 slash commands and 50 outsider clicks on the run's Cancel at once, each timed."""
     url = f"http://127.0.0.1:{port}/slack/events"
 
     async def timed(http: aiohttp.ClientSession, body: str) -> float:
@@ -139,16 +67,125 @@ async def responsiveness(port: int, slack: FakeSlack) -> dict[str, list[float]]:
             assert reply.status == 200
         return time.monotonic() - began
 
-    await asyncio.sleep(3)  # let the run get going first
+    await asyncio.sleep(5)  # let the run get going first
     commands = [form_body(slash_command("help", user_id=ADMIN)) for _ in range(50)]
-    [(channel, ts)] = [key for key in slack.messages if "Cancel" in json.dumps(slack.messages[key])]
-    clicks = [
-        payload_body(message_click(slack, OUTSIDER, channel, ts, "Cancel")) for _ in range(50)
-    ]
+    clicks = await fake.ask("clicks 50")
     async with aiohttp.ClientSession() as http:
         command_times = await asyncio.gather(*(timed(http, body) for body in commands))
         click_times = await asyncio.gather(*(timed(http, body) for body in clicks))
     return {"slash commands": list(command_times), "button clicks": list(click_times)}
+
+
+async def one_run(
+    dbs: Databases, backend: str, users: int, *, latency: float, limit: int | None, rate: float,
+    concurrency: int, probe: bool = False, joiners: int = 0, log: Path | None = None,
+    transient: float | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    transient = (0.02 if limit else 0.0) if transient is None else transient
+    async with fakes(latency, limit, transient) as fake:
+        options = bot_options(fake, await dbs.new(backend), rate=rate, concurrency=concurrency)
+        plan = await planned_run([*options, "--users", str(users)])
+
+        async def during(port: int) -> object:
+            return await acks_during(fake, port) if probe else None
+
+        scan = ["--scan-seconds", "1"] if joiners else []  # a joining replica finds it soon
+        result, joined, acks = await worked_run(
+            [*options, *scan], plan["run_id"], joiners=joiners, during=during, log=log
+        )
+        stats = await fake.ask("stats")
+    counts = result["counts"]
+    granted = counts.get("created", 0) + counts.get("reauthenticated", 0)
+    cpu = result["cpu"] + sum(other["cpu"] for other in joined)
+    return {
+        **result,
+        "plan": plan,
+        "joined": joined,
+        "acks": acks,
+        "stats": stats,
+        "ratio": users / result["duration"] / rate,
+        "sending_ratio": users / max(1e-9, (stats["last"] or 0) - (stats["first"] or 0)) / rate,
+        "lost": users - granted,
+        "cpu_ms": cpu / users * 1000,
+        "throttled_share": stats["throttled"] / max(1, stats["calls"]),
+    }
+
+
+async def rate(dbs: Databases, backends: list[str], users: int, rates: list[float]) -> None:
+    print(f"\nrate: fake Nylas 300 ms, hard 50/s (429 + Retry-After), 2 % 503s; {users:,} users")
+    for backend in backends:
+        for configured in rates:
+            run = await one_run(
+                dbs, backend, users, latency=0.3, limit=50, rate=configured,
+                concurrency=int(configured), probe=configured == 50 and backend == "sqlite",
+            )  # fmt: skip
+            key = f"{configured:.0f}/s {backend}"
+            before = ISSUE_BEFORE[f"rate{configured:.0f}"]
+            line(f"achieved / configured, {key}", f"{run['ratio']:.3f}", ">= 0.97", before)
+            line(f"  (first to last Nylas call), {key}", f"{run['sending_ratio']:.3f}", "")
+            share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
+            line(f"calls answered 429, {key}", share, "< 0.5 %")
+            line(f"users lost, {key}", f"{run['lost']} of {users:,}", "0")
+            if arguments_verbose:
+                print("  per second (answered, 429):", run["stats"]["per_second"])
+            if configured == 50:
+                line(f"CPU per user, {key}", f"{run['cpu_ms']:.2f} ms", "<= 3 ms", "8-10 ms")
+            for name, times in (run["acks"] or {}).items():
+                figure = f"{statistics.median(times) * 1000:.0f} / {max(times) * 1000:.0f} ms"
+                line(f"{len(times)} {name} during the run: median/worst", figure, "< 3 s")
+
+
+async def zero(dbs: Databases, backends: list[str], users: int) -> None:
+    print(f"\nzero latency, no limit (configured 10,000/s); {users:,} users")
+    for backend in backends:
+        run = await one_run(
+            dbs, backend, users, latency=0.0, limit=None, rate=10_000.0, concurrency=64
+        )
+        speed = users / run["duration"]
+        line(f"users per second, {backend}", f"{speed:,.0f}/s", ">= 1,000/s", ISSUE_BEFORE["zero"])
+        line(f"CPU per user, {backend}", f"{run['cpu_ms']:.2f} ms", "<= 3 ms", ISSUE_BEFORE["cpu0"])
+        line(f"users lost, {backend}", f"{run['lost']}", "0")
+
+
+async def memory(dbs: Databases, backends: list[str], users: int, plan_users: int) -> None:
+    print(f"\nmemory: a {users:,}-user run at zero latency; plans of {users:,} and {plan_users:,}")
+    for backend in backends:
+        run = await one_run(
+            dbs, backend, users, latency=0.0, limit=None, rate=10_000.0, concurrency=64
+        )
+        idle, peak = run["idle_rss"] / MB, run["peak_rss"] / MB
+        line(
+            f"run peak over idle, {backend}",
+            f"+{peak - idle:.0f} MB ({idle:.0f} -> {peak:.0f})",
+            "<= +20 MB",
+            ISSUE_BEFORE["memory"],
+        )
+        if arguments_verbose:
+            print("  RSS each second (MB):", run["rss_timeline"])
+        small = run["plan"]["max_rss"] / MB
+        async with fakes(0.0, None, 0.0) as fake:
+            options = bot_options(fake, await dbs.new(backend), rate=10_000.0, concurrency=64)
+            big = (await planned_run([*options, "--users", str(plan_users)]))["max_rss"] / MB
+        line(f"plan peak {users:,} users, {backend}", f"{small:.0f} MB", "")
+        line(
+            f"plan peak {plan_users:,} users, {backend}",
+            f"{big:.0f} MB = {big / max(small, peak):.2f}x",
+            f"<= 2x {max(small, peak):.0f}",
+        )
+
+
+async def replicas(dbs: Databases, users: int) -> None:
+    print(f"\nreplicas: two bots on one PostgreSQL, one run of {users:,} users, 50/s configured")
+    run = await one_run(
+        dbs, "postgresql", users, latency=0.3, limit=50, rate=50.0, concurrency=50, joiners=1
+    )
+    line("achieved / configured, together", f"{run['ratio']:.3f}", ">= 0.97")
+    line("  (first to last Nylas call)", f"{run['sending_ratio']:.3f}", "")
+    share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
+    line("calls answered 429 (limit exceeded together)", share, "< 0.5 %")
+    line("users lost", f"{run['lost']}", "0")
+    split = [run["items_here"], *(other["items_here"] for other in run["joined"])]
+    line("users worked by each replica", " / ".join(f"{n:,}" for n in split), "both > 0")
 
 
 def sdk_loop(url: str, emails: list[str]) -> tuple[float, int]:
@@ -164,7 +201,7 @@ def sdk_loop(url: str, emails: list[str]) -> tuple[float, int]:
                 {
                     "provider": "google",
                     "settings": {
-                        "credential_id": "cred-bench",
+                        "credential_id": CREDENTIAL,
                         "email_address": email,
                         "scopes": [SCOPE],
                     },
@@ -175,108 +212,60 @@ def sdk_loop(url: str, emails: list[str]) -> tuple[float, int]:
     return time.monotonic() - started, lost
 
 
-async def throughput(users: int, baseline_users: int) -> None:
-    print(f"fake Nylas: 300 ms latency, 50 requests/s then 429, 2 % transient 503; {users:,} users")
+async def sdk(users: int, sample: int) -> None:
+    print(f"\nbaseline: the nylas SDK's sequential loop on the same fake, {sample:,} users")
+    async with fakes(0.3, 50, 0.02) as fake:
+        emails = [f"sdk{index}@bench.example.com" for index in range(sample)]
+        took, lost = await asyncio.to_thread(sdk_loop, fake.info["nylas"], emails)
+    per_user = took / sample
+    line(
+        "SDK loop",
+        f"{sample / took:.2f} users/s",
+        "",
+        f"{per_user * 1000:.0f} ms a user, {lost} lost; {users:,} users would take "
+        f"{per_user * users / 60:.0f} min",
+    )
+
+
+async def logs(dbs: Databases, users: int) -> None:
     with tempfile.TemporaryDirectory() as workdir:
-        for rate in (20.0, 50.0):
-            slack, nylas = (
-                FakeSlack(),
-                FakeNylas(latency=0.3, rate_limit_per_second=50, transient_error_rate=0.02),
-            )
-            await slack.start()
-            await nylas.start()
-            slack.add_user(ADMIN, "Bench", admin=True)
-            slack.add_user(OUTSIDER, "Outsider")
-            settings = settings_for(slack, nylas, Path(workdir), rate, concurrency=int(rate))
-            probe = responsiveness if rate == 50.0 else None
-            duration, counts, acks = await run_users(settings, slack, nylas, users, probe)
-            calls = len([r for r in nylas.requests if r.path == "/v3/connect/custom"])
-            print(
-                f"configured {rate:>4.0f}/s: {users:,} users in {duration:6.1f} s = "
-                f"{users / duration:5.1f}/s = {users / duration / rate:.3f} of configured; "
-                f"outcomes {dict(counts)}; {calls:,} calls, {nylas.throttled} answered 429"
-            )
-            if isinstance(acks, dict):
-                for name, times in acks.items():
-                    print(
-                        f"  during the run, {len(times)} {name}: ack median "
-                        f"{statistics.median(times) * 1000:.0f} ms, worst "
-                        f"{max(times) * 1000:.0f} ms"
-                    )
-            await slack.stop()
-            await nylas.stop()
-        nylas = FakeNylas(latency=0.3, rate_limit_per_second=50, transient_error_rate=0.02)
-        nylas.credentials["cred-bench"] = StoredCredential(
-            "cred-bench", "google", "bench", "serviceaccount", SEEDED["google"], 1, 1
+        path = Path(workdir) / "bot.log"
+        run = await one_run(
+            dbs, "sqlite", users, latency=0.0, limit=None, rate=10_000.0, concurrency=64, log=path
         )
-        await nylas.start()
-        emails = [f"sdk{index}@bench.example.com" for index in range(baseline_users)]
-        measured, lost = await asyncio.to_thread(sdk_loop, nylas.url, emails)
-        await nylas.stop()
-        per_user = measured / baseline_users
-        print(
-            f"baseline: nylas SDK sequential loop, {baseline_users} users in {measured:.1f} s "
-            f"({per_user * 1000:.0f} ms a user, {lost} lost to errors the SDK does not retry);"
-            f" extrapolated to {users:,} users: {per_user * users:,.0f} s "
-            f"({per_user * users / 60:.0f} min), losing about "
-            f"{lost / baseline_users * users:,.0f}"
-        )
+        lines = path.read_text().splitlines()
+    sql = [text for text in lines if "sqlalchemy" in text]
+    addresses = [text for text in lines if "@bench.example.com" in text]
+    print(f"\nlogs: {users:,} users in {run['duration']:.1f} s at LOG_LEVEL=INFO")
+    print(f"  {len(lines)} lines; {len(sql)} SQL lines, {len(addresses)} with a user's address")
+    for text in lines:
+        print(f"  {text}")
 
 
-async def memory(users: int) -> None:
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    with tempfile.TemporaryDirectory() as workdir:
-        slack, nylas = FakeSlack(), FakeNylas()
-        await slack.start()
-        await nylas.start()
-        settings = settings_for(slack, nylas, Path(workdir), rate=1000.0, concurrency=64)
-        duration, counts, _ = await run_users(settings, slack, nylas, users)
-        await slack.stop()
-        await nylas.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"{users:,} users, zero latency: finished in {duration:.0f} s ({users / duration:.0f}"
-        f"/s), outcomes {dict(counts)}"
-    )
-    print(
-        f"peak RSS {peak:.0f} MB (process before the run: {before:.0f} MB; includes the fake "
-        f"Nylas holding {len(nylas.grants):,} grants and the fake Slack holding the CSV)"
-    )
-
-
-async def log_volume(users: int) -> None:
-    stream = io.StringIO()
-    configure_logging(redactor=Redactor(), level="INFO", stream=stream)
-    with tempfile.TemporaryDirectory() as workdir:
-        slack, nylas = FakeSlack(), FakeNylas()
-        await slack.start()
-        await nylas.start()
-        settings = settings_for(slack, nylas, Path(workdir), 1000.0, 64, log_level="INFO")
-        duration, counts, _ = await run_users(settings, slack, nylas, users)
-        await slack.stop()
-        await nylas.stop()
-    logging.getLogger().handlers.clear()
-    lines = stream.getvalue().splitlines()
-    sql = [line for line in lines if "sqlalchemy" in line]
-    addresses = [line for line in lines if "@bench.example.com" in line]
-    print(f"{users:,} users in {duration:.1f} s, outcomes {dict(counts)}")
-    print(
-        f"log at LOG_LEVEL=INFO: {len(lines)} lines, {len(stream.getvalue().encode()):,} bytes; "
-        f"{len(sql)} SQL lines, {len(addresses)} lines with a user's address"
-    )
-    for line in lines:
-        print(f"  {line}")
+async def main(arguments: argparse.Namespace) -> None:
+    mode, backends = arguments.mode, arguments.backends
+    async with databases() as dbs:
+        if mode in ("all", "rate"):
+            await rate(dbs, backends, arguments.users or 5000, arguments.rates)
+        if mode in ("all", "zero"):
+            await zero(dbs, backends, arguments.users or 20_000)
+        if mode in ("all", "memory"):
+            await memory(dbs, backends, arguments.users or 100_000, arguments.plan_users)
+        if mode in ("all", "replicas") and "postgresql" in backends:
+            await replicas(dbs, arguments.users or 5000)
+        if mode in ("all", "sdk"):
+            await sdk(arguments.users or 5000, arguments.baseline_users)
+        if mode == "logs":
+            await logs(dbs, arguments.users or 5000)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["throughput", "memory", "logs"])
+    modes = ["all", "rate", "zero", "memory", "replicas", "sdk", "logs"]
+    parser.add_argument("mode", choices=modes)
     parser.add_argument("--users", type=int)
-    parser.add_argument("--baseline-users", type=int, default=200)
-    arguments = parser.parse_args()
-    if arguments.mode == "throughput":
-        asyncio.run(throughput(arguments.users or 5000, arguments.baseline_users))
-    elif arguments.mode == "logs":
-        asyncio.run(log_volume(arguments.users or 5000))
-    else:
-        asyncio.run(memory(arguments.users or 100_000))
+    parser.add_argument("--plan-users", type=int, default=1_000_000)
+    parser.add_argument("--baseline-users", type=int, default=300)
+    parser.add_argument("--rates", type=float, nargs="+", default=[20.0, 50.0])
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    asyncio.run(main(parser.parse_args()))

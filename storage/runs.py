@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_, update
+from sqlalchemy import Integer, String, Text, column, func, insert, or_, update, values
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -138,6 +138,57 @@ async def finish_item(
     return bool(result.rowcount)
 
 
+@dataclass(frozen=True)
+class ItemOutcome:
+    item_id: int
+    status: str
+    grant_id: str | None = None
+    error: str | None = None
+    request_id: str | None = None
+    problem: str | None = None
+
+
+async def finish_items(
+    *, session: AsyncSession, worker_id: str, outcomes: Sequence[ItemOutcome]
+) -> set[int]:
+    """Record many items' outcomes in one statement; returns the ids recorded (an item another
+    worker has since taken over is left as it is)."""
+    if not outcomes:
+        return set()
+    rows = values(
+        column("id", Integer),
+        column("status", String),
+        column("grant_id", String),
+        column("last_error", Text),
+        column("problem", String),
+        column("request_id", String),
+        name="outcome",
+    ).data(
+        [
+            (one.item_id, one.status, one.grant_id, one.error, one.problem, one.request_id)
+            for one in outcomes
+        ]
+    )
+    outcome = rows.cte("outcome")
+    table = RunItem.__table__  # type: ignore[attr-defined]
+    recorded = await session.exec(
+        update(table)
+        .where(table.c.id == outcome.c.id)
+        .where(table.c.claimed_by == worker_id)
+        .where(table.c.status == ItemStatus.IN_PROGRESS)
+        .values(
+            status=outcome.c.status,
+            grant_id=outcome.c.grant_id,
+            last_error=outcome.c.last_error,
+            problem=outcome.c.problem,
+            request_id=outcome.c.request_id,
+            finished_at=utcnow(),
+        )
+        .returning(table.c.id)
+    )
+    return {int(row[0]) for row in recorded.all()}
+
+
 async def release_items(*, session: AsyncSession, item_ids: Sequence[int], worker_id: str) -> None:
     """Hand claimed but unsent items back (on cancel or shutdown)."""
     if item_ids:
@@ -239,6 +290,20 @@ async def refresh_claims(*, session: AsyncSession, worker_id: str) -> None:
         .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
         .values(claimed_at=utcnow())
     )
+
+
+async def live_workers(*, session: AsyncSession, fresh_since: datetime) -> set[str]:
+    """The workers holding fresh claims on items of running runs (their heartbeat or claim is
+    newer than `fresh_since`): the processes calling Nylas for runs right now."""
+    running = select(BulkRun.id).where(col(BulkRun.status) == RunStatus.RUNNING)
+    query = (
+        select(RunItem.claimed_by)
+        .where(col(RunItem.run_id).in_(running.scalar_subquery()))
+        .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
+        .where(col(RunItem.claimed_at) >= fresh_since)
+        .distinct()
+    )
+    return {worker for worker in (await session.exec(query)).all() if worker}
 
 
 async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) -> list[BulkRun]:

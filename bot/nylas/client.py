@@ -1,4 +1,4 @@
-"""NylasClient: every Nylas call the bulk-auth flows need, over one long-lived httpx.AsyncClient.
+"""NylasClient: every Nylas call the bulk-auth flows need, over long-lived httpx.AsyncClients.
 
 Calls are paced by a process-wide Throttle and retried by tenacity on 429, 500, 502, 503, 504,
 timeouts and connection errors, honouring Retry-After up to a cap. Other 4xx are never retried.
@@ -22,7 +22,6 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot import package_version
 from bot.metrics import Metrics, nylas_endpoint
 from bot.nylas.errors import NylasError, NylasTransportError, error_from_response, odd_success
 from bot.nylas.models import (
@@ -36,6 +35,7 @@ from bot.nylas.models import (
     Provider,
     credential_type_of,
 )
+from bot.nylas.pools import HttpPools
 from bot.nylas.throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -103,21 +103,25 @@ class NylasClient:
             jitter=self._retry.initial_backoff_seconds,
             max=self._retry.max_backoff_seconds,
         )
-        self._http = httpx.AsyncClient(
-            base_url=api_uri,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Accept": "application/json",
-                "User-Agent": f"bulkauth/{package_version()}",
-            },
-            timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+        self._http = HttpPools(
+            api_uri=api_uri,
+            api_key=api_key,
+            timeout_seconds=timeout_seconds,
             transport=transport,
         )
 
     @property
     def rate_per_second(self) -> float:
         return self._throttle.rate_per_second
+
+    @property
+    def replicas(self) -> int:
+        """The processes sharing the application's budget, as last told."""
+        return self._throttle.replicas
+
+    def share_budget(self, replicas: int) -> None:
+        """`replicas` processes (this one included) call Nylas now: take an equal share."""
+        self._throttle.share(replicas)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -170,7 +174,7 @@ class NylasClient:
             started = time.monotonic()
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:
-                response = await self._http.request(method, path, params=params, json=body)
+                response = await self._http.next().request(method, path, params=params, json=body)
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None

@@ -1,46 +1,97 @@
-"""The process-wide pace of Nylas calls: a smooth rate limit shared by every call, a concurrency
-cap, and a slow-down when Nylas answers 429 (additive increase, multiplicative decrease), so one
-throttled worker makes all of them ease off instead of all retrying into the limit."""
+"""The pace of Nylas calls: one budget per Nylas application, shared by every call of this process
+(first attempts and retries alike, in the order they asked) and split between the replicas
+working runs at the same time.
+
+Nylas counts requests per application in a one-second window and answers 429 with Retry-After
+beyond its limit. So calls are paced smoothly (GCRA: one call every 1/rate seconds, with a little
+catch-up when the event loop was late) and, on top, the sends of the last second are remembered:
+a call never goes while the previous `rate` calls all fall in one window (plus a small margin for
+the way to Nylas). A 429 makes only the caller that got it wait its Retry-After (the client's
+retry does that); the margin grows a little and the pace eases off by 1 % (back within a second)
+in case other traffic shares the application's budget, instead of cutting every caller for long.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from aiolimiter import AsyncLimiter
-
-BURST_SECONDS = 0.04  # at most 40 ms worth of calls at once (2 at 50/s)
-SLOWDOWN_STEP = 0.05  # each 429 makes every call cost 5 % more of the budget ...
-MAX_SLOWDOWN = 1.0  # ... up to half the configured rate
-RECOVERY_PER_SECOND = 0.05  # and the cost falls back by 5 points per quiet second
+WINDOW_SECONDS = 1.0  # Nylas's rate window
+# The window we keep grows a little longer than Nylas's once a 429 shows that the way there
+# varies: 5 ms more after each 429 (up to 50 ms), shrinking by 0.5 ms per quiet second. Below
+# Nylas's limit no 429 comes, and the configured rate is kept exactly.
+MARGIN = (0.0, 0.005, 0.05, 0.0005)  # (least, step, most, recovery per second)
+BURST_SECONDS = 0.1  # a late event loop may catch up this much (5 calls at 50/s) ...
+CATCH_UP_GAP = 0.5  # ... but calls stay at least half their interval apart (no bursts to echo)
+SLOWDOWN_STEP = 0.01  # each 429 also makes every call cost 1 % more of the budget ...
+MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
+RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
 
 
 class Throttle:
     def __init__(self, *, rate_per_second: float, concurrency: int) -> None:
-        burst = max(1.0 + MAX_SLOWDOWN, rate_per_second * BURST_SECONDS)
         self.rate_per_second = rate_per_second
-        self._limiter = AsyncLimiter(max_rate=burst, time_period=burst / rate_per_second)
         self._slots = asyncio.Semaphore(concurrency)
+        self._turn = asyncio.Lock()  # callers take their turn in the order they asked
+        self._replicas = 1
+        self._due = 0.0  # GCRA's theoretical time of the next call
+        self._last = 0.0  # when the last call went
+        self._sent: deque[float] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()
+        self._margin = MARGIN[0]
+
+    def _current_margin(self) -> float:
+        least, _step, _most, recovery = MARGIN
+        quiet = time.monotonic() - self._slowdown_at
+        return max(least, self._margin - quiet * recovery)
 
     def _current_slowdown(self) -> float:
         quiet = time.monotonic() - self._slowdown_at
         return max(0.0, self._slowdown - quiet * RECOVERY_PER_SECOND)
 
     @property
+    def replicas(self) -> int:
+        return self._replicas
+
+    @property
     def effective_rate(self) -> float:
-        return self.rate_per_second / (1.0 + self._current_slowdown())
+        """This process's pace now: its share of the budget, eased off after 429s."""
+        return self.rate_per_second / self._replicas / (1.0 + self._current_slowdown())
+
+    def share(self, replicas: int) -> None:
+        """`replicas` processes (this one included) are calling Nylas for runs right now: each
+        takes an equal share of the application's budget."""
+        self._replicas = max(1, replicas)
 
     def throttled(self) -> None:
-        """Nylas said 429: every caller slows down a step."""
+        """Nylas said 429: every caller eases off a step (the caller that got it also waits the
+        Retry-After before its retry)."""
+        _least, step, most, _recovery = MARGIN
+        self._margin = min(most, self._current_margin() + step)
         self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
         self._slowdown_at = time.monotonic()
+
+    async def _pace(self) -> None:
+        async with self._turn:
+            rate = self.effective_rate
+            in_window = max(1, int(rate * WINDOW_SECONDS))
+            now = time.monotonic()
+            due = max(now, self._due - BURST_SECONDS, self._last + CATCH_UP_GAP / rate)
+            if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
+                window = WINDOW_SECONDS + self._current_margin()
+                due = max(due, self._sent[-in_window] + window)
+            if due > now:
+                await asyncio.sleep(due - now)
+            self._due = max(self._due, due) + 1.0 / rate
+            self._last = time.monotonic()
+            self._sent.append(self._last)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         async with self._slots:
-            await self._limiter.acquire(1.0 + self._current_slowdown())
+            await self._pace()
             yield

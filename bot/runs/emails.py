@@ -40,6 +40,7 @@ def fold(candidates: Iterable[str]) -> UserList:
         elif email in seen:
             users.duplicates += 1
         else:
+            email = candidate if email == candidate else email  # one copy of a big list's text
             seen.add(email)
             users.emails.append(email)
     return users

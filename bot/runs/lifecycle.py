@@ -21,7 +21,7 @@ from bot.slack.access import AccessPolicy, SlackActor
 from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
-from storage.models import DESTRUCTIVE_KINDS, BulkRun, ItemStatus, RunStatus, as_utc, utcnow
+from storage.models import DESTRUCTIVE_KINDS, BulkRun, RunStatus, as_utc, utcnow
 from storage.runs import (
     create_run,
     get_run,
@@ -113,7 +113,6 @@ class Runs:
     async def write_run(self, pending: PendingPlan) -> BulkRun:
         """The run and every one of its items, before any Nylas call; skipped users are audited."""
         plan, requester = pending.plan, pending.requester
-        items = plan.items()
         created = utcnow()
         awaiting = self._approval_channel is not None or plan.kind in DESTRUCTIVE_KINDS
         async with self._sessions() as session:
@@ -127,12 +126,12 @@ class Runs:
                     skip_existing=plan.skip_existing,
                     requested_by=requester.user_id,
                     requested_by_name=requester.display_name,
-                    total=len(items),
+                    total=plan.size,
                     start_after=plan.start_after,
                     kind=plan.kind,
                     credential_name=plan.credential_name,
                     reason=pending.reason,
-                    approvals_required=self.rules.approvals_needed(plan.kind, len(items)),
+                    approvals_required=self.rules.approvals_needed(plan.kind, plan.size),
                     basis=basis,
                     users_digest=users_digest(plan.users.emails),
                     created_at=created,
@@ -141,7 +140,7 @@ class Runs:
                 ),
             )
             assert run.id is not None
-            await items_with_presets(session=session, run_id=run.id, items=items)
+            await items_with_presets(session=session, run_id=run.id, items=plan.items())
             actor = actor_of(requester)
             specs = [
                 EventSpec(
@@ -149,7 +148,7 @@ class Runs:
                     action=AuditAction.RUN_REQUESTED,
                     subject=Subject(credential_id=plan.nylas_credential_id or None, run_id=run.id),
                     details={
-                        "users": len(items),
+                        "users": plan.size,
                         "calls": plan.calls,
                         "invalid": len(plan.users.invalid),
                         "kind": run.kind,
@@ -170,8 +169,7 @@ class Runs:
                     ),
                     details={"reason": "no grant" if plan.revokes else "already has a valid grant"},
                 )
-                for email, status, grant_id, *_ in items
-                if status == ItemStatus.SKIPPED
+                for email, grant_id in plan.skipped()
             ]
             await record_events(session=session, specs=specs)
             await session.commit()

@@ -4,7 +4,7 @@ revocation, credential deletion)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,39 +92,53 @@ class Plan:
     def estimated_seconds(self, rate_per_second: float) -> float:
         return self.calls / rate_per_second
 
-    def items(self) -> list[ItemPreset]:
-        """(email, starting status, known grant id[, its credential]) for every user, in list
-        order; across every credential, one per grant (a user may have several)."""
-        rows: list[ItemPreset] = []
+    @property
+    def size(self) -> int:
+        """Items of the run: one per user (across every credential, one per grant)."""
         if self.kind == RequestKind.DELETE_CREDENTIAL:
-            return rows  # a request without users
+            return 0
         if self.all_credentials:
-            return _target_items(self.users.emails, self.targets)
+            having = {target.email for target in self.targets}
+            return len(self.targets) + sum(1 for e in self.users.emails if e not in having)
+        return len(self.users.emails)
+
+    def items(self) -> Iterator[ItemPreset]:
+        """(email, starting status, known grant id[, its credential]) for every user, in list
+        order; across every credential, one per grant. Made one at a time as they are written,
+        so a big run's rows are never all in memory."""
+        if self.kind == RequestKind.DELETE_CREDENTIAL:
+            return  # a request without users
+        if self.all_credentials:
+            yield from _target_items(self.users.emails, self.targets)
+            return
         if self.revokes:  # a user without a grant has nothing to revoke
             known = {**self.existing_valid, **self.existing_invalid}
-            return [
-                (
-                    email,
-                    ItemStatus.PENDING if email in known else ItemStatus.SKIPPED,
-                    known.get(email),
-                )
-                for email in self.users.emails
-            ]
+            for email in self.users.emails:
+                status = ItemStatus.PENDING if email in known else ItemStatus.SKIPPED
+                yield email, status, known.get(email)
+            return
         for email in self.users.emails:
             if email in self.existing_valid:
                 status = ItemStatus.SKIPPED if self.skip_existing else ItemStatus.PENDING
-                rows.append((email, status, self.existing_valid[email]))
+                yield email, status, self.existing_valid[email]
             else:
-                rows.append((email, ItemStatus.PENDING, self.existing_invalid.get(email)))
-        return rows
+                yield email, ItemStatus.PENDING, self.existing_invalid.get(email)
+
+    def skipped(self) -> Iterator[tuple[str, str | None]]:
+        """(email, grant id) of the users the run skips: they have a valid grant (a grant run),
+        or no grant to revoke (a revocation)."""
+        for email, status, grant_id, *_ in self.items():
+            if status == ItemStatus.SKIPPED:
+                yield email, grant_id
 
 
-def _target_items(emails: Sequence[str], targets: Sequence[Target]) -> list[ItemPreset]:
+def _target_items(emails: Sequence[str], targets: Sequence[Target]) -> Iterator[ItemPreset]:
     grants: dict[str, list[ItemPreset]] = {}
     for t in targets:
         row: ItemPreset = (t.email, ItemStatus.PENDING, t.grant_id, t.credential)
         grants.setdefault(t.email, []).append(row)
-    return [r for e in emails for r in grants.get(e, [(e, ItemStatus.SKIPPED, None, "")])]
+    for email in emails:
+        yield from grants.get(email, [(email, ItemStatus.SKIPPED, None, "")])
 
 
 def make_all_plan(request: GrantRequest, users: UserList, existing: list[Grant]) -> Plan:

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def is_outcome_write(statement: str) -> bool:
-    """The recorder's UPDATE of an item to its outcome (storage.runs.finish_item)."""
-    return statement.lstrip().upper().startswith("UPDATE RUN_ITEM") and "finished_at" in statement
+    """The recorder's UPDATE of items to their outcomes (storage.runs.finish_items, one
+    statement per batch: WITH outcome(...) AS (VALUES ...) UPDATE run_item ...)."""
+    return "UPDATE RUN_ITEM" in statement.upper() and "finished_at" in statement
 
 
 @dataclass

@@ -62,7 +62,7 @@ def test_users_are_sorted_by_what_nylas_already_has() -> None:
 def test_valid_grants_are_skipped_by_default_and_cost_no_call() -> None:
     plan = make_plan(request(), fold(USERS.split()), EXISTING)
     assert plan.calls == 2  # the new user and the invalid grant
-    assert plan.items() == [
+    assert list(plan.items()) == [
         ("new@acme.com", ItemStatus.PENDING, None),
         ("valid@acme.com", ItemStatus.SKIPPED, "g-valid"),
         ("broken@acme.com", ItemStatus.PENDING, "g-broken"),
@@ -72,7 +72,7 @@ def test_valid_grants_are_skipped_by_default_and_cost_no_call() -> None:
 def test_without_skip_existing_valid_grants_are_re_authenticated() -> None:
     plan = make_plan(request(skip_existing=False), fold(USERS.split()), EXISTING)
     assert plan.calls == 3
-    assert ("valid@acme.com", ItemStatus.PENDING, "g-valid") in plan.items()
+    assert ("valid@acme.com", ItemStatus.PENDING, "g-valid") in list(plan.items())
 
 
 def test_duplicates_and_invalid_addresses_cost_nothing() -> None:

@@ -85,3 +85,23 @@ async def test_a_request_id_longer_than_its_column_is_recorded_on_postgresql(
     long_ids = [item.request_id for item in items if (item.request_id or "").startswith("req-7")]
     assert len(long_ids) == 3 and all(len(rid or "") <= 128 for rid in long_ids)
     assert all(len(e.request_id or "") <= 128 for e in events)
+
+
+async def test_a_crash_before_a_batch_is_written_loses_no_grant(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """Outcomes are written a batch at a time. The bot stops dead (its run's task cancelled)
+    while outcomes of grants Nylas made wait for their batch: those users are still claimed,
+    so once the claims go stale another bot takes them over, finds their grants at Nylas and
+    records each once, without creating it again."""
+    settings = make_settings(**RUN_SETTINGS)
+    async with run_bot(settings) as crashed:
+        await start_run(crashed, slack, nylas, users(60))
+        await nylas.wait_for("POST", "/v3/connect/custom", count=30)
+        await crashed.deps.run_engine.stop(timeout=0)  # no drain: the process is killed
+        items, _events = await items_and_events(crashed)
+        recorded = sum(item.status == "created" for item in items)
+        assert recorded < len(nylas.grants)  # grants Nylas made that were not written yet
+    async with run_bot(settings) as taking_over:
+        await finished_cleanly(taking_over, slack, nylas, 60)
+    assert set(posts_per_email(nylas).values()) == {1}  # found again, not created twice

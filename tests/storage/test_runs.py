@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
-from storage.db import Sessions, create_engine, session_factory
-from storage.models import BulkRun, CredentialRecord, ItemStatus, utcnow
-from storage.runs import add_items, claim_items, create_run, finish_item, item_counts, items_of
+from storage.db import Sessions, create_engine, read_only_sessions, session_factory
+from storage.models import BulkRun, CredentialRecord, ItemStatus, RunItem, RunStatus, utcnow
+from storage.runs import (
+    ClaimedItem,
+    ItemOutcome,
+    add_items,
+    claim_items,
+    create_run,
+    finish_item,
+    finish_items,
+    item_counts,
+    items_of,
+    live_workers,
+    transition,
+)
 
 
 async def new_run(sessions: Sessions, emails: list[str]) -> int:
@@ -130,3 +144,95 @@ async def test_stale_claims_are_taken_over_and_the_old_worker_cannot_finish_them
             session=session, item_id=first[0].id, worker_id="new", status=ItemStatus.CREATED
         )
         await session.commit()
+
+
+async def claim_all(sessions: Sessions, run_id: int, worker_id: str) -> list[ClaimedItem]:
+    async with sessions() as session:
+        claimed = await claim_items(
+            session=session,
+            run_id=run_id,
+            worker_id=worker_id,
+            limit=100,
+            stale_before=utcnow() - timedelta(minutes=5),
+        )
+        await session.commit()
+    return claimed
+
+
+async def test_a_batch_of_outcomes_is_one_statement_and_skips_items_taken_over(
+    sessions: Sessions, engine: AsyncEngine
+) -> None:
+    run_id = await new_run(sessions, ["a@acme.com", "b@acme.com", "c@acme.com"])
+    a, b, c = await claim_all(sessions, run_id, "worker-a")
+    async with sessions() as session:  # c's claim went stale and another worker took it
+        await session.exec(update(RunItem).where(col(RunItem.id) == c.id).values(claimed_by="b"))
+        await session.commit()
+    updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "UPDATE run_item" in statement:
+            updates.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with sessions() as session:
+            done = await finish_items(
+                session=session,
+                worker_id="worker-a",
+                outcomes=[
+                    ItemOutcome(a.id, ItemStatus.CREATED, grant_id="g-a", request_id="r-a"),
+                    ItemOutcome(b.id, ItemStatus.FAILED, error="nope", problem="p"),
+                    ItemOutcome(c.id, ItemStatus.CREATED, grant_id="g-c"),
+                ],
+            )
+            await session.commit()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert done == {a.id, b.id} and len(updates) == 1
+    async with sessions() as session:
+        items = {item.email: item for item in await items_of(session=session, run_id=run_id)}
+    assert (items["a@acme.com"].status, items["a@acme.com"].grant_id) == ("created", "g-a")
+    assert items["a@acme.com"].request_id == "r-a" and items["a@acme.com"].finished_at
+    assert (items["b@acme.com"].status, items["b@acme.com"].last_error) == ("failed", "nope")
+    assert items["b@acme.com"].problem == "p" and items["b@acme.com"].grant_id is None
+    assert items["c@acme.com"].status == "in_progress"  # left to the worker that holds it
+
+
+async def test_live_workers_are_those_with_fresh_claims_on_running_runs(
+    sessions: Sessions,
+) -> None:
+    run_id = await new_run(sessions, ["a@acme.com", "b@acme.com"])
+
+    async def move(from_status: str, to_status: str) -> None:
+        async with sessions() as session:
+            await transition(
+                session=session, run_id=run_id, from_statuses=[from_status], to_status=to_status
+            )
+            await session.commit()
+
+    async def live(fresh_since: datetime) -> set[str]:
+        async with sessions() as session:
+            return await live_workers(session=session, fresh_since=fresh_since)
+
+    await move(RunStatus.AWAITING_APPROVAL, RunStatus.RUNNING)
+    await claim_all(sessions, run_id, "replica-1")
+    assert await live(utcnow() - timedelta(minutes=1)) == {"replica-1"}
+    assert await live(utcnow() + timedelta(seconds=1)) == set()  # its heartbeat went stale
+    await move(RunStatus.RUNNING, RunStatus.FINISHED)
+    assert await live(utcnow() - timedelta(minutes=1)) == set()  # only running runs count
+
+
+async def test_a_read_only_session_reads_while_a_writer_holds_the_lock(
+    sessions: Sessions,
+) -> None:
+    run_id = await new_run(sessions, ["a@acme.com"])
+    readers = read_only_sessions(sessions)
+    async with sessions() as writer:  # on SQLite: BEGIN IMMEDIATE, the database's write lock
+        await writer.exec(update(BulkRun).where(col(BulkRun.id) == run_id).values(total=7))
+        async with asyncio.timeout(5), readers() as reader:  # not the 30 s busy timeout
+            before = await reader.get(BulkRun, run_id)
+            assert before is not None and before.total == 1  # the committed snapshot
+        await writer.commit()
+    async with readers() as reader:
+        after = await reader.get(BulkRun, run_id)
+    assert after is not None and after.total == 7

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import random
 import re
 import time
@@ -205,6 +206,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks):
     async def handle(
         self, method: str, path: str, query: dict[str, str], raw: bytes, authorization: str
     ) -> Reply:
+        over_rate = self._over_rate()  # Nylas counts a request when it arrives
         if self.latency:
             await asyncio.sleep(self.latency)
         await self._maybe_held(method, path)
@@ -216,7 +218,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks):
                 body = raw.decode(errors="replace")
         record = Recorded(method, path, query, body, at=time.monotonic())
         precheck = await self._webhook_precheck(method, path, body, authorization)
-        reply = precheck or self._answer(method, path, query, body, authorization)
+        reply = precheck or self._answer(method, path, query, body, authorization, over_rate)
         record.status, record.response = reply.status, reply.body
         record.off_spec = reply.off_spec
         async with self._changed:
@@ -226,22 +228,31 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks):
 
     # --- behaviour ------------------------------------------------------------------------
     def _answer(
-        self, method: str, path: str, query: dict[str, str], body: Any, authorization: str
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        authorization: str,
+        over_rate: float | None = None,
     ) -> Reply:
         if authorization != f"Bearer {self.api_key}":
             return error_reply(401, "unauthorized", "Unauthorized")
         fault = self._scripted(method, path)
         if fault is not None:
             return fault
-        if self.rate_limit_per_second is not None and self._over_rate():
+        if over_rate is not None:
             self.throttled += 1
             return Reply(
                 429,
                 {
                     "request_id": str(uuid.uuid4()),
-                    "error": {"type": "rate_limit_error", "message": "Too many requests"},
+                    "error": {
+                        "type": "nylas_rate_limit_exceeded",
+                        "message": "Too many requests",
+                    },
                 },
-                {"Retry-After": "1"},
+                {"Retry-After": str(max(1, math.ceil(over_rate)))},
             )
         chaos_applies = method == "POST" and path == "/v3/connect/custom"
         if chaos_applies and self.chaos_rate and self._rng.random() < self.chaos_rate:
@@ -256,14 +267,19 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks):
             )
         return self._oddly(path, self._route(method, path, query, body))
 
-    def _over_rate(self) -> bool:
+    def _over_rate(self) -> float | None:
+        """Nylas's limit per application: at most `rate_limit_per_second` requests accepted in
+        any one-second window (refused ones do not count). Over it: the seconds until the window
+        has room again (for Retry-After, whole seconds); else None, and this request counts."""
+        if self.rate_limit_per_second is None:
+            return None
         now = time.monotonic()
         while self._window and now - self._window[0] >= 1.0:
             self._window.popleft()
-        if len(self._window) >= (self.rate_limit_per_second or 0):
-            return True
+        if len(self._window) >= self.rate_limit_per_second:
+            return self._window[0] + 1.0 - now
         self._window.append(now)
-        return False
+        return None
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> Reply:
         routes: list[tuple[str, str, Any]] = [

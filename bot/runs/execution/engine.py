@@ -2,10 +2,9 @@
 
 Every process runs an engine. A periodic scan (APScheduler) starts local work on every run that
 is running (or queued and now due) and not yet worked here, so runs resume after a restart and
-several replicas on one PostgreSQL share a run: items are claimed with SKIP LOCKED, and a claim
-whose worker stopped heart-beating is taken over. Finished items are never sent again; an item
-interrupted mid-call may be (Nylas then re-authenticates the same grant).
-"""
+several replicas on one PostgreSQL share a run (and Nylas's budget: budget.py): items are
+claimed with SKIP LOCKED, a claim whose worker stopped heart-beating is taken over. Finished
+items are never sent again; one interrupted mid-call may be (Nylas re-authenticates it)."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from bot.runtime.scheduling import Scheduler
 from bot.settings import Settings
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.credentials import get_credential
-from storage.db import Sessions
+from storage.db import Sessions, read_only_sessions
 from storage.holds import claim_unreported_cancels, hold_run
 from storage.models import BulkRun, RequestKind, RunStatus, as_utc, utcnow
 from storage.runs import (
@@ -56,6 +55,7 @@ class RunEngine:
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self._readers = read_only_sessions(sessions)  # on SQLite, reads skip the write lock
         self.nylas = nylas
         self._scheduler = scheduler
         self._observers = tuple(observers)  # told in this order
@@ -151,7 +151,7 @@ class RunEngine:
     async def still_running(self, run_id: int) -> bool:
         if self.should_stop(run_id):
             return False
-        async with self.sessions() as session:
+        async with self._readers() as session:
             run = await get_run(session=session, run_id=run_id)
         return run is not None and run.status == RunStatus.RUNNING
 
@@ -207,7 +207,7 @@ class RunEngine:
 
     # --- one run ----------------------------------------------------------------------------
     async def _context(self, run_id: int) -> RunContext | None:
-        async with self.sessions() as session:
+        async with self._readers() as session:
             run = await get_run(session=session, run_id=run_id)
             if run is None or run.status != RunStatus.RUNNING:
                 return None
@@ -279,7 +279,7 @@ class RunEngine:
         await self._finished(run_id)
 
     async def _log_finished(self, run_id: int) -> None:
-        async with self.sessions() as session:
+        async with self._readers() as session:
             run = await get_run(session=session, run_id=run_id)
             counts = (await item_counts_of_runs(session=session, run_ids=[run_id]))[run_id]
         assert run is not None

@@ -14,7 +14,7 @@ from tenacity import (
 from bot.runs.execution.outcomes import Outcome, RunContext, audit_event
 from storage.audit import record_events
 from storage.db import Sessions
-from storage.runs import finish_item, release_items
+from storage.runs import ItemOutcome, finish_items, release_items
 
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)  # locked, connection lost, failover
 
@@ -31,28 +31,32 @@ def db_retrying(seconds: float) -> AsyncRetrying:
 async def record_outcomes(
     sessions: Sessions, outcomes: list[Outcome], context: RunContext, *, worker_id: str
 ) -> list[str]:
-    """One transaction, so a failed attempt leaves nothing half-written; returns the statuses
+    """One transaction and one statement per kind of write (the items' outcomes, the hand-backs,
+    the audit events), so a failed attempt leaves nothing half-written; returns the statuses
     recorded (for the metrics, counted once committed, so a retried batch counts once)."""
     handed_back = [outcome.item.id for outcome in outcomes if outcome.status is None]
-    specs = []
-    recorded: list[str] = []
+    finished = [outcome for outcome in outcomes if outcome.status is not None]
     async with sessions() as session:
-        for outcome in outcomes:
-            if outcome.status is None:
-                continue
-            if await finish_item(
-                session=session,
-                item_id=outcome.item.id,
-                worker_id=worker_id,
-                status=outcome.status,
-                grant_id=outcome.grant_id,
-                error=outcome.error,
-                request_id=outcome.request_id,
-                problem=outcome.problem.code if outcome.problem else None,
-            ):
-                specs.append(audit_event(outcome, context))
-                recorded.append(outcome.status)
+        done = await finish_items(
+            session=session,
+            worker_id=worker_id,
+            outcomes=[
+                ItemOutcome(
+                    item_id=outcome.item.id,
+                    status=outcome.status,
+                    grant_id=outcome.grant_id,
+                    error=outcome.error,
+                    request_id=outcome.request_id,
+                    problem=outcome.problem.code if outcome.problem else None,
+                )
+                for outcome in finished
+                if outcome.status is not None
+            ],
+        )
+        recorded = [outcome for outcome in finished if outcome.item.id in done]
         await release_items(session=session, item_ids=handed_back, worker_id=worker_id)
-        await record_events(session=session, specs=specs)
+        await record_events(
+            session=session, specs=[audit_event(outcome, context) for outcome in recorded]
+        )
         await session.commit()
-    return recorded
+    return [str(outcome.status) for outcome in recorded]

@@ -48,6 +48,10 @@ from storage.runs import (
 
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200
+# Outcomes are written a batch at a time: the first outcome waits this long for others to join
+# it (a user's outcome not yet written is still claimed, so a crash loses no grant: the next
+# pass finds it at Nylas before sending again).
+RECORD_FLUSH_SECONDS = 0.25
 
 
 class RunPass:
@@ -229,24 +233,33 @@ class RunPass:
     async def _record_all(self) -> None:
         done = False
         while not done:
-            batch = [await self._outcomes.get()]
-            while not self._outcomes.empty() and len(batch) < RECORD_BATCH:
-                batch.append(self._outcomes.get_nowait())
+            batch = await self._next_batch()
             done = None in batch
             finished = [outcome for outcome in batch if outcome is not None]
             if not self._broken:  # once broken, the next pass finds these users' grants
                 await self._record_retrying(finished)
             self._in_flight -= len(finished)
             self._recorded.set()
-            await self._watch(finished)
+            self._control.progressed(self._context.run_id)
 
-    async def _watch(self, outcomes: list[Outcome]) -> None:
-        """The circuit breaker sees every recorded outcome, in order; once it trips the run is
-        held and the users still queued here are handed back unsent."""
-        trips = [trip for outcome in outcomes if (trip := self._breaker.record(outcome))]
-        if trips and not self._control.should_stop(self._context.run_id):
-            await self._control.hold(self._context.run_id, trips[0])
-        self._control.progressed(self._context.run_id)
+    async def _next_batch(self) -> list[Outcome | None]:
+        """The outcomes of one write: those arriving within RECORD_FLUSH_SECONDS of the first.
+        The circuit breaker sees each as it arrives, in order; once it trips the run is held
+        and the users still queued here are handed back unsent."""
+        batch: list[Outcome | None] = []
+        deadline: float | None = None
+        while len(batch) < RECORD_BATCH and None not in batch:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    outcome = await self._outcomes.get()
+            except TimeoutError:
+                break
+            batch.append(outcome)
+            deadline = deadline or asyncio.get_running_loop().time() + RECORD_FLUSH_SECONDS
+            trip = self._breaker.record(outcome) if outcome is not None else None
+            if trip and not self._control.should_stop(self._context.run_id):
+                await self._control.hold(self._context.run_id, trip)
+        return batch
 
     async def _record_told(self, outcomes: list[Outcome]) -> None:
         await self._record_retrying(outcomes)

@@ -1,0 +1,69 @@
+"""Sharing Nylas's budget between replicas. Nylas limits requests per application, so replicas
+working runs at the same time (on one PostgreSQL) must not exceed BULKAUTH_NYLAS_RPS together.
+Every second each process counts the workers holding fresh claims on running runs' items (a
+claim is fresh while its worker heart-beats: the same lease that hands a stopped worker's items
+over) and paces its calls to an equal share: rate / (those others + itself). A replica that
+stops counts until its claims go stale (BULKAUTH_ITEM_LEASE_SECONDS); one that joins is counted
+from its first claims, within a second or two."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.logs import log_event
+from bot.nylas.client import NylasClient
+from storage.db import Sessions, read_only_sessions
+from storage.models import utcnow
+from storage.runs import live_workers
+
+log = logging.getLogger(__name__)
+BUDGET_SECONDS = 1.0
+
+
+class BudgetShare:
+    def __init__(
+        self, *, sessions: Sessions, nylas: NylasClient, worker_id: str, lease_seconds: float
+    ) -> None:
+        self._readers = read_only_sessions(sessions)
+        self._nylas = nylas
+        self._worker_id = worker_id
+        self._lease = timedelta(seconds=lease_seconds)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Refresh every second until `stop` (a loop of its own, not a scheduler job: it is
+        frequent, cheap and never needs to survive a restart)."""
+        self._task = asyncio.create_task(self._every_second(), name="nylas-budget")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _every_second(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(BUDGET_SECONDS)
+
+    async def refresh(self) -> None:
+        try:
+            async with self._readers() as session:
+                workers = await live_workers(session=session, fresh_since=utcnow() - self._lease)
+        except SQLAlchemyError as error:  # keep the last share; the next second tries again
+            log.warning("Nylas budget share not refreshed (%s)", type(error).__name__)
+            return
+        replicas = len(workers - {self._worker_id}) + 1
+        if replicas != self._nylas.replicas:
+            log_event(
+                log,
+                "nylas.budget_shared",
+                replicas=replicas,
+                rate=round(self._nylas.rate_per_second / replicas, 2),
+            )
+        self._nylas.share_budget(replicas)

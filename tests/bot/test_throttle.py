@@ -1,0 +1,124 @@
+"""Nylas's budget: the fake's one-second window and Retry-After, the client paced to it, a
+Retry-After waited by its caller only, and replicas sharing the budget through the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from bot.nylas.client import NylasClient, RetryPolicy
+from bot.nylas.throttle import Throttle
+from bot.runs.execution.budget import BudgetShare
+from storage.db import Sessions
+from storage.models import RunStatus, utcnow
+from storage.runs import claim_items, transition
+from tests.contracts.nylas_spec import check_exchange
+from tests.fakes.nylas import API_KEY, FakeNylas
+from tests.storage.test_runs import new_run
+
+RETRY = RetryPolicy(max_attempts=4, max_backoff_seconds=5.0, initial_backoff_seconds=0.001)
+
+
+def client_of(nylas: FakeNylas, *, rate: float, concurrency: int = 16) -> NylasClient:
+    return NylasClient(
+        api_uri="https://api.us.nylas.com",
+        api_key=API_KEY,
+        throttle=Throttle(rate_per_second=rate, concurrency=concurrency),
+        retry=RETRY,
+        transport=nylas.transport(),
+    )
+
+
+@pytest.fixture
+async def fast() -> AsyncIterator[tuple[FakeNylas, NylasClient]]:
+    nylas = FakeNylas()
+    client = client_of(nylas, rate=1000)
+    yield nylas, client
+    await client.aclose()
+    for record in nylas.requests:
+        check_exchange(record.method, record.path, record.body, record.status, record.response)
+
+
+async def test_the_fake_refuses_beyond_its_window_with_retry_after() -> None:
+    nylas = FakeNylas(rate_limit_per_second=5)
+    async with httpx.AsyncClient(
+        transport=nylas.transport(), base_url="https://api.us.nylas.com"
+    ) as http:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        replies = await asyncio.gather(
+            *(http.get("/v3/connectors/google", headers=headers) for _ in range(8))
+        )
+    refused = [reply for reply in replies if reply.status_code == 429]
+    assert len(refused) == 3 and nylas.throttled == 3
+    assert {reply.headers["Retry-After"] for reply in refused} == {"1"}
+    assert {reply.json()["error"]["type"] for reply in refused} == {"nylas_rate_limit_exceeded"}
+
+
+async def test_a_retry_after_is_waited_by_its_caller_only(
+    fast: tuple[FakeNylas, NylasClient],
+) -> None:
+    nylas, client = fast
+    nylas.fail("GET", "/v3/connectors/google", status=429, retry_after="1")
+    throttled = asyncio.create_task(client.get_connector("google"))
+    await nylas.wait_for("GET", "/v3/connectors/google")
+    others = await asyncio.gather(*(client.get_connector("microsoft") for _ in range(5)))
+    assert not throttled.done()  # the others went on while it waited
+    assert (await throttled).provider == "google"
+    assert [other.provider for other in others] == ["microsoft"] * 5
+    refused, retried = nylas.calls("GET", "/v3/connectors/google")
+    assert (refused.status, retried.status) == (429, 200)
+    assert retried.at - refused.at >= 1.0  # its Retry-After
+    assert client.rate_per_second == 1000
+
+
+async def calls_refused(rate: float) -> int:
+    """70 calls at once from a client paced at `rate` against Nylas's 40/s: how many got 429."""
+    nylas = FakeNylas(rate_limit_per_second=40)
+    client = client_of(nylas, rate=rate, concurrency=40)
+    try:
+        connectors = await asyncio.gather(*(client.get_connector("google") for _ in range(70)))
+    finally:
+        await client.aclose()
+    assert len(connectors) == 70  # every call ends well (a 429 is retried)
+    return nylas.throttled
+
+
+async def test_the_client_keeps_within_nylas_window() -> None:
+    unpaced = await calls_refused(rate=10_000)
+    paced = await calls_refused(rate=40)  # configured at the limit itself
+    assert unpaced >= 20
+    assert paced <= 2  # none, or a stray one when this machine stalls a request on its way
+
+
+async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:
+    nylas = FakeNylas()
+    client = client_of(nylas, rate=50)
+    share = BudgetShare(sessions=sessions, nylas=client, worker_id="here", lease_seconds=60)
+    run_id = await new_run(sessions, [f"user{index}@acme.com" for index in range(4)])
+    async with sessions() as session:
+        await transition(
+            session=session,
+            run_id=run_id,
+            from_statuses=[RunStatus.AWAITING_APPROVAL],
+            to_status=RunStatus.RUNNING,
+        )
+        await session.commit()
+    await share.refresh()
+    assert client.replicas == 1  # nobody else is calling Nylas
+    for worker in ("here", "there"):
+        async with sessions() as session:
+            await claim_items(
+                session=session,
+                run_id=run_id,
+                worker_id=worker,
+                limit=2,
+                stale_before=utcnow() - timedelta(minutes=1),
+            )
+            await session.commit()
+    await share.refresh()
+    assert client.replicas == 2
+    await client.aclose()
