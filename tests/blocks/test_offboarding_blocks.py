@@ -72,7 +72,7 @@ def test_the_revocation_plan_counts_who_has_a_grant_of_this_credential_only() ->
     )
     plan = make_plan(request, fold(request.candidates), grants)
     assert plan.calls == 1
-    assert plan.items() == [
+    assert list(plan.items()) == [
         ("a@acme.com", ItemStatus.PENDING, "g1"),
         ("b@acme.com", ItemStatus.SKIPPED, None),
         ("c@acme.com", ItemStatus.SKIPPED, None),
@@ -151,7 +151,7 @@ def test_a_plan_across_every_credential_counts_per_credential_and_leaves_foreign
     )
     plan = make_plan(request, fold(request.candidates), grants)
     assert plan.all_credentials and plan.calls == 2
-    assert plan.items() == [
+    assert list(plan.items()) == [
         ("a@acme.com", ItemStatus.PENDING, "g1", google.nylas_credential_id),
         ("b@acme.com", ItemStatus.PENDING, "m1", microsoft.nylas_credential_id),
         ("c@acme.com", ItemStatus.SKIPPED, None, ""),  # its grant is not a credential of the bot's
