@@ -34,27 +34,14 @@ SKIP_EXISTING = "skip_existing"
 START_WHEN_READY = "start_when_ready"
 
 
-def _credential_option(credential: CredentialRecord) -> Option:
+def credential_option(credential: CredentialRecord) -> Option:
     label = f"{credential.name} ({credential.provider.title()})"
     return Option(value=str(credential.id), text=label[:75])
 
 
-def build_grants_modal(
-    credentials: Sequence[CredentialRecord], selected: CredentialRecord | None, origin: ModalOrigin
-) -> View:
-    select = StaticSelectElement(
-        action_id=ActionId.GRANTS_CREDENTIAL_CHOSEN,
-        placeholder="Credential",
-        options=[_credential_option(c) for c in credentials[:100]],
-        initial_option=_credential_option(selected) if selected else None,
-    )
-    blocks: list[Block] = [
-        InputBlock(
-            block_id=BlockId.GRANTS_CREDENTIAL,
-            label="Credential",
-            element=select,
-            dispatch_action=True,
-        ),
+def users_inputs() -> list[Block]:
+    """The users of a run (grant or revoke): pasted, or a CSV/TXT file read like one."""
+    return [
         InputBlock(
             block_id=BlockId.GRANTS_USERS_TEXT,
             label="Users",
@@ -76,6 +63,40 @@ def build_grants_modal(
             hint="A CSV with an email column, or one address per line; read whole, up to "
             f"{MAX_USER_FILE_BYTES // 1024**2} MB.",
         ),
+    ]
+
+
+def reason_input(placeholder: str) -> InputBlock:
+    """The required reason of a run (grant or revoke)."""
+    return InputBlock(
+        block_id=BlockId.GRANTS_REASON,
+        label="Reason",
+        element=PlainTextInputElement(
+            action_id=ActionId.INPUT,
+            max_length=MAX_REASON_LENGTH,
+            placeholder=placeholder,
+        ),
+        hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
+    )
+
+
+def build_grants_modal(
+    credentials: Sequence[CredentialRecord], selected: CredentialRecord | None, origin: ModalOrigin
+) -> View:
+    select = StaticSelectElement(
+        action_id=ActionId.GRANTS_CREDENTIAL_CHOSEN,
+        placeholder="Credential",
+        options=[credential_option(c) for c in credentials[:100]],
+        initial_option=credential_option(selected) if selected else None,
+    )
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=BlockId.GRANTS_CREDENTIAL,
+            label="Credential",
+            element=select,
+            dispatch_action=True,
+        ),
+        *users_inputs(),
     ]
     if selected is not None and selected.provider == "google":
         blocks += [
@@ -107,18 +128,7 @@ def build_grants_modal(
         options.append(
             Option(value=START_WHEN_READY, text="Start automatically when the consent wait is over")
         )
-    blocks.append(
-        InputBlock(
-            block_id=BlockId.GRANTS_REASON,
-            label="Reason",
-            element=PlainTextInputElement(
-                action_id=ActionId.INPUT,
-                max_length=MAX_REASON_LENGTH,
-                placeholder="Onboarding Acme's sales team (ticket OPS-123)",
-            ),
-            hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
-        )
-    )
+    blocks.append(reason_input("Onboarding Acme's sales team (ticket OPS-123)"))
     blocks.append(
         InputBlock(
             block_id=BlockId.GRANTS_OPTIONS,

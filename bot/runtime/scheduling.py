@@ -34,6 +34,18 @@ class Scheduler:
 
         self.aps.add_job(tracked, **options)
 
+    def every(self, func: Job, *, seconds: float, id: str, **options: Any) -> None:
+        """Run `func` every `seconds`, one at a time; runs missed meanwhile are run once."""
+        self.add_job(
+            func,
+            trigger="interval",
+            seconds=seconds,
+            id=id,
+            max_instances=1,
+            coalesce=True,
+            **options,
+        )
+
     async def close(self, *, timeout: float = 10.0) -> None:
         """No new runs; let running jobs finish (for `timeout`), then shut down."""
         if not self.aps.running:
