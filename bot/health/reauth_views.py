@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import (
     Block,
-    ContextBlock,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import escape, markdown
+from bot.blocks import context, escape, markdown
 from bot.blocks.metadata import PlanRef
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.runs.plan import Plan, plan_summary
@@ -67,13 +65,7 @@ def build_reauth_plan_view(
     ]
     if approval_channel:
         blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=f"An approver in <#{approval_channel}> must approve before it starts."
-                    )
-                ]
-            )
+            context(f"An approver in <#{approval_channel}> must approve before it starts.")
         )
     return View(
         type="modal",

@@ -10,9 +10,7 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
-    ContextBlock,
     InputBlock,
-    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     StaticMultiSelectElement,
@@ -20,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import markdown
+from bot.blocks import context, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
 from bot.ids import ActionId, BlockId, CallbackId
@@ -189,13 +187,9 @@ def build_plan_view(plan: Plan, *, rate: float, token: str, approval_channel: st
         where = f"in <#{approval_channel}>" if approval_channel else "in a direct message"
         if approval_channel or plan.revokes:
             blocks.append(
-                ContextBlock(
-                    elements=[
-                        MarkdownTextObject(
-                            text=f"An approver {where} must approve before it starts"
-                            + (" (never the requester)." if plan.revokes else ".")
-                        )
-                    ]
+                context(
+                    f"An approver {where} must approve before it starts"
+                    + (" (never the requester)." if plan.revokes else ".")
                 )
             )
     return View(type="modal", title=title, close="Close", blocks=blocks)
