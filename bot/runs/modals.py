@@ -64,17 +64,22 @@ def users_inputs() -> list[Block]:
     ]
 
 
-def reason_input(placeholder: str) -> InputBlock:
-    """The required reason of a run (grant or revoke)."""
+RUN_REASON_HINT = "Required: shown to approvers, in the progress message, the CSV and the audit."
+
+
+def reason_input(
+    placeholder: str, *, block_id: str = BlockId.GRANTS_REASON, hint: str = RUN_REASON_HINT
+) -> InputBlock:
+    """The required reason of a request (a run, a re-authentication, a deletion)."""
     return InputBlock(
-        block_id=BlockId.GRANTS_REASON,
+        block_id=block_id,
         label="Reason",
         element=PlainTextInputElement(
             action_id=ActionId.INPUT,
             max_length=MAX_REASON_LENGTH,
             placeholder=placeholder,
         ),
-        hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
+        hint=hint,
     )
 
 
