@@ -8,37 +8,17 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import Sessions, create_engine, session_factory
-from storage.models import BulkRun, CredentialRecord, ItemStatus, utcnow
-from storage.runs import add_items, claim_items, create_run, finish_item, item_counts, items_of
+from storage.models import ItemStatus, utcnow
+from storage.runs import add_items, claim_items, finish_item, item_counts, items_of
+from tests.records import acme_run
 
 
 async def new_run(sessions: Sessions, emails: list[str]) -> int:
     async with sessions() as session:
-        credential = CredentialRecord(
-            nylas_credential_id="cred-1",
-            provider="google",
-            credential_type="serviceaccount",
-            name="Acme",
-            registered_by="U0ADA",
-            registered_by_name="Ada",
-        )
-        session.add(credential)
-        await session.flush()
-        assert credential.id is not None
-        run = await create_run(
-            session=session,
-            run=BulkRun(
-                credential_id=credential.id,
-                provider="google",
-                requested_by="U0ADA",
-                requested_by_name="Ada",
-                total=len(emails),
-            ),
-        )
-        assert run.id is not None
-        await add_items(session=session, run_id=run.id, emails=emails)
+        _credential_id, run_id = await acme_run(session, total=len(emails))
+        await add_items(session=session, run_id=run_id, emails=emails)
         await session.commit()
-        return run.id
+        return run_id
 
 
 async def work(sessions: Sessions, run_id: int, worker_id: str, seen: list[str]) -> None:
