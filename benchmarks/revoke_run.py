@@ -25,9 +25,9 @@ from benchmarks.fakes_settings import bench_settings
 from tests.conftest import ADMIN, NYLAS_API_KEY, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
-from tests.grant_flow import confirm, plan, seed_credential, wait_for_csv
+from tests.grant_flow import approval_request, confirm, plan, seed_credential, wait_for_csv
 from tests.runs.conftest import RUN_SETTINGS, users
-from tests.runs.test_revoke import ANN, BOB, approval_request, revoke_plan
+from tests.runs.test_revoke import ANN, BOB, revoke_plan
 from tests.slack_ui import Person
 
 

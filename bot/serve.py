@@ -4,7 +4,6 @@ stop on a signal in every state (also while starting or while Slack is unreachab
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from bot.deps import Deps
 from bot.lifespan import DRAIN_SECONDS, lifespan
 from bot.logs import Redactor, log_event
 from bot.preflight import TokensRefused, preflight
+from bot.runtime.tasks import cancel_and_wait
 from bot.server import BotServer, SlackLink, build_web_app
 from bot.settings import Settings
 from handlers.callback import consent_callback_route
@@ -88,10 +88,7 @@ async def started_bot(
             yield StartedBot(deps=deps, app=bolt_app, port=port, slack_link=link)
         finally:
             log.info("shutting down")
-            if connecting is not None:
-                connecting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await connecting
+            await cancel_and_wait(connecting)
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await server.stop()
@@ -122,8 +119,6 @@ async def serve(
     await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
     if stop.is_set() and not started.is_set():
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        await cancel_and_wait(running)
         return
     await running

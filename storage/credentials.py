@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Sessions
 from storage.models import CredentialRecord, CredentialReminder
+from storage.once import inserted_first
 
 
 async def add_credential(*, session: AsyncSession, record: CredentialRecord) -> CredentialRecord:
@@ -97,15 +97,10 @@ async def claim_credential_reminder(
     """Exactly one replica wins a threshold: its row is inserted and committed on its own, and
     every other insert of the same pair fails on the unique constraint."""
     async with sessions() as session:
-        session.add(
-            CredentialReminder(credential_id=credential_id, threshold=threshold, sent_at=at)
+        return await inserted_first(
+            session,
+            CredentialReminder(credential_id=credential_id, threshold=threshold, sent_at=at),
         )
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            return False
-    return True
 
 
 async def unclaim_credential_reminder(

@@ -127,6 +127,13 @@ def is_approval_request(call: SlackCall) -> bool:
     )
 
 
+async def approval_request(slack: FakeSlack, bot: RunningBot) -> SlackCall:
+    """The approval request the bot posted, once the bot has it on record (before any click)."""
+    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
+    await bot.settled()
+    return request
+
+
 async def wait_for_csv(slack: FakeSlack, *, count: int = 1) -> str:
     """The run's end: the CSV of every user uploaded into the progress thread."""
     await slack.wait_for("files.completeUploadExternal", count=count, timeout=30)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from storage.models import BulkRun, ConsentRequest, CredentialRecord, RunStatus, utcnow
+from storage.runs import create_run
 
 REQUESTER = "U0ADMIN"
 
@@ -50,3 +53,31 @@ def consent_record(credential_id: int | None, *, ready_in_seconds: float = -300)
         reminded_at=now,
         ready_at=now + timedelta(seconds=ready_in_seconds),
     )
+
+
+async def acme_run(session: AsyncSession, *, total: int) -> tuple[int, int]:
+    """Ada's Google credential "Acme" (cred-1) and a run of `total` users for it, flushed (not
+    committed); their ids."""
+    credential = CredentialRecord(
+        nylas_credential_id="cred-1",
+        provider="google",
+        credential_type="serviceaccount",
+        name="Acme",
+        registered_by="U0ADA",
+        registered_by_name="Ada",
+    )
+    session.add(credential)
+    await session.flush()
+    assert credential.id is not None
+    run = await create_run(
+        session=session,
+        run=BulkRun(
+            credential_id=credential.id,
+            provider="google",
+            requested_by="U0ADA",
+            requested_by_name="Ada",
+            total=total,
+        ),
+    )
+    assert run.id is not None
+    return credential.id, run.id

@@ -9,11 +9,9 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ConfirmObject,
-    ContextBlock,
-    MarkdownTextObject,
 )
 
-from bot.blocks import Message, escape, markdown
+from bot.blocks import Message, context, escape, markdown
 from bot.blocks.metadata import DbId, Ref
 from bot.ids import ActionId
 
@@ -61,7 +59,7 @@ def alert_message(
     if muted_until is not None:
         by = f" by <@{muted_by}>" if muted_by else ""
         note = f":mute: Alerts of {name} muted until {slack_date(muted_until)}{by}; still audited."
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+        blocks.append(context(note))
     value = AlertRef(alert_id=alert_id).model_dump_json()
     mute_confirm = ConfirmObject(
         title="Mute for a day?",

@@ -21,6 +21,7 @@ from bot.alerts.causes import likely_cause
 from bot.alerts.messages import alert_message
 from bot.logs import log_event
 from bot.runs.execution.worker_id import new_worker_id
+from bot.runtime.tasks import cancel_and_wait
 from storage.alerts import active_mutes, alerts_to_publish, claim_alert, published, release
 from storage.credentials import credentials_by_nylas_id
 from storage.db import Sessions
@@ -59,10 +60,7 @@ class AlertPublisher:
             self._task = asyncio.create_task(self._loop(), name="alert-publisher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:
@@ -130,21 +128,18 @@ class AlertPublisher:
         except SlackApiError as error:
             reason = error.response.get("error")
             log_event(log, "alert.not_posted", logging.WARNING, alert=alert.id, error=reason)
-            async with self._sessions() as session:
-                if reason in CHANNEL_PROBLEMS:  # tried again when more events arrive, not before
-                    await published(
-                        session=session,
-                        alert_id=alert.id,
-                        worker_id=self._worker_id,
-                        shown=alert.total,
-                        channel_id=None,
-                        message_ts=None,
-                        at=utcnow(),
-                    )
-                else:
+            if reason not in CHANNEL_PROBLEMS:
+                async with self._sessions() as session:
                     await release(session=session, alert_id=alert.id, worker_id=self._worker_id)
-                await session.commit()
+                    await session.commit()
+                return
+            await self._published(alert, None, None)  # tried again when more events arrive
             return
+        await self._published(alert, channel, ts)
+
+    async def _published(self, alert: GrantAlert, channel: str | None, ts: str | None) -> None:
+        """The alert as shown now (`channel` None: it could not be shown there)."""
+        assert alert.id is not None
         async with self._sessions() as session:
             await published(
                 session=session,

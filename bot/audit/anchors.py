@@ -86,14 +86,7 @@ class AnchorService:
     async def start(self) -> None:
         """Anchor now (when there is something to anchor), then every hour."""
         await self.anchor()
-        self._scheduler.add_job(
-            self.anchor,
-            trigger="interval",
-            seconds=ANCHOR_EVERY_SECONDS,
-            id="audit-anchor",
-            coalesce=True,
-            max_instances=1,
-        )
+        self._scheduler.every(self.anchor, seconds=ANCHOR_EVERY_SECONDS, id="audit-anchor")
         where = f"{self.path} and channel {self._channel}" if self._channel else str(self.path)
         log.info("audit anchors go to %s", where)
 

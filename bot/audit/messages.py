@@ -11,12 +11,10 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ContextBlock,
-    MarkdownTextObject,
 )
 
 from bot.audit.query import AuditQuery
-from bot.blocks import Message, escape, markdown, short
+from bot.blocks import Message, context, escape, markdown, short
 from bot.blocks.times import local_time
 from bot.ids import ActionId
 from bot.nylas.problems import by_code, explain
@@ -160,13 +158,9 @@ def build_audit_answer(
         )
     )
     blocks.append(
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Export CSV sends all {matching:,} matching events to you as a direct "
-                    "message. Every search and export is itself in the audit log."
-                )
-            ]
+        context(
+            f"Export CSV sends all {matching:,} matching events to you as a direct "
+            "message. Every search and export is itself in the audit log."
         )
     )
     return Message(text=f"Audit log: {len(events)} of {matching} events", blocks=blocks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -32,6 +32,11 @@ def escape(text: str) -> str:
 
 def markdown(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=text))
+
+
+def context(text: str) -> ContextBlock:
+    """A small grey line of mrkdwn under what it explains."""
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
 def plain_message(text: str) -> Message:

@@ -19,8 +19,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.audit.refusals import RefusalAudit, held_event, minute_of
 from bot.runtime.scheduling import Scheduler
-from storage.audit import Actor, AuditAction, EventSpec, record_events
+from storage.audit import Actor, AuditAction, EventSpec
 from storage.db import Sessions
 from storage.models import utcnow
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 AUDITED_AT_ONCE_PER_MINUTE = 5
 MAX_SOURCES_PER_MINUTE = 10_000  # beyond this, new sources share one bucket (bounded memory)
 OTHER_SOURCES = "other sources"
-FLUSH_EVERY_SECONDS = 15
 MINUTE = timedelta(minutes=1)
 
 
@@ -49,37 +49,22 @@ def callback_actor(source: str) -> Actor:
     return Actor("nylas-callback", f"browser at {source}")
 
 
-def _minute_of(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
 @dataclass
 class _Window:
     seen: int = 0
     held: Counter[str] = field(default_factory=Counter)  # rejections beyond the first few
 
 
-class RejectionGuard:
+class RejectionGuard(RefusalAudit):
     def __init__(self, *, sessions: Sessions, scheduler: Scheduler) -> None:
-        self._sessions = sessions
-        self._scheduler = scheduler
+        super().__init__(sessions=sessions, scheduler=scheduler, job_id="callback-rejections")
         self._windows: dict[tuple[str, datetime], _Window] = {}
-
-    def start(self) -> None:
-        self._scheduler.add_job(
-            self.flush,
-            trigger="interval",
-            seconds=FLUSH_EVERY_SECONDS,
-            id="callback-rejections",
-            coalesce=True,
-            max_instances=1,
-        )
 
     async def rejected(self, peer: str | None, reason: str) -> int | None:
         """Account for one rejected callback. None: it was audited, answer 400. A number: the
         source is over its limit, answer 429 with that many seconds in Retry-After."""
         now = utcnow()
-        minute = _minute_of(now)
+        minute = minute_of(now)
         source = source_of(peer)
         if (source, minute) not in self._windows and len(self._windows) >= MAX_SOURCES_PER_MINUTE:
             source = OTHER_SOURCES
@@ -97,34 +82,20 @@ class RejectionGuard:
         window.held[reason] += 1
         return max(1, int((minute + MINUTE - now).total_seconds()))
 
-    async def flush(self, *, everything: bool = False) -> None:
-        """Write one event per source for each minute that is over (every minute at shutdown)."""
-        current = _minute_of(utcnow())
-        closed = [key for key in self._windows if everything or key[1] < current]
+    def _closed(self, current: datetime, *, everything: bool) -> list[EventSpec]:
+        """One event per source for each minute that is over (every minute at shutdown)."""
         specs = []
-        for source, minute in closed:
+        for source, minute in [key for key in self._windows if everything or key[1] < current]:
             window = self._windows.pop((source, minute))
             if window.held:
                 count = sum(window.held.values())
                 log.warning("callback: %d rejected callbacks from %s limited", count, source)
-                details = {
-                    "count": count,
-                    "minute": minute.isoformat(),
-                    "reasons": dict(window.held),
-                }
                 specs.append(
-                    EventSpec(
+                    held_event(
                         callback_actor(source),
                         AuditAction.CONSENT_CALLBACK_REJECTED,
-                        outcome="rate_limited",
-                        details=details,
+                        minute,
+                        window.held,
                     )
                 )
-        await self._write(specs)
-
-    async def _write(self, specs: list[EventSpec]) -> None:
-        if not specs:
-            return
-        async with self._sessions() as session:
-            await record_events(session=session, specs=specs)
-            await session.commit()
+        return specs

@@ -9,16 +9,14 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ContextBlock,
     InputBlock,
-    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import Message, escape, markdown
+from bot.blocks import Message, context, escape, markdown
 from bot.blocks.metadata import ConsentRef, CredentialRef, ModalOrigin
 from bot.blocks.times import slack_date_time, slack_time
 from bot.ids import ActionId, BlockId, CallbackId
@@ -65,13 +63,9 @@ def build_consent_modal(
     ]
     if selected is not None and _is_common(selected):
         blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text="Tenant `common`: the scopes come from the Azure app's API "
-                        "permissions, so they cannot be overridden here."
-                    )
-                ]
+            context(
+                "Tenant `common`: the scopes come from the Azure app's API "
+                "permissions, so they cannot be overridden here."
             )
         )
     elif selected is not None:
@@ -132,14 +126,10 @@ def build_consent_link_message(
     blocks: list[Block] = [markdown(text), markdown(f"```{url}```")]
     if not callback_reachable:
         blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=":warning: PUBLIC_BASE_URL is not set, so the bot cannot receive "
-                        "Nylas's callback. When the admin has approved, press *Consent was "
-                        "granted*."
-                    )
-                ]
+            context(
+                ":warning: PUBLIC_BASE_URL is not set, so the bot cannot receive "
+                "Nylas's callback. When the admin has approved, press *Consent was "
+                "granted*."
             )
         )
     if outcome:

@@ -52,16 +52,7 @@ class ReminderService:
 
     def schedule(self, consent_id: int, at: datetime) -> None:
         """One job per consent request; a time in the past fires at once (and only once)."""
-        self.scheduler.add_job(
-            self.fire,
-            trigger="date",
-            run_date=at,
-            args=[consent_id],
-            id=reminder_job_id(consent_id),
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
+        self.scheduler.once(self.fire, at=at, id=reminder_job_id(consent_id), args=[consent_id])
 
     async def fire(self, consent_id: int) -> None:
         """Re-read the request; post the reminder if it is still owed and this replica wins."""

@@ -10,17 +10,15 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
-    ContextBlock,
     DatePickerElement,
     InputBlock,
-    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     StaticMultiSelectElement,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import Message, escape, markdown
+from bot.blocks import Message, context, escape, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import CredentialRef, ModalOrigin, RetryToken
 from bot.credentials.forms import MAX_NAME_LENGTH, USE_CONNECTOR_APP
@@ -43,6 +41,28 @@ def _name_input(hint: str) -> InputBlock:
     )
 
 
+def key_inputs(*, new: bool = False, placeholder: str | None = None) -> list[Block]:
+    """A service account's JSON key (`new`: for a rotation), as a file or pasted."""
+    what = "new JSON key" if new else "JSON key"
+    file_label = "New JSON key file" if new else "JSON key file"
+    return [
+        InputBlock(
+            block_id=BlockId.KEY_FILE,
+            label=file_label,
+            optional=True,
+            element=FileInputElement(action_id=ActionId.INPUT, filetypes=["json"], max_files=1),
+        ),
+        InputBlock(
+            block_id=BlockId.KEY_JSON,
+            label=f"…or paste the {what}",
+            optional=True,
+            element=PlainTextInputElement(
+                action_id=ActionId.INPUT, multiline=True, max_length=3000, placeholder=placeholder
+            ),
+        ),
+    ]
+
+
 def build_google_credential_modal(origin: ModalOrigin) -> View:
     return View(
         type="modal",
@@ -57,23 +77,7 @@ def build_google_credential_modal(origin: ModalOrigin) -> View:
                 "Give its JSON key *either* as a file *or* pasted."
             ),
             _name_input("acme.com"),
-            InputBlock(
-                block_id=BlockId.KEY_FILE,
-                label="JSON key file",
-                optional=True,
-                element=FileInputElement(action_id=ActionId.INPUT, filetypes=["json"], max_files=1),
-            ),
-            InputBlock(
-                block_id=BlockId.KEY_JSON,
-                label="…or paste the JSON key",
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ActionId.INPUT,
-                    multiline=True,
-                    max_length=3000,
-                    placeholder='{"type": "service_account", …}',
-                ),
-            ),
+            *key_inputs(placeholder='{"type": "service_account", …}'),
             InputBlock(
                 block_id=BlockId.TEST_MAILBOX,
                 label="Test mailbox",
@@ -99,13 +103,9 @@ def build_google_credential_modal(origin: ModalOrigin) -> View:
                 ),
             ),
             _register_anyway(),
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text="The key goes to Nylas only; the bot keeps its id and client "
-                        "email, never the private key."
-                    )
-                ]
+            context(
+                "The key goes to Nylas only; the bot keeps its id and client "
+                "email, never the private key."
             ),
         ],
     )
@@ -187,13 +187,9 @@ def build_microsoft_credential_modal(origin: ModalOrigin) -> View:
                 hint="The bot warns before it expires; grants go invalid when it does.",
             ),
             _register_anyway(),
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text="For a specific tenant the client id and secret are checked with "
-                        "Microsoft before anything is registered; for `common` they cannot be."
-                    )
-                ]
+            context(
+                "For a specific tenant the client id and secret are checked with "
+                "Microsoft before anything is registered; for `common` they cannot be."
             ),
         ],
     )

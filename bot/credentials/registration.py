@@ -63,6 +63,20 @@ def _record_for(pending: PendingRegistration, credential_id: str) -> CredentialR
     return record
 
 
+async def remove_uploaded_key(slack: AsyncWebClient, file_id: str | None) -> str:
+    """Delete the key file a person uploaded (registration, rotation); what to tell them."""
+    if not file_id:
+        return ""
+    try:
+        await slack.files_delete(file=file_id)
+    except SlackApiError:
+        return (
+            ":warning: The key file you uploaded stays in Slack. Delete it now: open it "
+            "from your Files, then ⋯ → *Delete file*."
+        )
+    return "The key file you uploaded has been deleted from Slack."
+
+
 class CredentialRegistrar:
     """Registers an accepted credential modal with Nylas in the background: connector check,
     create, record, tell. Failed submissions stay in `held` for Try again."""
@@ -96,18 +110,6 @@ class CredentialRegistrar:
         except FileProblem as problem:
             return None, str(problem)
         return text, None
-
-    async def _remove_uploaded_key(self, file_id: str | None) -> str:
-        if not file_id:
-            return ""
-        try:
-            await self._slack.files_delete(file=file_id)
-        except SlackApiError:
-            return (
-                "\n:warning: The key file you uploaded stays in Slack. Delete it now: open it "
-                "from your Files, then ⋯ → *Delete file*."
-            )
-        return "\nThe key file you uploaded has been deleted from Slack."
 
     async def _failed(
         self,
@@ -206,7 +208,8 @@ class CredentialRegistrar:
                 record_id=record.id,
             )
         )
-        cleanup_note = await self._remove_uploaded_key(pending.uploaded_file_id)
+        removed = await remove_uploaded_key(self._slack, pending.uploaded_file_id)
+        cleanup_note = f"\n{removed}" if removed else ""
         title = f"{PROVIDER_LABELS[pending.provider]} credential"
         await self._slack.views_update(
             view_id=view_id, view=build_status_view(title, message.text + cleanup_note)

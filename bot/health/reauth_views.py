@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import (
     Block,
-    ContextBlock,
-    InputBlock,
-    MarkdownTextObject,
-    PlainTextInputElement,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import escape, markdown
+from bot.blocks import context, escape, markdown
 from bot.blocks.metadata import PlanRef
-from bot.ids import ActionId, BlockId, CallbackId
+from bot.ids import BlockId, CallbackId
+from bot.runs.modals import reason_input
 from bot.runs.plan import Plan, plan_summary
-from bot.runs.policy import MAX_REASON_LENGTH
 
 TITLE = "Re-authenticate"
 MAX_LISTED = 10
@@ -54,26 +50,13 @@ def build_reauth_plan_view(
             + "".join(f"\n{note}" for note in notes)
         ),
         markdown(who),
-        InputBlock(
-            block_id=BlockId.REAUTH_REASON,
-            label="Reason",
-            element=PlainTextInputElement(
-                action_id=ActionId.INPUT,
-                max_length=MAX_REASON_LENGTH,
-                placeholder="The client secret was renewed (ticket OPS-456)",
-            ),
-            hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
+        reason_input(
+            "The client secret was renewed (ticket OPS-456)", block_id=BlockId.REAUTH_REASON
         ),
     ]
     if approval_channel:
         blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=f"An approver in <#{approval_channel}> must approve before it starts."
-                    )
-                ]
-            )
+            context(f"An approver in <#{approval_channel}> must approve before it starts.")
         )
     return View(
         type="modal",

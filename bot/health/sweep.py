@@ -83,14 +83,11 @@ class HealthSweep:
         """The job at every period boundary, and at once when a boundary passed unswept."""
         now = utcnow()
         current = period_start(now, self._hours)
-        self._scheduler.add_job(
+        self._scheduler.every(
             self.tick,
-            trigger="interval",
             seconds=self._hours * 3600,
-            start_date=current + timedelta(hours=self._hours),
             id="health-sweep",
-            coalesce=True,
-            max_instances=1,
+            start_date=current + timedelta(hours=self._hours),
             misfire_grace_time=None,
         )
         async with self._sessions() as session:

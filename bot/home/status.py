@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
+from slack_sdk.models.blocks import Block
 
-from bot.blocks import Message, escape, lines_section, short
+from bot.blocks import Message, context, escape, lines_section, short
 from bot.blocks.times import slack_date_time, slack_time
 from bot.home.controls import run_controls
 from bot.home.dashboard import OpenConsent, RunLine, StatusReport
@@ -120,13 +120,8 @@ def build_status_message(report: StatusReport) -> Message:
         )
     )
     blocks.append(
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"As of {slack_date_time(report.now)}. Who did what: "
-                    f"`{CommandName.BULKAUTH} audit`."
-                )
-            ]
+        context(
+            f"As of {slack_date_time(report.now)}. Who did what: `{CommandName.BULKAUTH} audit`."
         )
     )
     summary = (

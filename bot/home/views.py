@@ -8,7 +8,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ContextBlock,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -17,7 +16,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.audit.messages import event_line
-from bot.blocks import escape, lines_section, markdown, short
+from bot.blocks import context, escape, lines_section, markdown, short
 from bot.blocks.metadata import CredentialRef
 from bot.blocks.times import slack_date_time, slack_time
 from bot.health.messages import reauth_button
@@ -151,14 +150,10 @@ def build_home_view(snapshot: HomeSnapshot, *, tz: ZoneInfo) -> View:
             empty="Nothing has happened yet.",
             more_hint=f": `{CommandName.BULKAUTH} audit`",
         ),
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Updated {slack_date_time(snapshot.now)}; event times in {tz.key}. "
-                    f"Everything here is also in `{CommandName.BULKAUTH} status` and "
-                    f"`{CommandName.BULKAUTH} audit`."
-                )
-            ]
+        context(
+            f"Updated {slack_date_time(snapshot.now)}; event times in {tz.key}. "
+            f"Everything here is also in `{CommandName.BULKAUTH} status` and "
+            f"`{CommandName.BULKAUTH} audit`."
         ),
     ]
     return View(type="home", blocks=blocks)

@@ -10,17 +10,15 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ContextBlock,
     DatePickerElement,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import Message, escape, markdown
-from bot.blocks.elements import FileInputElement
+from bot.blocks import Message, context, escape, markdown
 from bot.blocks.metadata import CredentialRef, RotationOrigin
+from bot.credentials.messages import key_inputs
 from bot.health.messages import reauth_button
 from bot.ids import ActionId, BlockId, CallbackId, CommandName
 from bot.lifecycle.thresholds import Threshold
@@ -28,10 +26,6 @@ from storage.models import CredentialRecord
 
 AZURE_SECRETS = "Azure portal → App registrations → your app → Certificates & secrets"
 GOOGLE_KEYS = "Google Cloud console → IAM & Admin → Service accounts → your account → Keys"
-
-
-def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
 def _text_input(
@@ -92,7 +86,7 @@ def build_microsoft_rotation_modal(record: CredentialRecord, origin: RotationOri
             element=DatePickerElement(action_id=ActionId.INPUT),
             hint="The bot reminds you 30, 7 and 1 days before and on the day.",
         ),
-        _context(
+        context(
             "The secret is tried with Microsoft first (not possible for tenant `common`); "
             "it goes to Nylas only and is never stored by the bot."
         ),
@@ -123,21 +117,8 @@ def build_google_rotation_modal(record: CredentialRecord, origin: RotationOrigin
                 f"`{escape(record.private_key_id or 'unknown')}` now. Give a new JSON key of "
                 f"the *same* service account ({GOOGLE_KEYS} → Add key), as a file or pasted."
             ),
-            InputBlock(
-                block_id=BlockId.KEY_FILE,
-                label="New JSON key file",
-                optional=True,
-                element=FileInputElement(action_id=ActionId.INPUT, filetypes=["json"], max_files=1),
-            ),
-            InputBlock(
-                block_id=BlockId.KEY_JSON,
-                label="…or paste the new JSON key",
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ActionId.INPUT, multiline=True, max_length=3000
-                ),
-            ),
-            _context(
+            *key_inputs(new=True),
+            context(
                 "The key is tried with Google first and goes to Nylas only; the bot keeps its "
                 "id, never the private key. Delete the old key in Google Cloud once this is done."
             ),

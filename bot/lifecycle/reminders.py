@@ -63,13 +63,11 @@ class ExpiryReminders:
     async def start(self) -> None:
         """Schedule every credential's next reminder from the database, and rescan hourly."""
         count = await self.rescan()
-        self.scheduler.add_job(
+        self.scheduler.every(
             self._rescan_job,
-            trigger="interval",
             seconds=RESCAN_SECONDS,
             id="credential-expiry:rescan",
             replace_existing=True,
-            coalesce=True,
         )
         log.info("scheduled expiry reminders of %d credential(s) from the database", count)
 
@@ -107,16 +105,7 @@ class ExpiryReminders:
             self._schedule(record.id, nxt.at)
 
     def _schedule(self, credential_id: int, at: datetime) -> None:
-        self.scheduler.add_job(
-            self.fire,
-            trigger="date",
-            run_date=at,
-            args=[credential_id],
-            id=expiry_job_id(credential_id),
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
+        self.scheduler.once(self.fire, at=at, id=expiry_job_id(credential_id), args=[credential_id])
 
     async def fire(self, credential_id: int) -> None:
         """Re-read the credential; post the threshold owed now if this replica claims it; then

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
 from bot.blocks import escape
 from bot.credentials.messages import build_status_view
+from bot.credentials.registration import remove_uploaded_key
 from bot.lifecycle.forms import PendingRotation
 from bot.lifecycle.messages import Rotated, build_rotated_message, build_rotation_failed
 from bot.lifecycle.reminders import ExpiryReminders
@@ -95,7 +95,7 @@ class CredentialRotator:
                 details={"provider": record.provider, "name": record.name, "error": reason},
             )
             await session.commit()
-        note = await self._remove_uploaded_key(pending.uploaded_file_id)  # a key, used or not
+        note = await remove_uploaded_key(self._slack, pending.uploaded_file_id)  # used or not
         text = "\n".join(
             line for line in (build_rotation_failed(record.name, escape(reason)), note) if line
         )
@@ -144,7 +144,7 @@ class CredentialRotator:
             credential=record.nylas_credential_id,
             by=pending.actor.user_id,
         )
-        note = await self._remove_uploaded_key(pending.uploaded_file_id)
+        note = await remove_uploaded_key(self._slack, pending.uploaded_file_id)
         message = build_rotated_message(
             Rotated(record=record, change=_change_words(changes), check=pending.check, note=note)
         )
@@ -155,15 +155,3 @@ class CredentialRotator:
             channel_id=pending.channel_id or None,
             message=message,
         )
-
-    async def _remove_uploaded_key(self, file_id: str | None) -> str:
-        if not file_id:
-            return ""
-        try:
-            await self._slack.files_delete(file=file_id)
-        except SlackApiError:
-            return (
-                ":warning: The key file you uploaded stays in Slack. Delete it now: open it "
-                "from your Files, then ⋯ → *Delete file*."
-            )
-        return "The key file you uploaded has been deleted from Slack."

@@ -61,13 +61,8 @@ class CredentialDeletion:
     def start(self) -> None:
         """An approved deletion is carried out by the click that approved it; if that process
         stopped in between, the first replica's sweep carries it out after a grace period."""
-        self._scheduler.add_job(
-            self.sweep,
-            trigger="interval",
-            seconds=self._scan_seconds,
-            id="credential-deletion-sweep",
-            max_instances=1,
-            coalesce=True,
+        self._scheduler.every(
+            self.sweep, seconds=self._scan_seconds, id="credential-deletion-sweep"
         )
 
     async def sweep(self) -> None:

@@ -9,7 +9,7 @@ from slack_sdk.models.views import View
 from bot.blocks import escape, markdown
 from bot.blocks.metadata import DeletionRef
 from bot.ids import ActionId, BlockId, CallbackId
-from bot.runs.policy import MAX_REASON_LENGTH
+from bot.runs.modals import reason_input
 from storage.models import CredentialRecord
 
 TITLE = "Delete credential"
@@ -52,14 +52,9 @@ def build_deletion_form(credential: CredentialRecord, ref: DeletionRef) -> View:
                 label="Type the credential's name to confirm",
                 element=PlainTextInputElement(action_id=ActionId.INPUT, max_length=120),
             ),
-            InputBlock(
+            reason_input(
+                "Acme left (ticket OPS-789)",
                 block_id=BlockId.DELETE_REASON,
-                label="Reason",
-                element=PlainTextInputElement(
-                    action_id=ActionId.INPUT,
-                    max_length=MAX_REASON_LENGTH,
-                    placeholder="Acme left (ticket OPS-789)",
-                ),
                 hint="Required: shown to approvers and kept in the audit.",
             ),
         ],

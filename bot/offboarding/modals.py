@@ -9,18 +9,15 @@ from slack_sdk.models.blocks import (
     Block,
     InputBlock,
     Option,
-    PlainTextInputElement,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.blocks import escape, markdown
-from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import RevokeOrigin
 from bot.ids import ALL_CREDENTIALS_OPTION, ActionId, BlockId, CallbackId
-from bot.runs.emails import MAX_USER_FILE_BYTES
+from bot.runs.modals import credential_option, reason_input, users_inputs
 from bot.runs.plan import ALL_CREDENTIALS
-from bot.runs.policy import MAX_REASON_LENGTH
 from storage.models import CredentialRecord
 
 PERMANENT = (
@@ -28,11 +25,6 @@ PERMANENT = (
     "it again later makes a new grant with a new id. An expired or invalid grant needs "
     "*re-authentication* (`/bulkauth grants`), not deletion."
 )
-
-
-def _option(credential: CredentialRecord) -> Option:
-    label = f"{credential.name} ({credential.provider.title()})"
-    return Option(value=str(credential.id), text=label[:75])
 
 
 # First: when a person leaves, every grant of their mailboxes, whichever credential made it.
@@ -66,48 +58,17 @@ def build_revoke_modal(
                 element=StaticSelectElement(
                     action_id=ActionId.INPUT,
                     placeholder="Credential",
-                    options=[ALL_OPTION, *(_option(c) for c in credentials[:99])],
+                    options=[ALL_OPTION, *(credential_option(c) for c in credentials[:99])],
                     initial_option=ALL_OPTION
                     if all_selected
-                    else (_option(selected) if selected else None),
+                    else (credential_option(selected) if selected else None),
                 ),
                 hint=f"{ALL_CREDENTIALS}: every grant of these users, whichever credential "
                 "made it. A credential: only its grants.",
             ),
-            InputBlock(
-                block_id=BlockId.GRANTS_USERS_TEXT,
-                label="Users",
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ActionId.INPUT,
-                    multiline=True,
-                    max_length=3000,
-                    placeholder="ada@acme.com, bob@acme.com",
-                ),
-                hint="Separated by new lines, commas, semicolons or spaces. For long lists "
-                "upload a file instead.",
-            ),
-            InputBlock(
-                block_id=BlockId.GRANTS_USERS_FILE,
-                label="…or a CSV/TXT file",
-                optional=True,
-                element=FileInputElement(action_id=ActionId.INPUT, filetypes=["csv", "txt"]),
-                hint="A CSV with an email column, or one address per line; read whole, up to "
-                f"{MAX_USER_FILE_BYTES // 1024**2} MB.",
-            ),
+            *users_inputs(),
         ]
-    blocks.append(
-        InputBlock(
-            block_id=BlockId.GRANTS_REASON,
-            label="Reason",
-            element=PlainTextInputElement(
-                action_id=ActionId.INPUT,
-                max_length=MAX_REASON_LENGTH,
-                placeholder="Acme's contract ended (ticket OPS-456)",
-            ),
-            hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
-        )
-    )
+    blocks.append(reason_input("Acme's contract ended (ticket OPS-456)"))
     return View(
         type="modal",
         callback_id=CallbackId.REVOKE_REQUEST,

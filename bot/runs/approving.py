@@ -82,14 +82,7 @@ class ApprovalDesk:
         self._scan_seconds = scan_seconds
 
     def start(self) -> None:
-        self._scheduler.add_job(
-            self.sweep,
-            trigger="interval",
-            seconds=self._scan_seconds,
-            id="approval-sweep",
-            max_instances=1,
-            coalesce=True,
-        )
+        self._scheduler.every(self.sweep, seconds=self._scan_seconds, id="approval-sweep")
 
     async def approve(self, run_id: int, actor: SlackActor, *, now: datetime) -> Approval:
         """Count `actor`'s approval; the one that reaches the required number approves."""

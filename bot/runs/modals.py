@@ -10,9 +10,7 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
-    ContextBlock,
     InputBlock,
-    MarkdownTextObject,
     Option,
     PlainTextInputElement,
     StaticMultiSelectElement,
@@ -20,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks import markdown
+from bot.blocks import context, markdown
 from bot.blocks.elements import FileInputElement
 from bot.blocks.metadata import ModalOrigin, PlanRef, RunRef
 from bot.ids import ActionId, BlockId, CallbackId
@@ -34,27 +32,14 @@ SKIP_EXISTING = "skip_existing"
 START_WHEN_READY = "start_when_ready"
 
 
-def _credential_option(credential: CredentialRecord) -> Option:
+def credential_option(credential: CredentialRecord) -> Option:
     label = f"{credential.name} ({credential.provider.title()})"
     return Option(value=str(credential.id), text=label[:75])
 
 
-def build_grants_modal(
-    credentials: Sequence[CredentialRecord], selected: CredentialRecord | None, origin: ModalOrigin
-) -> View:
-    select = StaticSelectElement(
-        action_id=ActionId.GRANTS_CREDENTIAL_CHOSEN,
-        placeholder="Credential",
-        options=[_credential_option(c) for c in credentials[:100]],
-        initial_option=_credential_option(selected) if selected else None,
-    )
-    blocks: list[Block] = [
-        InputBlock(
-            block_id=BlockId.GRANTS_CREDENTIAL,
-            label="Credential",
-            element=select,
-            dispatch_action=True,
-        ),
+def users_inputs() -> list[Block]:
+    """The users of a run (grant or revoke): pasted, or a CSV/TXT file read like one."""
+    return [
         InputBlock(
             block_id=BlockId.GRANTS_USERS_TEXT,
             label="Users",
@@ -76,6 +61,45 @@ def build_grants_modal(
             hint="A CSV with an email column, or one address per line; read whole, up to "
             f"{MAX_USER_FILE_BYTES // 1024**2} MB.",
         ),
+    ]
+
+
+RUN_REASON_HINT = "Required: shown to approvers, in the progress message, the CSV and the audit."
+
+
+def reason_input(
+    placeholder: str, *, block_id: str = BlockId.GRANTS_REASON, hint: str = RUN_REASON_HINT
+) -> InputBlock:
+    """The required reason of a request (a run, a re-authentication, a deletion)."""
+    return InputBlock(
+        block_id=block_id,
+        label="Reason",
+        element=PlainTextInputElement(
+            action_id=ActionId.INPUT,
+            max_length=MAX_REASON_LENGTH,
+            placeholder=placeholder,
+        ),
+        hint=hint,
+    )
+
+
+def build_grants_modal(
+    credentials: Sequence[CredentialRecord], selected: CredentialRecord | None, origin: ModalOrigin
+) -> View:
+    select = StaticSelectElement(
+        action_id=ActionId.GRANTS_CREDENTIAL_CHOSEN,
+        placeholder="Credential",
+        options=[credential_option(c) for c in credentials[:100]],
+        initial_option=credential_option(selected) if selected else None,
+    )
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=BlockId.GRANTS_CREDENTIAL,
+            label="Credential",
+            element=select,
+            dispatch_action=True,
+        ),
+        *users_inputs(),
     ]
     if selected is not None and selected.provider == "google":
         blocks += [
@@ -107,18 +131,7 @@ def build_grants_modal(
         options.append(
             Option(value=START_WHEN_READY, text="Start automatically when the consent wait is over")
         )
-    blocks.append(
-        InputBlock(
-            block_id=BlockId.GRANTS_REASON,
-            label="Reason",
-            element=PlainTextInputElement(
-                action_id=ActionId.INPUT,
-                max_length=MAX_REASON_LENGTH,
-                placeholder="Onboarding Acme's sales team (ticket OPS-123)",
-            ),
-            hint="Required: shown to approvers, in the progress message, the CSV and the audit.",
-        )
-    )
+    blocks.append(reason_input("Onboarding Acme's sales team (ticket OPS-123)"))
     blocks.append(
         InputBlock(
             block_id=BlockId.GRANTS_OPTIONS,
@@ -179,13 +192,9 @@ def build_plan_view(plan: Plan, *, rate: float, token: str, approval_channel: st
         where = f"in <#{approval_channel}>" if approval_channel else "in a direct message"
         if approval_channel or plan.revokes:
             blocks.append(
-                ContextBlock(
-                    elements=[
-                        MarkdownTextObject(
-                            text=f"An approver {where} must approve before it starts"
-                            + (" (never the requester)." if plan.revokes else ".")
-                        )
-                    ]
+                context(
+                    f"An approver {where} must approve before it starts"
+                    + (" (never the requester)." if plan.revokes else ".")
                 )
             )
     return View(type="modal", title=title, close="Close", blocks=blocks)

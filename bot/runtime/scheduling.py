@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,6 +34,32 @@ class Scheduler:
                 self._running.discard(task)
 
         self.aps.add_job(tracked, **options)
+
+    def every(self, func: Job, *, seconds: float, id: str, **options: Any) -> None:
+        """Run `func` every `seconds`, one at a time; runs missed meanwhile are run once."""
+        self.add_job(
+            func,
+            trigger="interval",
+            seconds=seconds,
+            id=id,
+            max_instances=1,
+            coalesce=True,
+            **options,
+        )
+
+    def once(self, func: Job, *, at: datetime, id: str, args: list[Any]) -> None:
+        """Run `func(*args)` at `at`, replacing the job `id` had; a time already past (a restart
+        after it) runs it at once, and only once."""
+        self.add_job(
+            func,
+            trigger="date",
+            run_date=at,
+            args=args,
+            id=id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
 
     async def close(self, *, timeout: float = 10.0) -> None:
         """No new runs; let running jobs finish (for `timeout`), then shut down."""

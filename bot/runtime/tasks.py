@@ -4,6 +4,7 @@ reported to the person it was done for through the one error path (bot/slack/fai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -23,6 +24,15 @@ def bolt_listener_tasks() -> set[asyncio.Task[Any]]:
         for task in asyncio.all_tasks()
         if getattr(task.get_coro(), "__name__", "") == BOLT_LISTENER_COROUTINE
     }
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel `task` (if any) and return once it has stopped."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @dataclass(frozen=True)

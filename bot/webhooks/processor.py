@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.alerts.grouping import AlertEvent, fold_into_alerts
 from bot.logs import log_event
+from bot.runtime.tasks import cancel_and_wait
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
 from storage.models import WebhookNotification, utcnow
@@ -93,10 +94,7 @@ class WebhookProcessor:
         self._task = asyncio.create_task(self._loop(), name="webhook-processor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:

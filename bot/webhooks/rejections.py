@@ -11,41 +11,26 @@ import logging
 from collections import Counter
 from datetime import datetime
 
+from bot.audit.refusals import RefusalAudit, held_event, minute_of
 from bot.logs import log_event
 from bot.runtime.scheduling import Scheduler
-from storage.audit import Actor, AuditAction, EventSpec, record_events
+from storage.audit import Actor, AuditAction, EventSpec
 from storage.db import Sessions
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
-FLUSH_EVERY_SECONDS = 15
 WEBHOOK_ACTOR = Actor("nylas-webhook", "webhook request")
 
 
-def _minute_of(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-class WebhookRejections:
+class WebhookRejections(RefusalAudit):
     def __init__(self, *, sessions: Sessions, scheduler: Scheduler) -> None:
-        self._sessions = sessions
-        self._scheduler = scheduler
+        super().__init__(sessions=sessions, scheduler=scheduler, job_id="webhook-rejections")
         self._held: dict[datetime, Counter[str]] = {}
         self._audited_minutes: set[datetime] = set()
 
-    def start(self) -> None:
-        self._scheduler.add_job(
-            self.flush,
-            trigger="interval",
-            seconds=FLUSH_EVERY_SECONDS,
-            id="webhook-rejections",
-            coalesce=True,
-            max_instances=1,
-        )
-
     async def rejected(self, reason: str, peer: str | None) -> None:
         log_event(log, "webhook.rejected", logging.WARNING, reason=reason, remote=peer)
-        minute = _minute_of(utcnow())
+        minute = minute_of(utcnow())
         if minute not in self._audited_minutes:
             self._audited_minutes = {minute}
             details = {"reason": reason, "remote": peer or "unknown"}
@@ -56,29 +41,8 @@ class WebhookRejections:
             return
         self._held.setdefault(minute, Counter())[reason] += 1
 
-    async def flush(self, *, everything: bool = False) -> None:
-        current = _minute_of(utcnow())
-        specs = []
-        for minute in [m for m in self._held if everything or m < current]:
-            reasons = self._held.pop(minute)
-            details = {
-                "count": sum(reasons.values()),
-                "minute": minute.isoformat(),
-                "reasons": dict(reasons),
-            }
-            specs.append(
-                EventSpec(
-                    WEBHOOK_ACTOR,
-                    AuditAction.WEBHOOK_REJECTED,
-                    outcome="rate_limited",
-                    details=details,
-                )
-            )
-        await self._write(specs)
-
-    async def _write(self, specs: list[EventSpec]) -> None:
-        if not specs:
-            return
-        async with self._sessions() as session:
-            await record_events(session=session, specs=specs)
-            await session.commit()
+    def _closed(self, current: datetime, *, everything: bool) -> list[EventSpec]:
+        return [
+            held_event(WEBHOOK_ACTOR, AuditAction.WEBHOOK_REJECTED, minute, self._held.pop(minute))
+            for minute in [m for m in self._held if everything or m < current]
+        ]

@@ -163,14 +163,8 @@ async def submit_google(ack: AsyncAck, view: dict[str, Any], deps: Deps, actor: 
             uploaded=uploaded,
             upload_problem=upload_problem,
         )
-    except UserInputError as error:
-        await refuse_submission(
-            ack, deps.sessions, actor=actor, error=error, form=CallbackId.GOOGLE_CREDENTIAL
-        )
-        return
-    deps.redactor.add(form.key.private_key.get_secret_value())
-    key_block = BlockId.KEY_FILE if files else BlockId.KEY_JSON
-    try:
+        deps.redactor.add(form.key.private_key.get_secret_value())
+        key_block = BlockId.KEY_FILE if files else BlockId.KEY_JSON
         check, findings = await check_google(deps.checks, state, form, key_block)
     except UserInputError as error:
         await refuse_submission(
@@ -209,12 +203,6 @@ async def submit_microsoft(
             secret_expires_on=state.date(BlockId.SECRET_EXPIRES_ON),
             today=datetime.now(UTC).date(),
         )
-    except UserInputError as error:
-        await refuse_submission(
-            ack, deps.sessions, actor=actor, error=error, form=CallbackId.MICROSOFT_CREDENTIAL
-        )
-        return
-    try:
         check, findings = await check_microsoft(deps.checks, state, form, secret)
     except UserInputError as error:
         await refuse_submission(

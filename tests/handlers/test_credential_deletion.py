@@ -18,7 +18,7 @@ from storage.models import AuditEvent, BulkRun, CredentialRecord, RunStatus, utc
 from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
-from tests.grant_flow import confirm, is_approval_request, plan, seed_credential, wait_for_csv
+from tests.grant_flow import approval_request, confirm, plan, seed_credential, wait_for_csv
 from tests.runs.conftest import RUN_SETTINGS
 from tests.slack_ui import Modal, Person, assert_refused_in_place
 
@@ -48,9 +48,7 @@ async def request_deletion(bot: RunningBot, slack: FakeSlack, name: str) -> Slac
     submitted = await form.submit()
     assert submitted.ack.get("response_action") == "update", submitted.ack
     await form.wait_for("sent for approval")
-    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-    await bot.settled()
-    return request
+    return await approval_request(slack, bot)
 
 
 async def record(bot: RunningBot, name: str) -> CredentialRecord:
@@ -88,8 +86,7 @@ async def test_a_credential_is_deleted_only_after_two_approvers_other_than_the_r
     submitted = await form.submit()
     assert submitted.ack.get("response_action") == "update"
     await form.wait_for("sent for approval")
-    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-    await bot.settled()
+    request = await approval_request(slack, bot)
     assert "delete a credential" in request.text_blob() and "Acme left" in request.text_blob()
 
     for person, words in (

@@ -12,7 +12,7 @@ from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.credential_flow import registration_outcome, submit_google, submit_microsoft
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
-from tests.grant_flow import confirm, fill_request, is_approval_request, wait_for_csv
+from tests.grant_flow import approval_request, confirm, fill_request, wait_for_csv
 from tests.keys import key_json
 from tests.slack_requests import app_home_opened
 from tests.slack_ui import Person
@@ -81,8 +81,7 @@ async def test_hostile_names_are_shown_escaped_everywhere(
         fill_request(grants, users="ann@acme.com\nbob@acme.com")
         assert (await grants.submit()).ack["response_action"] == "update"
         await confirm(bot, await grants.wait_for("Dry run"))
-        [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-        await bot.settled()  # on record before anyone clicks
+        request = await approval_request(slack, bot)
         await Person(bot, slack, APPROVER).click(request, "Approve")
         await wait_for_csv(slack)
         await look_everywhere(bot, slack, person)

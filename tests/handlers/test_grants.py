@@ -16,9 +16,9 @@ from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack, SlackCall
 from tests.grant_flow import (
+    approval_request,
     confirm,
     fill_request,
-    is_approval_request,
     open_request,
     plan,
     request_approval,
@@ -313,8 +313,7 @@ async def test_approval_by_an_approver_starts_the_run_in_the_thread(
     view = await plan(approval_bot, slack, credential, users(5))
     assert "Request approval" in view.text()
     await confirm(approval_bot, view)
-    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-    await approval_bot.settled()  # on record before anyone clicks
+    request = await approval_request(slack, approval_bot)
     assert request.params["channel"] == APPROVALS and nylas.calls("POST", ".*custom") == []
     ts = next(ts for (channel, ts) in slack.messages if channel == APPROVALS)
     await Person(approval_bot, slack, APPROVER).click(request, "Approve")
@@ -348,8 +347,7 @@ async def test_an_uploaded_list_is_planned_approved_and_run(
     view = await plan(approval_bot, slack, credential, None, upload=upload)
     assert "3 new users" in view.text()
     await confirm(approval_bot, view)
-    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-    await approval_bot.settled()  # on record before anyone clicks
+    request = await approval_request(slack, approval_bot)
     await Person(approval_bot, slack, APPROVER).click(request, "Approve")
     report = await wait_for_csv(slack)
     rows = {row["email"]: row["outcome"] for row in run_csv_rows(report)}

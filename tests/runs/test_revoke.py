@@ -13,11 +13,11 @@ from sqlmodel import select
 from storage.models import AuditEvent, BulkRun
 from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
-from tests.fakes.slack import FakeSlack, SlackCall
+from tests.fakes.slack import FakeSlack
 from tests.grant_flow import (
     PASTE_LIMIT,
+    approval_request,
     confirm,
-    is_approval_request,
     plan,
     run_csv_preamble,
     seed_credential,
@@ -57,12 +57,6 @@ async def revoke_plan(
     submitted = await modal.submit()
     assert submitted.ack.get("response_action") == "update", submitted.ack
     return await modal.wait_for("Dry run")
-
-
-async def approval_request(slack: FakeSlack, bot: RunningBot) -> SlackCall:
-    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-    await bot.settled()
-    return request
 
 
 async def test_a_revocation_is_planned_approved_in_a_dm_by_two_others_and_deletes_the_grants(

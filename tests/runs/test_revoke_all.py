@@ -16,10 +16,10 @@ from storage.models import AuditEvent, BulkRun, CredentialRecord
 from tests.cli import run_cli
 from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
-from tests.fakes.slack import FakeSlack, SlackCall
+from tests.fakes.slack import FakeSlack
 from tests.grant_flow import (
+    approval_request,
     confirm,
-    is_approval_request,
     run_csv_preamble,
     seed_credential,
     wait_for_csv,
@@ -83,12 +83,6 @@ async def plan_all(
     submitted = await modal.submit()
     assert submitted.ack.get("response_action") == "update", submitted.ack
     return await modal.wait_for("Dry run")
-
-
-async def approval_request(slack: FakeSlack, bot: RunningBot) -> SlackCall:
-    [request] = await slack.wait_for("chat.postMessage", is_approval_request)
-    await bot.settled()
-    return request
 
 
 async def test_all_credentials_deletes_every_grant_of_the_leavers_on_both_credentials(

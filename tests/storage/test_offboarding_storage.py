@@ -6,37 +6,17 @@ from __future__ import annotations
 from storage.approvals import request_basis
 from storage.credentials import find_credential, list_credentials, mark_deleted
 from storage.db import Sessions
-from storage.models import BulkRun, CredentialRecord, ItemStatus, utcnow
-from storage.runs import create_run, created_grants, items_with_presets
+from storage.models import CredentialRecord, ItemStatus, utcnow
+from storage.runs import created_grants, items_with_presets
+from tests.records import acme_run
 
 
 async def seed(sessions: Sessions) -> tuple[int, int]:
     async with sessions() as session:
-        credential = CredentialRecord(
-            nylas_credential_id="cred-1",
-            provider="google",
-            credential_type="serviceaccount",
-            name="Acme",
-            registered_by="U0ADA",
-            registered_by_name="Ada",
-        )
-        session.add(credential)
-        await session.flush()
-        assert credential.id is not None
-        run = await create_run(
-            session=session,
-            run=BulkRun(
-                credential_id=credential.id,
-                provider="google",
-                requested_by="U0ADA",
-                requested_by_name="Ada",
-                total=4,
-            ),
-        )
-        assert run.id is not None
+        credential_id, run_id = await acme_run(session, total=4)
         await items_with_presets(
             session=session,
-            run_id=run.id,
+            run_id=run_id,
             items=[
                 ("a@acme.com", ItemStatus.CREATED, "g-a"),
                 ("b@acme.com", ItemStatus.REAUTHENTICATED, "g-b"),
@@ -45,7 +25,7 @@ async def seed(sessions: Sessions) -> tuple[int, int]:
             ],
         )
         await session.commit()
-        return credential.id, run.id
+        return credential_id, run_id
 
 
 async def test_a_runs_created_grants_are_only_those_it_created(sessions: Sessions) -> None:

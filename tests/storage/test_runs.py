@@ -10,13 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from storage.db import Sessions, create_engine, read_only_sessions, session_factory
-from storage.models import BulkRun, CredentialRecord, ItemStatus, RunItem, RunStatus, utcnow
+from storage.models import BulkRun, ItemStatus, RunItem, RunStatus, utcnow
 from storage.runs import (
     ClaimedItem,
     ItemOutcome,
     add_items,
     claim_items,
-    create_run,
     finish_item,
     finish_items,
     item_counts,
@@ -24,35 +23,15 @@ from storage.runs import (
     live_workers,
     transition,
 )
+from tests.records import acme_run
 
 
 async def new_run(sessions: Sessions, emails: list[str]) -> int:
     async with sessions() as session:
-        credential = CredentialRecord(
-            nylas_credential_id="cred-1",
-            provider="google",
-            credential_type="serviceaccount",
-            name="Acme",
-            registered_by="U0ADA",
-            registered_by_name="Ada",
-        )
-        session.add(credential)
-        await session.flush()
-        assert credential.id is not None
-        run = await create_run(
-            session=session,
-            run=BulkRun(
-                credential_id=credential.id,
-                provider="google",
-                requested_by="U0ADA",
-                requested_by_name="Ada",
-                total=len(emails),
-            ),
-        )
-        assert run.id is not None
-        await add_items(session=session, run_id=run.id, emails=emails)
+        _credential_id, run_id = await acme_run(session, total=len(emails))
+        await add_items(session=session, run_id=run_id, emails=emails)
         await session.commit()
-        return run.id
+        return run_id
 
 
 async def work(sessions: Sessions, run_id: int, worker_id: str, seen: list[str]) -> None:

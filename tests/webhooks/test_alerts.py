@@ -11,12 +11,13 @@ from datetime import date
 
 from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, SlackCall
 from tests.slack_ui import Person
 from tests.webhooks.conftest import (
     ALERT_CHANNEL,
     WEBHOOK_SECRET,
     WEBHOOK_SETTINGS,
+    Granted,
     audit_events,
     granted_by_run,
     inbox_settled,
@@ -25,6 +26,17 @@ from tests.webhooks.conftest import (
 
 def alert_posts(slack: FakeSlack) -> list:  # type: ignore[type-arg]
     return [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == ALERT_CHANNEL]
+
+
+async def expired_alert(
+    bot: RunningBot, nylas: FakeNylas, slack: FakeSlack, *, count: int
+) -> tuple[Granted, SlackCall]:
+    """`count` grants of acme.com expire; the one alert the bot posts about them."""
+    acme = await granted_by_run(bot.deps.sessions, nylas, name="acme.com", count=count)
+    await nylas.notify_many("grant.expired", acme.grants)
+    await inbox_settled(bot)
+    [post] = alert_posts(slack)
+    return acme, post
 
 
 def shown_text(slack: FakeSlack, call) -> str:  # type: ignore[no-untyped-def]
@@ -71,10 +83,7 @@ async def test_5000_expiries_of_two_credentials_make_a_handful_of_messages_and_l
 async def test_show_list_posts_the_affected_grants_as_csv_in_the_thread(
     hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
 ) -> None:
-    acme = await granted_by_run(hooked.deps.sessions, nylas, name="acme.com", count=30)
-    await nylas.notify_many("grant.expired", acme.grants)
-    await inbox_settled(hooked)
-    [post] = alert_posts(slack)
+    acme, post = await expired_alert(hooked, nylas, slack, count=30)
     assert "30 grants of acme.com expired" in shown_text(slack, post)
     ada = Person(hooked, slack, ADMIN, channel_id=ALERT_CHANNEL)
     assert (await ada.click(post, "Show list")).status == 200
@@ -119,10 +128,7 @@ async def test_mute_for_a_day_is_shown_stored_and_still_audited(
 async def test_mute_asks_to_confirm_first(
     hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
 ) -> None:
-    acme = await granted_by_run(hooked.deps.sessions, nylas, name="acme.com", count=2)
-    await nylas.notify_many("grant.expired", acme.grants)
-    await inbox_settled(hooked)
-    [post] = alert_posts(slack)
+    _acme, post = await expired_alert(hooked, nylas, slack, count=2)
     blocks = slack.messages[(ALERT_CHANNEL, post.response["ts"])]["blocks"]
     buttons = {
         e["text"]["text"]: e for b in blocks if b["type"] == "actions" for e in b["elements"]
@@ -147,10 +153,7 @@ async def test_without_an_alert_channel_events_are_audited_and_nothing_is_posted
 async def test_an_outsider_cannot_use_the_alert_buttons(
     hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
 ) -> None:
-    acme = await granted_by_run(hooked.deps.sessions, nylas, name="acme.com", count=2)
-    await nylas.notify_many("grant.expired", acme.grants)
-    await inbox_settled(hooked)
-    [post] = alert_posts(slack)
+    _acme, post = await expired_alert(hooked, nylas, slack, count=2)
     oscar = Person(hooked, slack, "U0OUTSIDER", channel_id=ALERT_CHANNEL)
     await oscar.click(post, "Mute for a day")
     await hooked.settled()

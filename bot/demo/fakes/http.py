@@ -20,3 +20,22 @@ class LocalServer:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+
+
+class Served:
+    """A fake service served on a free loopback port; `_app` gives its routes."""
+
+    url: str
+    _server: LocalServer | None
+
+    def _app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def start(self) -> str:
+        self._server = LocalServer(self._app())
+        self.url = await self._server.start()
+        return self.url
+
+    async def stop(self) -> None:
+        if self._server:
+            await self._server.stop()

@@ -29,7 +29,7 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from bot.demo.fakes.http import LocalServer
+from bot.demo.fakes.http import LocalServer, Served
 
 MAX_SKEW_SECONDS = 300
 
@@ -49,7 +49,7 @@ class ServiceAccount:
 
 
 @dataclass
-class FakeGoogle:
+class FakeGoogle(Served):
     accounts: dict[str, ServiceAccount] = field(default_factory=dict)  # by client_email
     mailboxes: set[str] = field(default_factory=set)
     clock_offset: float = 0.0  # seconds the fake's clock is ahead of this machine's
@@ -70,16 +70,10 @@ class FakeGoogle:
     def token_url(self) -> str:
         return f"{self.url}/token"
 
-    async def start(self) -> str:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/token", self._token)
-        self._server = LocalServer(app)
-        self.url = await self._server.start()
-        return self.url
-
-    async def stop(self) -> None:
-        if self._server:
-            await self._server.stop()
+        return app
 
     async def _token(self, request: web.Request) -> web.Response:
         now = time.time() + self.clock_offset
@@ -142,23 +136,17 @@ class AzureApp:
 
 
 @dataclass
-class FakeMicrosoft:
+class FakeMicrosoft(Served):
     apps: dict[str, AzureApp] = field(default_factory=dict)  # by client id
     tenants: set[str] = field(default_factory=set)
     tokens_issued: int = 0
     url: str = ""
     _server: LocalServer | None = None
 
-    async def start(self) -> str:
+    def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
-        self._server = LocalServer(app)
-        self.url = await self._server.start()
-        return self.url
-
-    async def stop(self) -> None:
-        if self._server:
-            await self._server.stop()
+        return app
 
     async def _token(self, request: web.Request) -> web.Response:
         now = time.time()

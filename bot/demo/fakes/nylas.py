@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bot.demo.fakes.http import LocalServer
+from bot.demo.fakes.http import LocalServer, Served
 from bot.demo.fakes.identity import consent_page
 from bot.demo.fakes.nylas_faults import NylasFaults
 from bot.demo.fakes.nylas_providers import ProviderRefusals
@@ -42,7 +42,7 @@ from bot.demo.fakes.nylas_webhooks import Delivery, NylasWebhooks
 
 
 @dataclass
-class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks):
+class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Served):
     api_key: str = API_KEY
     latency: float = 0.0
     rate_limit_per_second: int | None = None
@@ -169,19 +169,16 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks):
 
         return httpx.MockTransport(handler)
 
-    async def start(self) -> str:
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=5 * 1024**2)
         app.router.add_get("/v3/connect/auth", consent_page)  # a browser's page, not the API
         app.router.add_route("*", "/{path:.*}", self._aiohttp)
-        self._server = LocalServer(app)
-        self.url = await self._server.start()
-        return self.url
+        return app
 
     async def stop(self) -> None:
         self._stopping.set()  # hung requests end now, not when the server's shutdown times out
         self.release()
-        if self._server:
-            await self._server.stop()
+        await super().stop()
 
     async def _aiohttp(self, request: web.Request) -> web.StreamResponse:
         reply = await self.handle(

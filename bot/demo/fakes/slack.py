@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.demo.fakes.http import LocalServer
+from bot.demo.fakes.http import LocalServer, Served
 from bot.demo.fakes.slack_endpoints import SlackEndpoints
 from bot.demo.fakes.slack_methods import SlackMethods
 from bot.demo.fakes.slack_rules import (
@@ -32,7 +32,7 @@ from bot.ids import BOT_SCOPES
 
 
 @dataclass
-class FakeSlack(SlackEndpoints, SlackMethods):
+class FakeSlack(SlackEndpoints, SlackMethods, Served):
     users: dict[str, SlackUser] = field(default_factory=dict)
     calls: list[SlackCall] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -149,20 +149,14 @@ class FakeSlack(SlackEndpoints, SlackMethods):
         return matching()
 
     # --- server ----------------------------------------------------------------------------
-    async def start(self) -> str:
+    def _app(self) -> web.Application:
         app = web.Application(client_max_size=20 * 1024**2)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files/{file_id}/{rest:.*}", self._download)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{id}", self._response_url)
         app.router.add_get("/socket", self._socket)
-        self._server = LocalServer(app)
-        self.url = await self._server.start()
-        return self.url
-
-    async def stop(self) -> None:
-        if self._server:
-            await self._server.stop()
+        return app
 
     async def _record(self, call: SlackCall) -> None:
         async with self._changed:

@@ -69,13 +69,10 @@ class RunEngine:
 
     # --- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
-        self._scheduler.add_job(
+        self._scheduler.every(
             self.scan,
-            trigger="interval",
             seconds=self.settings.bulkauth_run_scan_seconds,
             id=f"run-scan:{self.worker_id}",
-            max_instances=1,
-            coalesce=True,
             next_run_time=utcnow(),
         )
 
