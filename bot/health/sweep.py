@@ -19,14 +19,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from aiolimiter import AsyncLimiter
-
 from bot.health.alerts import GrantAlertSink
 from bot.health.grants import PROVIDERS, by_credential, list_grants
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError
 from bot.nylas.models import Grant
+from bot.nylas.throttle import Throttle
 from bot.runtime.scheduling import Scheduler
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
 from storage.credentials import list_credentials
@@ -50,10 +49,11 @@ def period_start(now: datetime, hours: float) -> datetime:
 
 def page_gate(rate: float) -> Callable[[], Awaitable[None]]:
     """At most SWEEP_SHARE of the rate (at least one page a second) for the sweep's pages."""
-    limiter = AsyncLimiter(1, 1 / max(MIN_PAGES_PER_SECOND, rate * SWEEP_SHARE))
+    pace = Throttle(rate_per_second=max(MIN_PAGES_PER_SECOND, rate * SWEEP_SHARE), concurrency=1)
 
     async def gate() -> None:
-        await limiter.acquire()
+        async with pace.slot():  # paced on the way in; the page itself goes through the client
+            pass
 
     return gate
 
