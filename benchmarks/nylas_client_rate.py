@@ -71,17 +71,17 @@ async def measure(rate: float, *, calls: int, latency: float, concurrency: int) 
     }
 
 
-async def main(seconds: float, latency: float, rates: list[float]) -> None:
+async def main(seconds: float, latency: float, rates: list[float], concurrency: int | None) -> None:
     print(
         f"fake Nylas: {latency * 1000:.0f} ms latency, {NYLAS_LIMIT} requests/s limit (429 beyond)"
     )
     for rate in rates:
         calls = int(rate * seconds)
-        concurrency = max(16, int(rate * latency * 2))
-        ours = await measure(rate, calls=calls, latency=latency, concurrency=concurrency)
-        baseline = await measure(1000.0, calls=calls, latency=latency, concurrency=concurrency)
+        in_flight = concurrency or max(16, int(rate * latency * 2))
+        ours = await measure(rate, calls=calls, latency=latency, concurrency=in_flight)
+        baseline = await measure(1000.0, calls=calls, latency=latency, concurrency=in_flight)
         print(
-            f"configured {rate:>4.0f}/s: achieved {ours['rate']:6.2f}/s = "
+            f"configured {rate:>4.0f}/s, {in_flight} in flight: achieved {ours['rate']:6.2f}/s = "
             f"{ours['rate'] / rate:.3f} of configured; {ours['throttled']:.0f} 429s, "
             f"{ours['failed']:.0f} lost, {ours['sent']:.0f} requests for {calls} calls | "
             f"unthrottled baseline: {baseline['rate']:6.2f}/s, {baseline['throttled']:.0f} 429s, "
@@ -96,5 +96,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rates", type=float, nargs="+", default=[20.0, 50.0], help="configured rates to measure"
     )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="calls in flight (BULKAUTH_NYLAS_CONCURRENCY; default: twice rate x latency)",
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.latency, arguments.rates))
+    asyncio.run(main(arguments.seconds, arguments.latency, arguments.rates, arguments.concurrency))

@@ -156,7 +156,10 @@ class Settings(DatabaseSettings):
     # it between them (bot/runs/execution/budget.py). Up to 10,000/s for a Nylas-compatible
     # server without the limit (benchmarks at zero latency).
     bulkauth_nylas_rps: float = Field(default=40.0, gt=0, le=10_000)
-    bulkauth_nylas_concurrency: int = Field(default=16, ge=1, le=512)
+    # Calls in flight must cover the rate times Nylas's answer time (Little's law): 40/s with a
+    # provider taking 1.5 s to answer custom auth needs 60. The throttle, not this, sets the pace;
+    # 16 capped a run at 16/s once Nylas took a second a call.
+    bulkauth_nylas_concurrency: int = Field(default=64, ge=1, le=512)
     bulkauth_nylas_max_attempts: int = Field(default=6, ge=1, le=20)
     bulkauth_nylas_max_backoff_seconds: float = Field(default=30.0, gt=0, le=600)
     bulkauth_nylas_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
