@@ -23,7 +23,7 @@ SEEDED: dict[str, dict[str, str]] = {
         "type": "service_account",
         "project_id": "acme-bulk",
         "private_key_id": "seeded-key-id",
-        "private_key": "-----BEGIN PRIVATE KEY-----\nseeded\n-----END PRIVATE KEY-----\n",
+        "private_key": "seeded: not a key (the fake Nylas never reads it)",
         "client_email": "nylas-bulk@acme-bulk.iam.gserviceaccount.com",
     },
     "microsoft": {"tenant": "contoso.com"},
