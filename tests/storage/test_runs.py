@@ -34,7 +34,13 @@ async def new_run(sessions: Sessions, emails: list[str]) -> int:
         return run_id
 
 
-async def work(sessions: Sessions, run_id: int, worker_id: str, seen: list[str]) -> None:
+async def work(
+    sessions: Sessions,
+    run_id: int,
+    worker_id: str,
+    seen: list[str],
+    started: asyncio.Barrier | None = None,
+) -> None:
     while True:
         async with sessions() as session:
             claimed = await claim_items(
@@ -45,6 +51,9 @@ async def work(sessions: Sessions, run_id: int, worker_id: str, seen: list[str])
                 stale_before=utcnow() - timedelta(minutes=5),
             )
             await session.commit()
+        if started is not None:  # both workers hold a first claim before either goes on
+            await started.wait()
+            started = None
         if not claimed:
             return
         await asyncio.sleep(0)  # let the other worker in between claims
@@ -68,10 +77,11 @@ async def test_two_workers_share_a_run_without_taking_an_item_twice(
     run_id = await new_run(session_factory(engine), emails)
     other = create_engine(database_url)
     seen: list[str] = []
+    started = asyncio.Barrier(2)  # a loaded machine may not schedule them fairly otherwise
     try:
         await asyncio.gather(
-            work(session_factory(engine), run_id, "worker-a", seen),
-            work(session_factory(other), run_id, "worker-b", seen),
+            work(session_factory(engine), run_id, "worker-a", seen, started),
+            work(session_factory(other), run_id, "worker-b", seen, started),
         )
     finally:
         await other.dispose()
