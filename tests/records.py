@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession as ModelSession
 
-from storage.models import BulkRun, ConsentRequest, CredentialRecord, RunStatus, utcnow
+from storage.models import (
+    BulkRun,
+    ConsentRequest,
+    CredentialRecord,
+    ItemStatus,
+    RunItem,
+    RunStatus,
+    utcnow,
+)
 from storage.runs import create_run
 
 REQUESTER = "U0ADMIN"
@@ -81,3 +92,13 @@ async def acme_run(session: AsyncSession, *, total: int) -> tuple[int, int]:
     )
     assert run.id is not None
     return credential.id, run.id
+
+
+async def worked_by_another_replica(session: ModelSession, run_id: int) -> None:
+    """The run's pending items are in flight at another replica (a fresh claim): a running bot
+    in the test leaves them alone, so the run stays as seeded while the test reads it."""
+    await session.exec(
+        update(RunItem)
+        .where(col(RunItem.run_id) == run_id, col(RunItem.status) == ItemStatus.PENDING)
+        .values(status=ItemStatus.IN_PROGRESS, claimed_by="replica-b", claimed_at=utcnow())
+    )

@@ -7,17 +7,14 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import col
-
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
-from storage.models import ConsentRequest, ItemStatus, RunItem, RunStatus, utcnow
+from storage.models import ConsentRequest, RunStatus, utcnow
 from storage.runs import add_items
 from tests.conftest import ADMIN, OUTSIDER, RunningBot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.grant_flow import confirm, plan, seed_credential, wait_for_csv
-from tests.records import run_record
+from tests.records import run_record, worked_by_another_replica
 from tests.slack_requests import app_home_opened
 from tests.slack_ui import Person
 
@@ -68,12 +65,7 @@ async def seed_dashboard(bot: RunningBot, nylas: FakeNylas) -> None:
         await add_items(
             session=session, run_id=running.id or 0, emails=["d@acme.com", "e@acme.com"]
         )
-        # Another replica is working that run: this bot leaves its items alone meanwhile.
-        await session.exec(
-            update(RunItem)
-            .where(col(RunItem.run_id) == running.id)
-            .values(status=ItemStatus.IN_PROGRESS, claimed_by="replica-b", claimed_at=now)
-        )
+        await worked_by_another_replica(session, running.id or 0)
         session.add(
             ConsentRequest(
                 credential_id=contoso.id or 0,

@@ -15,7 +15,7 @@ from storage.models import (
 from storage.runs import add_items
 from tests.conftest import ADMIN, OUTSIDER, RunningBot
 from tests.fakes.slack import FakeSlack
-from tests.records import credential_record, run_record
+from tests.records import credential_record, run_record, worked_by_another_replica
 from tests.slack_requests import slash_command
 
 
@@ -90,6 +90,7 @@ async def seed(bot: RunningBot) -> dict[str, int]:
             status=ItemStatus.CREATED,
         )
         await add_items(session=session, run_id=running_id, emails=["d@acme.com"])
+        await worked_by_another_replica(session, running_id)
         for state, consent_fields in (
             ("pending", {"expires_at": now + timedelta(days=6)}),
             ("expired", {"expires_at": now - timedelta(hours=1)}),
