@@ -24,6 +24,7 @@ from tenacity import (
 
 from bot.metrics import Metrics, nylas_endpoint
 from bot.nylas.errors import NylasError, NylasTransportError, error_from_response, odd_success
+from bot.nylas.http import nylas_http
 from bot.nylas.models import (
     BulkAuthRequest,
     Connector,
@@ -35,7 +36,6 @@ from bot.nylas.models import (
     Provider,
     credential_type_of,
 )
-from bot.nylas.pools import HttpPools
 from bot.nylas.throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,11 @@ class NylasClient:
             jitter=self._retry.initial_backoff_seconds,
             max=self._retry.max_backoff_seconds,
         )
-        self._http = HttpPools(
+        self._http = nylas_http(
             api_uri=api_uri,
             api_key=api_key,
             timeout_seconds=timeout_seconds,
+            connections=throttle.concurrency,  # every call holds one of the throttle's slots
             transport=transport,
         )
 
@@ -174,7 +175,7 @@ class NylasClient:
             started = time.monotonic()
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:
-                response = await self._http.next().request(method, path, params=params, json=body)
+                response = await self._http.request(method, path, params=params, json=body)
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None

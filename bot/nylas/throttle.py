@@ -34,6 +34,7 @@ RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet seco
 class Throttle:
     def __init__(self, *, rate_per_second: float, concurrency: int) -> None:
         self.rate_per_second = rate_per_second
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._turn = asyncio.Lock()  # callers take their turn in the order they asked
         self._replicas = 1
