@@ -81,6 +81,9 @@ async def serve(latency: float, rate_limit: int | None, transient: float) -> Non
             break
         if command == "stats":
             answer: object = stats(nylas)
+        elif command == "arrivals":  # of Custom Authentication calls, and whether refused (429)
+            custom = [r for r in nylas.requests if r.path == "/v3/connect/custom"]
+            answer = [[r.arrived, r.status] for r in custom]
         elif command == "clicks":
             answer = clicks(slack, int(arguments[0]))
         elif command == "reset":

@@ -7,8 +7,9 @@ beyond its limit. So calls are paced smoothly (GCRA: one call every 1/rate secon
 catch-up when the event loop was late) and, on top, the sends of the last second are remembered:
 a call never goes while the previous `rate` calls all fall in one window (plus a small margin for
 the way to Nylas). A 429 makes only the caller that got it wait its Retry-After (the client's
-retry does that); the margin grows a little and the pace eases off by 1 % (back within a second)
-in case other traffic shares the application's budget, instead of cutting every caller for long.
+retry does that); the refused call leaves the window (Nylas counts only the calls it accepts),
+the margin grows a little and the pace eases off by 1 % (back within a second) in case other
+traffic shares the application's budget, instead of cutting every caller for long.
 """
 
 from __future__ import annotations
@@ -68,15 +69,18 @@ class Throttle:
         takes an equal share of the application's budget."""
         self._replicas = max(1, replicas)
 
-    def throttled(self) -> None:
-        """Nylas said 429: every caller eases off a step (the caller that got it also waits the
-        Retry-After before its retry)."""
+    def throttled(self, went: float | None = None) -> None:
+        """Nylas refused the call that went at `went` (429): it leaves the window, and every
+        caller eases off a step (the caller that got it also waits the Retry-After before its
+        retry)."""
+        if went is not None and went in self._sent:
+            self._sent.remove(went)
         _least, step, most, _recovery = MARGIN
         self._margin = min(most, self._current_margin() + step)
         self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
         self._slowdown_at = time.monotonic()
 
-    async def _pace(self) -> None:
+    async def _pace(self) -> float:
         async with self._turn:
             rate = self.effective_rate
             in_window = max(1, int(rate * WINDOW_SECONDS))
@@ -90,9 +94,10 @@ class Throttle:
             self._due = max(self._due, due) + 1.0 / rate
             self._last = time.monotonic()
             self._sent.append(self._last)
+            return self._last
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold one of the calls in flight, once it is this call's turn; yields when it went."""
         async with self._slots:
-            await self._pace()
-            yield
+            yield await self._pace()

@@ -203,6 +203,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
     async def handle(
         self, method: str, path: str, query: dict[str, str], raw: bytes, authorization: str
     ) -> Reply:
+        arrived = time.monotonic()
         over_rate = self._over_rate()  # Nylas counts a request when it arrives
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -213,7 +214,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode(errors="replace")
-        record = Recorded(method, path, query, body, at=time.monotonic())
+        record = Recorded(method, path, query, body, at=time.monotonic(), arrived=arrived)
         precheck = await self._webhook_precheck(method, path, body, authorization)
         reply = precheck or self._answer(method, path, query, body, authorization, over_rate)
         record.status, record.response = reply.status, reply.body

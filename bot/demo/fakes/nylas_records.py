@@ -38,8 +38,9 @@ class Recorded:
     body: Any
     status: int = 0
     response: Any = None
-    at: float = 0.0
+    at: float = 0.0  # when answered (time.monotonic())
     off_spec: bool = False
+    arrived: float = 0.0  # when it came in: where Nylas's rate window counts it
 
 
 @dataclass

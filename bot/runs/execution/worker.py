@@ -49,8 +49,8 @@ from storage.runs import (
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200
 # Outcomes are written a batch at a time: the first outcome waits this long for others to join
-# it (a user's outcome not yet written is still claimed, so a crash loses no grant: the next
-# pass finds it at Nylas before sending again).
+# it, unless no other user is in flight (a user's outcome not yet written is still claimed, so a
+# crash loses no grant: the next pass finds it at Nylas before sending again).
 RECORD_FLUSH_SECONDS = 0.25
 
 
@@ -243,12 +243,13 @@ class RunPass:
             self._control.progressed(self._context.run_id)
 
     async def _next_batch(self) -> list[Outcome | None]:
-        """The outcomes of one write: those arriving within RECORD_FLUSH_SECONDS of the first.
-        The circuit breaker sees each as it arrives, in order; once it trips the run is held
-        and the users still queued here are handed back unsent."""
+        """The outcomes of one write: those arriving within RECORD_FLUSH_SECONDS of the first,
+        or all there are (the run's last users are written at once). The circuit breaker sees
+        each as it arrives, in order; once it trips the run is held and the users still queued
+        here are handed back unsent."""
         batch: list[Outcome | None] = []
         deadline: float | None = None
-        while len(batch) < RECORD_BATCH and None not in batch:
+        while None not in batch and (not batch or len(batch) < min(RECORD_BATCH, self._in_flight)):
             try:
                 async with asyncio.timeout_at(deadline):
                     outcome = await self._outcomes.get()
