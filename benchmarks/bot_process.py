@@ -27,7 +27,7 @@ from benchmarks.fakes_process import ADMIN, CREDENTIAL
 from bot.logs import Redactor, configure_logging
 from bot.runs.emails import fold
 from bot.runs.plan import GrantRequest, PendingPlan, make_plan
-from bot.serve import StartedBot, started_bot
+from bot.serve import StartedBot, freeze_start_up_objects, started_bot
 from bot.settings import Settings
 from bot.slack.access import SlackActor
 from storage.models import BulkRun, CredentialRecord, RunItem, RunStatus, as_utc, utcnow
@@ -181,6 +181,7 @@ async def main(arguments: argparse.Namespace) -> None:
     redactor = Redactor()
     configure_logging(redactor=redactor, level=arguments.log_level)
     async with started_bot(settings, redactor=redactor, host="127.0.0.1") as bot:
+        freeze_start_up_objects()  # as `bulkauth serve` does
         if arguments.role == "plan":
             result = await plan(bot, arguments.users)
         else:

@@ -4,6 +4,7 @@ stop on a signal in every state (also while starting or while Slack is unreachab
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -95,10 +96,19 @@ async def started_bot(
             await deps.tasks.drain(timeout=DRAIN_SECONDS)
 
 
+def freeze_start_up_objects() -> None:
+    """What start-up made (modules, the app, its clients) lives as long as the process: out of
+    the cyclic collector's sight, a full collection during a run scans only what the run made.
+    With them in sight one took 117 ms, stalling every Nylas call behind it (issue 20)."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _run_until(
     stop: asyncio.Event, started: asyncio.Event, settings: Settings, redactor: Redactor
 ) -> None:
     async with started_bot(settings, redactor=redactor, check_tokens=True):
+        freeze_start_up_objects()
         started.set()
         log.info("bulkauth is running (%s mode)", "socket" if settings.socket_mode else "http")
         await stop.wait()

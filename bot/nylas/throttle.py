@@ -3,13 +3,14 @@
 working runs at the same time.
 
 Nylas counts requests per application in a one-second window and answers 429 with Retry-After
-beyond its limit. So calls are paced smoothly (GCRA: one call every 1/rate seconds, with a little
-catch-up when the event loop was late) and, on top, the sends of the last second are remembered:
-a call never goes while the previous `rate` calls all fall in one window (plus a small margin for
-the way to Nylas). A 429 makes only the caller that got it wait its Retry-After (the client's
-retry does that); the refused call leaves the window (Nylas counts only the calls it accepts),
-the margin grows a little and the pace eases off by 1 % (back within a second) in case other
-traffic shares the application's budget, instead of cutting every caller for long.
+beyond its limit. So calls are paced (GCRA: one call every 1/rate seconds; a moment left idle, such
+as a run's canary call, may be made up within the window) and, on top, the sends of the last
+second are remembered: a call never goes while the previous `rate` calls all fall in one window
+(plus a small margin for the way to Nylas). A 429 makes only the caller that got it wait its
+Retry-After (the client's retry does that) and the refused call leaves the window (Nylas counts
+only the calls it accepts). A lone 429 says the way to Nylas varies: the margin grows a little.
+429s within a second of each other say something else spends the application's budget too: the
+pace also eases off by 1 % each (back within a second), instead of cutting every caller for long.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from contextlib import asynccontextmanager
 
 WINDOW_SECONDS = 1.0  # Nylas's rate window
 # The window we keep grows a little longer than Nylas's once a 429 shows that the way there
-# varies: 5 ms more after each 429 (up to 50 ms), shrinking by 0.5 ms per quiet second. Below
-# Nylas's limit no 429 comes, and the configured rate is kept exactly.
-MARGIN = (0.0, 0.005, 0.05, 0.0005)  # (least, step, most, recovery per second)
-BURST_SECONDS = 0.1  # a late event loop may catch up this much (5 calls at 50/s) ...
-CATCH_UP_GAP = 0.5  # ... but calls stay at least half their interval apart (no bursts to echo)
-SLOWDOWN_STEP = 0.01  # each 429 also makes every call cost 1 % more of the budget ...
+# varies: 2 ms more after each 429 (up to 50 ms), shrinking by 0.2 ms per quiet second, so it
+# settles near what the way to Nylas needs. Below Nylas's limit no 429 comes, and the configured
+# rate is kept exactly.
+MARGIN = (0.0, 0.002, 0.05, 0.0002)  # (least, step, most, recovery per second)
+BURST_SECONDS = WINDOW_SECONDS  # idle time may be made up within the window ...
+CATCH_UP_GAP = 0.5  # ... but calls stay at least half their interval apart
+SLOWDOWN_STEP = 0.01  # a 429 soon after another makes every call cost 1 % more of the budget ...
 MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
 
@@ -43,7 +45,8 @@ class Throttle:
         self._last = 0.0  # when the last call went
         self._sent: deque[float] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
         self._slowdown = 0.0
-        self._slowdown_at = time.monotonic()
+        self._slowdown_at = time.monotonic()  # the last 429
+        self._throttled_before = False
         self._margin = MARGIN[0]
 
     def _current_margin(self) -> float:
@@ -70,15 +73,17 @@ class Throttle:
         self._replicas = max(1, replicas)
 
     def throttled(self, went: float | None = None) -> None:
-        """Nylas refused the call that went at `went` (429): it leaves the window, and every
+        """Nylas refused the call that went at `went` (429): it leaves the window and every
         caller eases off a step (the caller that got it also waits the Retry-After before its
         retry)."""
         if went is not None and went in self._sent:
             self._sent.remove(went)
         _least, step, most, _recovery = MARGIN
         self._margin = min(most, self._current_margin() + step)
-        self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
-        self._slowdown_at = time.monotonic()
+        now = time.monotonic()
+        if self._throttled_before and now - self._slowdown_at < WINDOW_SECONDS:
+            self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
+        self._slowdown_at, self._throttled_before = now, True
 
     async def _pace(self) -> float:
         async with self._turn:

@@ -316,7 +316,11 @@ async def test_timeouts_are_retried_then_reported(client: NylasClient, nylas: Fa
     assert "in time" in caught.value.user_message
 
 
-async def test_a_429_slows_every_caller_then_recovers(nylas: FakeNylas) -> None:
+async def test_a_lone_429_keeps_the_pace_but_429s_in_a_row_slow_every_caller(
+    nylas: FakeNylas,
+) -> None:
+    """A lone 429 is the way to Nylas varying (the window's margin absorbs it); several within a
+    second mean other traffic spends the application's budget, so every caller eases off."""
     throttle = Throttle(rate_per_second=40, concurrency=8)
     client = NylasClient(
         api_uri="https://x",
@@ -327,12 +331,19 @@ async def test_a_429_slows_every_caller_then_recovers(nylas: FakeNylas) -> None:
     )
     nylas.fail("GET", "/v3/connectors/google", status=429, retry_after="0")
     await client.get_connector("google")
+    assert throttle.effective_rate == 40
+    nylas.fail("GET", "/v3/connectors/google", status=429, retry_after="0", times=2)
+    await client.get_connector("google")
     await client.aclose()
     assert throttle.effective_rate < 40
     assert throttle.effective_rate > 40 / 1.2
 
 
-async def test_the_limiter_holds_the_configured_rate(nylas: FakeNylas) -> None:
+async def test_the_limiter_never_sends_more_than_the_rate_within_one_second(
+    nylas: FakeNylas,
+) -> None:
+    """An idle moment may be made up within the window, but no one-second window ever holds more
+    than the configured rate (as Nylas counts: when the calls arrive)."""
     client = NylasClient(
         api_uri="https://x",
         api_key=API_KEY,
@@ -341,9 +352,8 @@ async def test_the_limiter_holds_the_configured_rate(nylas: FakeNylas) -> None:
     )
     import asyncio
 
-    started = time.monotonic()
-    await asyncio.gather(*(client.get_connector("google") for _ in range(100)))
-    elapsed = time.monotonic() - started
+    await asyncio.gather(*(client.get_connector("google") for _ in range(120)))
     await client.aclose()
-    achieved = 100 / elapsed
-    assert achieved <= 50 * 1.15  # never meaningfully faster than configured
+    arrived = sorted(record.arrived for record in nylas.calls("GET", "/v3/connectors/google"))
+    assert len(arrived) == 120
+    assert min(arrived[n] - arrived[n - 50] for n in range(50, 120)) >= 0.99
