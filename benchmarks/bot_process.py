@@ -27,7 +27,8 @@ from benchmarks.fakes_process import ADMIN, CREDENTIAL
 from bot.logs import Redactor, configure_logging
 from bot.runs.emails import fold
 from bot.runs.plan import GrantRequest, PendingPlan, make_plan
-from bot.serve import StartedBot, freeze_start_up_objects, started_bot
+from bot.runtime.heap import freeze_start_up_objects
+from bot.serve import StartedBot, started_bot
 from bot.settings import Settings
 from bot.slack.access import SlackActor
 from storage.models import BulkRun, CredentialRecord, RunItem, RunStatus, as_utc, utcnow

@@ -4,7 +4,6 @@ stop on a signal in every state (also while starting or while Slack is unreachab
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from bot.deps import Deps
 from bot.lifespan import DRAIN_SECONDS, lifespan
 from bot.logs import Redactor, log_event
 from bot.preflight import TokensRefused, preflight
+from bot.runtime.heap import freeze_start_up_objects, limit_malloc_arenas
 from bot.runtime.tasks import cancel_and_wait
 from bot.server import BotServer, SlackLink, build_web_app
 from bot.settings import Settings
@@ -71,6 +71,7 @@ async def started_bot(
     settings: Settings, *, redactor: Redactor, host: str = "0.0.0.0", check_tokens: bool = False
 ) -> AsyncIterator[StartedBot]:
     """The whole bot, listening; on exit it stops taking requests, drains work and closes."""
+    limit_malloc_arenas()  # before the database driver's threads start
     async with lifespan(settings, redactor=redactor) as deps:
         if check_tokens:
             await _check_tokens(deps)
@@ -94,14 +95,6 @@ async def started_bot(
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]
             await server.stop()
             await deps.tasks.drain(timeout=DRAIN_SECONDS)
-
-
-def freeze_start_up_objects() -> None:
-    """What start-up made (modules, the app, its clients) lives as long as the process: out of
-    the cyclic collector's sight, a full collection during a run scans only what the run made.
-    With them in sight one took 117 ms, stalling every Nylas call behind it (issue 20)."""
-    gc.collect()
-    gc.freeze()
 
 
 async def _run_until(
