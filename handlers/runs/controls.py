@@ -29,6 +29,7 @@ from handlers.runs.approvals import (
 from storage.models import BulkRun, RunStatus
 
 log = logging.getLogger(__name__)
+RESUME_WAIT_SECONDS = 30.0  # a held pass ends once its calls in flight are answered
 
 
 def _on_a_listing(body: dict[str, Any]) -> bool:
@@ -107,6 +108,9 @@ async def resume_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sla
     run = await load_run(deps, ref.run_id)
     if await refused(deps, actor, body, run, await _cancel_refusal(deps, actor, run, ref, body)):
         return
+    # The held pass here may still have calls in flight (paced, then sent): their outcomes are
+    # written first, so the users they failed for the hold's reason go again too.
+    await deps.run_engine.wait_stopped(ref.run_id, timeout=RESUME_WAIT_SECONDS)
     again = await controls.resume(deps.sessions, ref.run_id, actor_of(actor))
     if again is None:
         await already_decided(deps, actor, body, ref.run_id)
