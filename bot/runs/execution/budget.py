@@ -1,10 +1,12 @@
 """Sharing Nylas's budget between replicas. Nylas limits requests per application, so replicas
 working runs at the same time (on one PostgreSQL) must not exceed BULKAUTH_NYLAS_RPS together.
-Every second each process counts the workers holding fresh claims on running runs' items (a
-claim is fresh while its worker heart-beats: the same lease that hands a stopped worker's items
-over) and paces its calls to an equal share: rate / (those others + itself). A replica that
-stops counts until its claims go stale (BULKAUTH_ITEM_LEASE_SECONDS); one that joins is counted
-from its first claims, within a second or two."""
+Four times a second (once a second while no run is worked anywhere) each process counts the
+workers holding fresh claims on running runs' items (a claim is fresh while its worker
+heart-beats: the same lease that hands a stopped worker's items over) and paces its calls to an
+equal share: rate / (those others + itself). A replica that stops counts until its claims go
+stale (BULKAUTH_ITEM_LEASE_SECONDS); one that joins, or one whose last users are answered, is
+counted anew within a quarter of a second (an indexed query), so the others neither overshoot
+nor leave the budget idle for long."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from storage.models import utcnow
 from storage.runs import live_workers
 
 log = logging.getLogger(__name__)
-BUDGET_SECONDS = 1.0
+BUDGET_SECONDS = 0.25
+IDLE_BUDGET_SECONDS = 1.0  # while no worker holds claims
 
 
 class BudgetShare:
@@ -36,9 +39,9 @@ class BudgetShare:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Refresh every second until `stop` (a loop of its own, not a scheduler job: it is
-        frequent, cheap and never needs to survive a restart)."""
-        self._task = asyncio.create_task(self._every_second(), name="nylas-budget")
+        """Refresh until `stop` (a loop of its own, not a scheduler job: it is frequent, cheap
+        and never needs to survive a restart)."""
+        self._task = asyncio.create_task(self._refreshing(), name="nylas-budget")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -46,18 +49,19 @@ class BudgetShare:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _every_second(self) -> None:
+    async def _refreshing(self) -> None:
         while True:
-            await self.refresh()
-            await asyncio.sleep(BUDGET_SECONDS)
+            working = await self.refresh()
+            await asyncio.sleep(BUDGET_SECONDS if working else IDLE_BUDGET_SECONDS)
 
-    async def refresh(self) -> None:
+    async def refresh(self) -> bool:
+        """Take this process's share now; True while some worker holds claims."""
         try:
             async with self._readers() as session:
                 workers = await live_workers(session=session, fresh_since=utcnow() - self._lease)
-        except SQLAlchemyError as error:  # keep the last share; the next second tries again
+        except SQLAlchemyError as error:  # keep the last share; the next refresh tries again
             log.warning("Nylas budget share not refreshed (%s)", type(error).__name__)
-            return
+            return True
         replicas = len(workers - {self._worker_id}) + 1
         if replicas != self._nylas.replicas:
             log_event(
@@ -67,3 +71,4 @@ class BudgetShare:
                 rate=round(self._nylas.rate_per_second / replicas, 2),
             )
         self._nylas.share_budget(replicas)
+        return bool(workers)
