@@ -255,10 +255,10 @@ async def main(arguments: argparse.Namespace) -> None:
             await rate(dbs, backends, arguments.users or 5000, arguments.rates)
         if mode in ("all", "zero"):
             await zero(dbs, backends, arguments.users or 20_000)
-        if mode in ("all", "memory"):
-            await memory(dbs, backends, arguments.users or 100_000, arguments.plan_users)
         if mode in ("all", "replicas") and "postgresql" in backends:
             await replicas(dbs, arguments.users or 5000)
+        if mode in ("all", "memory"):  # last: PostgreSQL is busy a while after 1,000,000 rows
+            await memory(dbs, backends, arguments.users or 100_000, arguments.plan_users)
         if mode in ("all", "sdk"):
             await sdk(arguments.users or 5000, arguments.baseline_users)
         if mode == "logs":

@@ -79,6 +79,7 @@ class RunPass:
         )
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._in_flight = 0
+        self._draining = False  # nothing left to claim: only the users in flight remain
         self._recorded = asyncio.Event()
         self._broken = False  # the database refused our writes: stop sending, hand items back
         self._breaker = Breaker(limits.breaker_consecutive)
@@ -181,6 +182,7 @@ class RunPass:
             if not claimed:
                 if self._in_flight == 0:
                     break
+                self._draining = True
                 self._recorded.clear()
                 await self._recorded.wait()  # retries come back as pending items
                 continue
@@ -243,13 +245,15 @@ class RunPass:
             self._control.progressed(self._context.run_id)
 
     async def _next_batch(self) -> list[Outcome | None]:
-        """The outcomes of one write: those arriving within RECORD_FLUSH_SECONDS of the first,
-        or all there are (the run's last users are written at once). The circuit breaker sees
+        """The outcomes of one write: those arriving within RECORD_FLUSH_SECONDS of the first
+        (the run's last users, once nobody is left to claim, at once). The circuit breaker sees
         each as it arrives, in order; once it trips the run is held and the users still queued
         here are handed back unsent."""
         batch: list[Outcome | None] = []
         deadline: float | None = None
-        while None not in batch and (not batch or len(batch) < min(RECORD_BATCH, self._in_flight)):
+        while len(batch) < RECORD_BATCH and None not in batch:
+            if self._draining and batch and len(batch) >= self._in_flight:
+                break  # the run's last users: nothing else is coming, write them now
             try:
                 async with asyncio.timeout_at(deadline):
                     outcome = await self._outcomes.get()
