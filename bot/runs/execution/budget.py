@@ -55,13 +55,14 @@ class BudgetShare:
             await asyncio.sleep(BUDGET_SECONDS if working else IDLE_BUDGET_SECONDS)
 
     async def refresh(self) -> bool:
-        """Take this process's share now; True while some worker holds claims."""
+        """Take this process's share now; True while some worker holds claims (then the next
+        refresh comes sooner)."""
         try:
             async with self._readers() as session:
                 workers = await live_workers(session=session, fresh_since=utcnow() - self._lease)
-        except SQLAlchemyError as error:  # keep the last share; the next refresh tries again
+        except SQLAlchemyError as error:  # keep the last share; try again in a second
             log.warning("Nylas budget share not refreshed (%s)", type(error).__name__)
-            return True
+            return False
         replicas = len(workers - {self._worker_id}) + 1
         if replicas != self._nylas.replicas:
             log_event(

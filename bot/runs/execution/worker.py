@@ -49,7 +49,7 @@ from storage.runs import (
 log = logging.getLogger(__name__)
 RECORD_BATCH = 200
 # Outcomes are written a batch at a time: the first outcome waits this long for others to join
-# it, unless no other user is in flight (a user's outcome not yet written is still claimed, so a
+# it, unless nobody is left to claim (a user's outcome not yet written is still claimed, so a
 # crash loses no grant: the next pass finds it at Nylas before sending again).
 RECORD_FLUSH_SECONDS = 0.25
 
