@@ -24,7 +24,7 @@ from tenacity import (
 
 from bot.metrics import Metrics, nylas_endpoint
 from bot.nylas.errors import NylasError, NylasTransportError, error_from_response, odd_success
-from bot.nylas.http import nylas_http
+from bot.nylas.http import departing, nylas_http
 from bot.nylas.models import (
     BulkAuthRequest,
     Connector,
@@ -176,11 +176,12 @@ class NylasClient:
         endpoint = nylas_endpoint(method, path)
         sent = self._metrics.nylas_requests
         asked = time.monotonic()
-        async with self._throttle.slot() as went:
+        async with self._throttle.slot() as departure:
             started = time.monotonic()
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:
-                response = await self._http.request(method, path, params=params, json=body)
+                with departing(departure.left):
+                    response = await self._http.request(method, path, params=params, json=body)
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None
@@ -204,7 +205,7 @@ class NylasClient:
         failure = error_from_response(response)
         if failure.status == 429:
             self._metrics.nylas_rate_limited.labels(endpoint).inc()
-            self._throttle.throttled(went)
+            self._throttle.throttled(departure)
         raise failure
 
     async def _pages(

@@ -3,15 +3,59 @@
 httpx's own transport (httpcore over anyio) spent about 650 µs of CPU per request in issue 20's
 profile, most of it scanning its pool and in anyio's cancel scopes; the same request over
 aiohttp's pool and C parser costs about 250 µs (`python -m benchmarks.nylas_http`). The client's
-API, timeouts, errors and proxy settings stay httpx's.
+API, timeouts and errors stay httpx's; proxies come from the environment (HTTPS_PROXY, NO_PROXY)
+through aiohttp's `trust_env`.
+
+The pool also tells when each request leaves for Nylas (`departing`): Nylas counts a call when it
+arrives, and the way from a call's turn to the socket varies by a few milliseconds on a busy bot
+(issue 20 measured up to 11 ms, most of the variance of the way to Nylas).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import SimpleNamespace
+
+import aiohttp
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
+from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
 from bot import package_version
+
+_on_departure: ContextVar[Callable[[], None] | None] = ContextVar("on_departure", default=None)
+
+
+@contextmanager
+def departing(callback: Callable[[], None]) -> Iterator[None]:
+    """Requests made within call `callback` as they are written to the socket (the last write
+    counts: a request with a body leaves with it)."""
+    token = _on_departure.set(callback)
+    try:
+        yield
+    finally:
+        _on_departure.reset(token)
+
+
+async def _written(
+    _session: aiohttp.ClientSession, _context: SimpleNamespace, _params: object
+) -> None:
+    callback = _on_departure.get()  # the request's task, or its body writer (a copy of it)
+    if callback is not None:
+        callback()
+
+
+def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
+    departures = aiohttp.TraceConfig()
+    departures.on_request_headers_sent.append(_written)  # a bodiless request leaves with these
+    departures.on_request_chunk_sent.append(_written)  # one with a body, with its last chunk
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,
+        keepalive_timeout=limits.keepalive_expiry or 5.0,
+        ssl=httpx.create_ssl_context(),
+    )
+    return aiohttp.ClientSession(connector=connector, trust_env=True, trace_configs=[departures])
 
 
 def nylas_http(
@@ -24,6 +68,7 @@ def nylas_http(
 ) -> httpx.AsyncClient:
     """Keep-alive connections to Nylas, at most `connections` at once. `transport`: a test's
     in-process one instead of the network."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return HttpxAiohttpClient(
         base_url=api_uri,
         headers={
@@ -32,6 +77,6 @@ def nylas_http(
             "User-Agent": f"bulkauth/{package_version()}",
         },
         timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        transport=transport,
+        # the session is made on first use, inside the running loop
+        transport=transport or AiohttpTransport(limits=limits, client=lambda: _session(limits)),
     )

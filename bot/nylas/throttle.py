@@ -5,8 +5,9 @@ working runs at the same time.
 Nylas counts requests per application in a one-second window and answers 429 with Retry-After
 beyond its limit. So calls are paced (GCRA: one call every 1/rate seconds; a moment left idle, such
 as a run's canary call, may be made up within the window) and, on top, the sends of the last
-second are remembered: a call never goes while the previous `rate` calls all fall in one window
-(plus a small margin for the way to Nylas). A 429 makes only the caller that got it wait its
+second are remembered, each from when it left for Nylas (the HTTP pool tells, `Departure.left`):
+a call never goes while the previous `rate` calls all fall in one window (plus a small margin for
+the way to Nylas). A 429 makes only the caller that got it wait its
 Retry-After (the client's retry does that) and the refused call leaves the window (Nylas counts
 only the calls it accepts). A lone 429 says the way to Nylas varies: the margin grows a little.
 429s within a second of each other say something else spends the application's budget too: the
@@ -34,6 +35,18 @@ MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the a
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
 
 
+class Departure:
+    """One call's place in the window: when its turn came, then when it left for Nylas."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def left(self) -> None:
+        self.at = time.monotonic()
+
+
 class Throttle:
     def __init__(self, *, rate_per_second: float, concurrency: int) -> None:
         self.rate_per_second = rate_per_second
@@ -43,7 +56,7 @@ class Throttle:
         self._replicas = 1
         self._due = 0.0  # GCRA's theoretical time of the next call
         self._last = 0.0  # when the last call went
-        self._sent: deque[float] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
+        self._sent: deque[Departure] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()  # the last 429
         self._throttled_before = False
@@ -72,12 +85,11 @@ class Throttle:
         takes an equal share of the application's budget."""
         self._replicas = max(1, replicas)
 
-    def throttled(self, went: float | None = None) -> None:
-        """Nylas refused the call that went at `went` (429): it leaves the window and every
-        caller eases off a step (the caller that got it also waits the Retry-After before its
-        retry)."""
-        if went is not None and went in self._sent:
-            self._sent.remove(went)
+    def throttled(self, refused: Departure | None = None) -> None:
+        """Nylas refused the call `refused` (429): it leaves the window and every caller eases
+        off a step (the caller that got it also waits the Retry-After before its retry)."""
+        if refused is not None and refused in self._sent:
+            self._sent.remove(refused)
         _least, step, most, _recovery = MARGIN
         self._margin = min(most, self._current_margin() + step)
         now = time.monotonic()
@@ -85,7 +97,7 @@ class Throttle:
             self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
         self._slowdown_at, self._throttled_before = now, True
 
-    async def _pace(self) -> float:
+    async def _pace(self) -> Departure:
         async with self._turn:
             rate = self.effective_rate
             in_window = max(1, int(rate * WINDOW_SECONDS))
@@ -93,16 +105,18 @@ class Throttle:
             due = max(now, self._due - BURST_SECONDS, self._last + CATCH_UP_GAP / rate)
             if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
                 window = WINDOW_SECONDS + self._current_margin()
-                due = max(due, self._sent[-in_window] + window)
+                due = max(due, self._sent[-in_window].at + window)
             if due > now:
                 await asyncio.sleep(due - now)
             self._due = max(self._due, due) + 1.0 / rate
             self._last = time.monotonic()
-            self._sent.append(self._last)
-            return self._last
+            departure = Departure(self._last)
+            self._sent.append(departure)
+            return departure
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
-        """Hold one of the calls in flight, once it is this call's turn; yields when it went."""
+    async def slot(self) -> AsyncIterator[Departure]:
+        """Hold one of the calls in flight, once it is this call's turn; yields its place in the
+        window, to be told when the call leaves."""
         async with self._slots:
             yield await self._pace()

@@ -4,6 +4,7 @@ Retry-After waited by its caller only, and replicas sharing the budget through t
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -92,6 +93,29 @@ async def test_the_client_keeps_within_nylas_window() -> None:
     paced = await calls_refused(rate=40)  # configured at the limit itself
     assert unpaced >= 20
     assert paced <= 2  # none, or a stray one when this machine stalls a request on its way
+
+
+async def test_the_window_counts_a_call_from_when_it_left_for_nylas() -> None:
+    """Nylas counts a call when it arrives. A call held up on its way out (here the bot is busy
+    for 200 ms while the call's connection opens) counts from when it left, so the call a window
+    later does not reach Nylas within the same second (429)."""
+    nylas = FakeNylas(rate_limit_per_second=5)
+    client = NylasClient(
+        api_uri=await nylas.start(),  # over a real socket: the way out is the bot's own
+        api_key=API_KEY,
+        throttle=Throttle(rate_per_second=5, concurrency=5),
+        retry=RETRY,
+    )
+    try:
+        calls = [asyncio.create_task(client.get_connector("google")) for _ in range(10)]
+        asyncio.get_running_loop().call_soon(time.sleep, 0.2)  # after the first call's turn
+        await asyncio.gather(*calls)
+    finally:
+        await client.aclose()
+        await nylas.stop()
+    arrived = sorted(record.arrived for record in nylas.calls("GET", "/v3/connectors/google"))
+    assert nylas.throttled == 0
+    assert min(arrived[n] - arrived[n - 5] for n in range(5, len(arrived))) >= 1.0
 
 
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:
