@@ -29,7 +29,7 @@ WINDOW_SECONDS = 1.0  # Nylas's rate window
 # rate is kept exactly.
 MARGIN = (0.0, 0.002, 0.05, 0.0002)  # (least, step, most, recovery per second)
 BURST_SECONDS = WINDOW_SECONDS  # idle time may be made up within the window ...
-CATCH_UP_GAP = 0.5  # ... but calls stay at least half their interval apart
+CATCH_UP_GAP = 0.5  # ... but calls stay at least half the application's interval apart
 SLOWDOWN_STEP = 0.01  # a 429 soon after another makes every call cost 1 % more of the budget ...
 MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
@@ -102,7 +102,8 @@ class Throttle:
             rate = self.effective_rate
             in_window = max(1, int(rate * WINDOW_SECONDS))
             now = time.monotonic()
-            due = max(now, self._due - BURST_SECONDS, self._last + CATCH_UP_GAP / rate)
+            catching_up = self._last + CATCH_UP_GAP / self.rate_per_second
+            due = max(now, self._due - BURST_SECONDS, catching_up)
             if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
                 window = WINDOW_SECONDS + self._current_margin()
                 due = max(due, self._sent[-in_window].at + window)

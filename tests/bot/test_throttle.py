@@ -118,6 +118,22 @@ async def test_the_window_counts_a_call_from_when_it_left_for_nylas() -> None:
     assert min(arrived[n] - arrived[n - 5] for n in range(5, len(arrived))) >= 1.0
 
 
+async def test_a_replica_fills_its_share_of_an_idle_window_at_the_applications_pace() -> None:
+    """A replica that joins a run starts with its share of the window unspent. It spends it as
+    quickly as one process alone would (calls half the application's interval apart, not half
+    its own), so the run loses no budget while its replicas find it."""
+    nylas = FakeNylas()
+    throttle = Throttle(rate_per_second=4, concurrency=4)
+    throttle.share(2)  # 2 calls a second here
+    client = NylasClient(
+        api_uri="https://x", api_key=API_KEY, throttle=throttle, transport=nylas.transport()
+    )
+    await asyncio.gather(*(client.get_connector("google") for _ in range(2)))
+    await client.aclose()
+    first, second = sorted(record.arrived for record in nylas.calls("GET", "/v3/connectors/google"))
+    assert 0.1 <= second - first < 0.2  # 1/8 s apart, where half its own interval is 1/4 s
+
+
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:
     nylas = FakeNylas()
     client = client_of(nylas, rate=50)
