@@ -20,6 +20,7 @@ from bot.nylas.errors import (
     NylasTransportError,
     parse_retry_after,
 )
+from bot.nylas.http import environment_proxy
 from bot.nylas.models import (
     BulkAuthRequest,
     GoogleServiceAccountKey,
@@ -357,3 +358,14 @@ async def test_the_limiter_never_sends_more_than_the_rate_within_one_second(
     arrived = sorted(record.arrived for record in nylas.calls("GET", "/v3/connectors/google"))
     assert len(arrived) == 120
     assert min(arrived[n] - arrived[n - 50] for n in range(50, 120)) >= 0.99
+
+
+def test_the_proxy_for_nylas_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert environment_proxy("https://api.us.nylas.com") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    proxy = environment_proxy("https://api.us.nylas.com")
+    assert proxy is not None and proxy.url == "http://proxy.corp.example:3128"
+    monkeypatch.setenv("NO_PROXY", ".nylas.com")
+    assert environment_proxy("https://api.us.nylas.com") is None
