@@ -60,9 +60,11 @@ def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
 
 
 def environment_proxy(api_uri: str) -> httpx.Proxy | None:
-    """The proxy the environment names for Nylas's address, unless NO_PROXY exempts it."""
+    """The proxy the environment names for Nylas's address (HTTPS_PROXY, else ALL_PROXY), unless
+    NO_PROXY exempts it."""
     url = httpx.URL(api_uri)
-    proxy = urllib.request.getproxies().get(url.scheme)
+    named = urllib.request.getproxies()
+    proxy = named.get(url.scheme) or named.get("all")
     if not proxy or urllib.request.proxy_bypass(url.host):
         return None
     return httpx.Proxy(proxy)

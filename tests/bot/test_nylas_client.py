@@ -361,9 +361,12 @@ async def test_the_limiter_never_sends_more_than_the_rate_within_one_second(
 
 
 def test_the_proxy_for_nylas_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     assert environment_proxy("https://api.us.nylas.com") is None
+    monkeypatch.setenv("ALL_PROXY", "http://all.corp.example:3128")
+    proxy = environment_proxy("https://api.us.nylas.com")
+    assert proxy is not None and proxy.url == "http://all.corp.example:3128"
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
     proxy = environment_proxy("https://api.us.nylas.com")
     assert proxy is not None and proxy.url == "http://proxy.corp.example:3128"
