@@ -372,3 +372,24 @@ def test_the_proxy_for_nylas_comes_from_the_environment(monkeypatch: pytest.Monk
     assert proxy is not None and proxy.url == "http://proxy.corp.example:3128"
     monkeypatch.setenv("NO_PROXY", ".nylas.com")
     assert environment_proxy("https://api.us.nylas.com") is None
+
+
+async def test_nylas_is_reached_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The address below does not resolve: only the proxy (here the fake itself, which answers
+    a proxied request's absolute URL) can carry the call."""
+    nylas = FakeNylas()
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", await nylas.start())
+    client = NylasClient(
+        api_uri="http://api.nylas.invalid",
+        api_key=API_KEY,
+        throttle=Throttle(rate_per_second=100, concurrency=4),
+    )
+    try:
+        assert (await client.get_connector("google")).provider == "google"
+    finally:
+        await client.aclose()
+        await nylas.stop()
