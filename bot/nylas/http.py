@@ -13,6 +13,7 @@ arrives, and the way from a call's turn to the socket varies by a few millisecon
 
 from __future__ import annotations
 
+import ssl
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,27 +48,30 @@ async def _written(
         callback()
 
 
-def _session(limits: httpx.Limits) -> aiohttp.ClientSession:
+def _session(limits: httpx.Limits, context: ssl.SSLContext) -> aiohttp.ClientSession:
     departures = aiohttp.TraceConfig()
     departures.on_request_headers_sent.append(_written)  # a bodiless request leaves with these
     departures.on_request_chunk_sent.append(_written)  # one with a body, with its last chunk
     connector = aiohttp.TCPConnector(
         limit=limits.max_connections or 0,
         keepalive_timeout=limits.keepalive_expiry or 5.0,
-        ssl=httpx.create_ssl_context(),
+        ssl=context,
     )
     return aiohttp.ClientSession(connector=connector, trace_configs=[departures])
 
 
 def environment_proxy(api_uri: str) -> httpx.Proxy | None:
-    """The proxy the environment names for Nylas's address (HTTPS_PROXY, else ALL_PROXY), unless
-    NO_PROXY exempts it."""
+    """The proxy the environment names for Nylas's address (HTTPS_PROXY, else ALL_PROXY; a bare
+    host:port means http://), unless NO_PROXY (hosts and domain suffixes) exempts it."""
     url = httpx.URL(api_uri)
     named = urllib.request.getproxies()
     proxy = named.get(url.scheme) or named.get("all")
     if not proxy or urllib.request.proxy_bypass(url.host):
         return None
-    return httpx.Proxy(proxy)
+    try:
+        return httpx.Proxy(proxy if "://" in proxy else f"http://{proxy}")
+    except ValueError:  # the value may hold a password: it stays out of the message
+        raise ValueError(f"{url.scheme.upper()}_PROXY (or ALL_PROXY) is not a proxy URL") from None
 
 
 def nylas_http(
@@ -80,7 +84,11 @@ def nylas_http(
 ) -> httpx.AsyncClient:
     """Keep-alive connections to Nylas, at most `connections` at once. `transport`: a test's
     in-process one instead of the network."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    if transport is None:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        pool = AiohttpTransport(limits=limits, proxy=environment_proxy(api_uri))
+        pool.client = lambda: _session(limits, pool.ssl_context)  # made on first use, in the loop
+        transport = pool
     return HttpxAiohttpClient(
         base_url=api_uri,
         headers={
@@ -89,8 +97,5 @@ def nylas_http(
             "User-Agent": f"bulkauth/{package_version()}",
         },
         timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
-        transport=transport
-        or AiohttpTransport(  # its session is made on first use, inside the running loop
-            limits=limits, proxy=environment_proxy(api_uri), client=lambda: _session(limits)
-        ),
+        transport=transport,
     )

@@ -17,6 +17,7 @@ pace also eases off by 1 % each (back within a second), instead of cutting every
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -97,17 +98,25 @@ class Throttle:
             self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
         self._slowdown_at, self._throttled_before = now, True
 
+    def _next_turn(self, now: float) -> tuple[float, float]:
+        """When the next call may go, and the pace it goes at."""
+        rate = self.effective_rate
+        in_window = max(1, int(rate * WINDOW_SECONDS))
+        catching_up = self._last + CATCH_UP_GAP / self.rate_per_second
+        due = max(now, self._due - BURST_SECONDS, catching_up)
+        if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
+            # by when the calls left, which need not be the order of their turns
+            leaving = heapq.nlargest(in_window, (sent.at for sent in self._sent))[-1]
+            due = max(due, leaving + WINDOW_SECONDS + self._current_margin())
+        return due, rate
+
     async def _pace(self) -> Departure:
         async with self._turn:
-            rate = self.effective_rate
-            in_window = max(1, int(rate * WINDOW_SECONDS))
-            now = time.monotonic()
-            catching_up = self._last + CATCH_UP_GAP / self.rate_per_second
-            due = max(now, self._due - BURST_SECONDS, catching_up)
-            if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
-                window = WINDOW_SECONDS + self._current_margin()
-                due = max(due, self._sent[-in_window].at + window)
-            if due > now:
+            while True:  # again after each wait: calls leaving meanwhile move the window
+                now = time.monotonic()
+                due, rate = self._next_turn(now)
+                if due <= now:
+                    break
                 await asyncio.sleep(due - now)
             self._due = max(self._due, due) + 1.0 / rate
             self._last = time.monotonic()

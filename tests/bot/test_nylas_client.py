@@ -370,6 +370,13 @@ def test_the_proxy_for_nylas_comes_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
     proxy = environment_proxy("https://api.us.nylas.com")
     assert proxy is not None and proxy.url == "http://proxy.corp.example:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.corp.example:3128")  # a bare host:port
+    proxy = environment_proxy("https://api.us.nylas.com")
+    assert proxy is not None and proxy.url == "http://proxy.corp.example:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "ftp://bulkauth:s3cret@proxy.corp.example:21")
+    with pytest.raises(ValueError) as refused:
+        environment_proxy("https://api.us.nylas.com")
+    assert "s3cret" not in str(refused.value) and "s3cret" not in repr(refused.value)
     monkeypatch.setenv("NO_PROXY", ".nylas.com")
     assert environment_proxy("https://api.us.nylas.com") is None
 
