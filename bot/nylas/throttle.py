@@ -57,7 +57,10 @@ class Throttle:
         self._replicas = 1
         self._due = 0.0  # GCRA's theoretical time of the next call
         self._last = 0.0  # when the last call went
-        self._sent: deque[Departure] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
+        # two windows' worth: calls leave a little out of turn, and the window counts departures
+        self._sent: deque[Departure] = deque(
+            maxlen=2 * max(1, int(rate_per_second * WINDOW_SECONDS))
+        )
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()  # the last 429
         self._throttled_before = False
