@@ -134,6 +134,28 @@ async def test_the_same_error_for_twenty_users_in_a_row_trips_the_breaker(
     assert Counter(row["outcome"] for row in rows.values()) == {"created": 1000}
 
 
+async def test_a_resume_sends_one_user_first_and_holds_again_when_the_cause_remains(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas)
+    for index in range(100, 400):  # after a good canary and 100 users, delegation goes missing
+        nylas.permanent_failures[f"user{index}@acme.com"] = (400, "unauthorized_client")
+    await confirm(bot, await plan(bot, slack, credential, users(1000)))
+    await held_message(slack)
+    run = await run_status(bot)
+    assert run.id is not None and run.hold_count is not None and run.hold_count >= 20
+    await bot.deps.run_engine.wait_stopped(run.id, timeout=10)  # its calls in flight are done
+    sent = len(nylas.calls("POST", CUSTOM))
+    holds = len([call for call in slack.calls_to("chat.update") if is_held(call)])
+
+    await Person(bot, slack, ADMIN).click(await progress_message(slack), "Resume")  # not fixed
+    await held_message(slack, count=holds + 1)
+    await bot.settled()
+    assert len(nylas.calls("POST", CUSTOM)) == sent + 1
+    run = await run_status(bot)
+    assert run.status == "held" and run.hold_count == 1
+
+
 async def test_a_held_run_can_be_cancelled(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:

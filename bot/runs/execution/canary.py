@@ -1,6 +1,8 @@
 """A run's canary: its first users (up to `CANARY_USERS`) are sent alone, one after the other,
 before any other. One refused for a reason of the credential or the app (delegation missing, a
 deleted credential, an expired secret…) holds the run after a single call instead of thousands.
+Once it passed, the run says so: a replica that joins, or a pass after a restart, goes wide at
+once (a resume asks for the canary again).
 
 For Microsoft, "consent not yet propagated" (AADSTS65001, relayed by Nylas) is worth waiting
 for: the canary sends the same user again after 1, 2, 4… times the first wait, for at most the
@@ -39,11 +41,13 @@ class PropagationWait:
 
 @dataclass(frozen=True)
 class CanaryCalls:
-    """What the canary asks of its pass: claim one user, send one, record outcomes."""
+    """What the canary asks of its pass: claim one user, send one, record outcomes, and
+    mark the run as gone wide."""
 
     claim_one: Callable[[], Awaitable[list[ClaimedItem] | None]]
     send: Callable[[ClaimedItem], Awaitable[Outcome]]
     record: Callable[[list[Outcome]], Awaitable[None]]
+    passed: Callable[[], Awaitable[None]]
 
 
 class Canary:
@@ -62,6 +66,14 @@ class Canary:
 
     async def passes(self) -> bool:
         """True: the run may go wide. False: the pass ends (held, stopped, or nothing left)."""
+        if self._context.run.canary_passed_at is not None:
+            return True  # another pass went wide already: this one joins it
+        if not await self._sends_alone():
+            return False
+        await self._calls.passed()
+        return True
+
+    async def _sends_alone(self) -> bool:
         sent: list[Outcome] = []
         while len(sent) < CANARY_USERS:
             claimed = await self._calls.claim_one()
