@@ -25,9 +25,8 @@ async def hold_run(*, session: AsyncSession, run_id: int, reason: str, count: in
 
 
 async def resume_run(*, session: AsyncSession, run_id: int) -> int | None:
-    """Held → running, once, with the users that failed for the hold's reason pending again
-    and its canary to pass again; returns how many users go again (None: the run was not
-    held). The caller commits."""
+    """Held → running, once, with the users that failed for the hold's reason pending again;
+    returns how many users go again (None: the run was not held). The caller commits."""
     run = await session.get(BulkRun, run_id, with_for_update=True)
     if run is None or run.status != RunStatus.HELD:
         return None
@@ -56,7 +55,7 @@ async def resume_run(*, session: AsyncSession, run_id: int) -> int | None:
     await session.exec(
         update(BulkRun)
         .where(col(BulkRun.id) == run_id)
-        .values(status=RunStatus.RUNNING, hold_reason=None, hold_count=None, canary_passed_at=None)
+        .values(status=RunStatus.RUNNING, hold_reason=None, hold_count=None)
     )
     return int(retried.rowcount or 0)
 

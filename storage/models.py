@@ -175,9 +175,6 @@ class BulkRun(SQLModel, table=True):
     end_reported_at: datetime | None = Field(default=None, sa_column=_utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
-    # When the run's canary passed and it went wide: a replica joining, or a pass after a
-    # restart, goes wide at once. A resume clears it (the canary checks the fix first).
-    canary_passed_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 

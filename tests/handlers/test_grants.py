@@ -469,23 +469,6 @@ async def test_a_restart_in_the_middle_loses_and_repeats_nothing(
     assert len({item.claimed_by for item in items}) == 2  # both processes did some
 
 
-async def test_after_a_restart_a_run_that_went_wide_goes_on_without_a_second_canary(
-    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
-) -> None:
-    nylas.latency = 0.02
-    settings = make_settings(**RUN_SETTINGS, bulkauth_nylas_rps=50, bulkauth_nylas_concurrency=4)
-    async with run_bot(settings) as bot:
-        await start_run(bot, slack, nylas, users(120))
-        await nylas.wait_for("POST", "/v3/connect/custom", count=20)
-    nylas.hold("/v3/connect/custom", after=len(nylas.calls("POST", "/v3/connect/custom")))
-    async with run_bot(settings) as bot:
-        # Nylas answers nothing for now: a canary would send one user and wait for its answer
-        await nylas.wait_for_held(4)
-        nylas.release()
-        report = await wait_for_csv(slack)
-    assert Counter(row["outcome"] for row in run_csv_rows(report)) == {"created": 120}
-
-
 async def test_two_workers_on_postgresql_share_one_run(
     make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, postgres_server: Any
 ) -> None:

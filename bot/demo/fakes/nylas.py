@@ -83,7 +83,6 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _hold: tuple[str, int] | None = None  # (path pattern, requests let through first)
     _released: asyncio.Event = field(default_factory=asyncio.Event)
-    _held_now: int = 0  # requests waiting for `release()`
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -122,19 +121,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
         if self._hold is None or method != "POST" or not re.fullmatch(self._hold[0], path):
             return
         if len(self.calls("POST", self._hold[0])) >= self._hold[1]:
-            async with self._changed:
-                self._held_now += 1
-                self._changed.notify_all()
-            try:
-                await self._released.wait()
-            finally:
-                self._held_now -= 1
-
-    async def wait_for_held(self, count: int, *, timeout: float = 10.0) -> None:
-        """Until `count` requests at once wait for `release()` (how many a client sends
-        without waiting for answers)."""
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: self._held_now >= count)
+            await self._released.wait()
 
     def make_chaotic(self, rate: float, *, seed: int) -> None:
         """That share of custom-auth calls meets a random field fault (see `_chaos`)."""

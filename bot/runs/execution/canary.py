@@ -1,8 +1,10 @@
 """A run's canary: its first users (up to `CANARY_USERS`) are sent alone, one after the other,
 before any other. One refused for a reason of the credential or the app (delegation missing, a
 deleted credential, an expired secret…) holds the run after a single call instead of thousands.
-Once it passed, the run says so: a replica that joins, or a pass after a restart, goes wide at
-once (a resume asks for the canary again).
+Every pass starts with one, a replica joining the run or the bot after a restart too: it checks
+the credential again, and its round trip gives the replicas already at work time to take their
+smaller share of Nylas's budget before this one goes wide (going wide at once overshot the
+shared window: 29 calls answered 429 in `python -m benchmarks.bulk_run replicas`).
 
 For Microsoft, "consent not yet propagated" (AADSTS65001, relayed by Nylas) is worth waiting
 for: the canary sends the same user again after 1, 2, 4… times the first wait, for at most the
@@ -41,13 +43,11 @@ class PropagationWait:
 
 @dataclass(frozen=True)
 class CanaryCalls:
-    """What the canary asks of its pass: claim one user, send one, record outcomes, and
-    mark the run as gone wide."""
+    """What the canary asks of its pass: claim one user, send one, record outcomes."""
 
     claim_one: Callable[[], Awaitable[list[ClaimedItem] | None]]
     send: Callable[[ClaimedItem], Awaitable[Outcome]]
     record: Callable[[list[Outcome]], Awaitable[None]]
-    passed: Callable[[], Awaitable[None]]
 
 
 class Canary:
@@ -66,14 +66,6 @@ class Canary:
 
     async def passes(self) -> bool:
         """True: the run may go wide. False: the pass ends (held, stopped, or nothing left)."""
-        if self._context.run.canary_passed_at is not None:
-            return True  # another pass went wide already: this one joins it
-        if not await self._sends_alone():
-            return False
-        await self._calls.passed()
-        return True
-
-    async def _sends_alone(self) -> bool:
         sent: list[Outcome] = []
         while len(sent) < CANARY_USERS:
             claimed = await self._calls.claim_one()

@@ -38,13 +38,12 @@ from bot.runs.execution.outcomes import (
 )
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
-from storage.models import RunStatus, as_utc, utcnow
+from storage.models import as_utc, utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
     refresh_claims,
     release_claims,
-    transition,
 )
 
 log = logging.getLogger(__name__)
@@ -115,30 +114,9 @@ class RunPass:
                 claim_one=lambda: self._next_claims(stale, limit=1),
                 send=self._send,
                 record=self._record_told,
-                passed=self._canary_passed,
             ),
             wait=PropagationWait(limits.propagation_first_retry, limits.propagation_max_wait),
         )
-
-    async def _canary_passed(self) -> None:
-        """Tell other passes the run went wide. Should this fail, a replica joining later
-        only sends a canary of its own."""
-        try:
-            async for attempt in self._db_retrying():
-                with attempt:
-                    async with self._sessions() as session:
-                        await transition(
-                            session=session,
-                            run_id=self._context.run_id,
-                            from_statuses=[RunStatus.RUNNING],
-                            to_status=RunStatus.RUNNING,
-                            canary_passed_at=utcnow(),
-                        )
-                        await session.commit()
-        except SQLAlchemyError as error:
-            log.warning(
-                "run %s: canary's pass not written (%s)", self._context.run_id, type(error).__name__
-            )
 
     async def _hand_back(self) -> None:
         async with self._sessions() as session:
