@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,13 @@ from tenacity import (
 )
 
 from bot.metrics import Metrics, nylas_endpoint
-from bot.nylas.errors import NylasError, NylasTransportError, error_from_response, odd_success
+from bot.nylas.errors import (
+    NylasCallWithdrawn,
+    NylasError,
+    NylasTransportError,
+    error_from_response,
+    odd_success,
+)
 from bot.nylas.http import departing, nylas_http
 from bot.nylas.models import (
     BulkAuthRequest,
@@ -36,11 +44,13 @@ from bot.nylas.models import (
     Provider,
     credential_type_of,
 )
-from bot.nylas.throttle import Throttle
+from bot.nylas.throttle import Throttle, never
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
+# Set by `withdrawn_when` for the calls of one task (a run's sender): is its work stopped?
+_STOPPED: ContextVar[Callable[[], bool]] = ContextVar("nylas_call_stopped", default=never)
 _SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "password", "api_key"})
 
 
@@ -129,6 +139,17 @@ class NylasClient:
         """`replicas` processes (this one included) call Nylas now: take an equal share."""
         self._throttle.share(replicas)
 
+    @staticmethod
+    @contextmanager
+    def withdrawn_when(stopped: Callable[[], bool]) -> Iterator[None]:
+        """Calls made inside (by this task) that are still waiting for their turn when
+        `stopped()` says so are not sent: they raise NylasCallWithdrawn instead."""
+        token = _STOPPED.set(stopped)
+        try:
+            yield
+        finally:
+            _STOPPED.reset(token)
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -176,7 +197,9 @@ class NylasClient:
         endpoint = nylas_endpoint(method, path)
         sent = self._metrics.nylas_requests
         asked = time.monotonic()
-        async with self._throttle.slot() as departure:
+        async with self._throttle.slot(_STOPPED.get()) as departure:
+            if departure is None:
+                raise NylasCallWithdrawn(f"{method} {path} not sent: its work stopped")
             started = time.monotonic()
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:

@@ -1,6 +1,7 @@
 """Everything the Nylas client raises. Branch on the class (from the HTTP status), not on `type`.
 
 NylasError (BotError)
+ ├── NylasCallWithdrawn      not sent: what it was for stopped while it waited for its turn
  ├── NylasTransportError     no usable answer: timeout or connection failure (retried)
  └── NylasApiError           Nylas answered with an error status
       ├── NylasOddSuccess    a 2xx whose body is not what was asked for (not retried: the
@@ -32,6 +33,11 @@ class NylasError(BotError):
     status: int | None = None
     request_id: str | None = None
     retry_after: float | None = None
+
+
+class NylasCallWithdrawn(NylasError):
+    """The call never left: its caller's work stopped (a run held or cancelled) while it
+    waited for its turn."""
 
 
 class NylasTransportError(NylasError):

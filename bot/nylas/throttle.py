@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 WINDOW_SECONDS = 1.0  # Nylas's rate window
@@ -33,6 +33,11 @@ CATCH_UP_GAP = 0.5  # ... but calls stay at least half the application's interva
 SLOWDOWN_STEP = 0.01  # a 429 soon after another makes every call cost 1 % more of the budget ...
 MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
+
+
+def never() -> bool:
+    """A caller's work that never stops."""
+    return False
 
 
 class Departure:
@@ -111,9 +116,11 @@ class Throttle:
             due = max(due, leaving + WINDOW_SECONDS + self._current_margin())
         return due, rate
 
-    async def _pace(self) -> Departure:
+    async def _pace(self, stopped: Callable[[], bool]) -> Departure | None:
         async with self._turn:
             while True:  # again after each wait: calls leaving meanwhile move the window
+                if stopped():  # withdrawn: the turn passes on at once, unspent
+                    return None
                 now = time.monotonic()
                 due, rate = self._next_turn(now)
                 if due <= now:
@@ -126,8 +133,8 @@ class Throttle:
             return departure
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[Departure]:
+    async def slot(self, stopped: Callable[[], bool] = never) -> AsyncIterator[Departure | None]:
         """Hold one of the calls in flight, once it is this call's turn; yields its place in the
-        window, to be told when the call leaves."""
+        window, to be told when the call leaves (None: `stopped()` said so while it waited)."""
         async with self._slots:
-            yield await self._pace()
+            yield await self._pace(stopped)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot.nylas.client import NylasClient, RetryPolicy
+from bot.nylas.errors import NylasCallWithdrawn
 from bot.nylas.throttle import Throttle
 from bot.runs.execution.budget import BudgetShare
 from storage.db import Sessions
@@ -182,3 +183,27 @@ async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> Non
     await share.refresh()
     assert client.replicas == 2
     await client.aclose()
+
+
+async def test_calls_withdrawn_while_waiting_for_their_turn_leave_it_unspent() -> None:
+    """A held run's calls still waiting for their turn are not sent, and the turns they
+    waited for pass on at once to the process's other calls."""
+    nylas = FakeNylas()
+    client = client_of(nylas, rate=2)
+    stopped = False
+
+    async def held_runs_call() -> object:
+        with client.withdrawn_when(lambda: stopped):
+            return await client.get_connector("google")
+
+    try:
+        calls = [asyncio.create_task(held_runs_call()) for _ in range(5)]
+        await nylas.wait_for("GET", "/v3/connectors/google", count=1)
+        stopped = True  # the run is held
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert sum(isinstance(result, NylasCallWithdrawn) for result in results) == 4
+        await client.get_connector("google")  # another run's call
+    finally:
+        await client.aclose()
+    first, other = (record.arrived for record in nylas.calls("GET", "/v3/connectors/google"))
+    assert other - first < 0.6  # its own turn (1/4 s on): not after four spent turns (2 s)

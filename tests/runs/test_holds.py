@@ -134,6 +134,22 @@ async def test_the_same_error_for_twenty_users_in_a_row_trips_the_breaker(
     assert Counter(row["outcome"] for row in rows.values()) == {"created": 1000}
 
 
+async def test_a_hold_stops_the_calls_still_waiting_for_their_turn(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    credential = await seed_credential(bot, nylas)
+    for index in range(100, 400):  # after a good canary and 100 users, delegation goes missing
+        nylas.permanent_failures[f"user{index}@acme.com"] = (400, "unauthorized_client")
+    await confirm(bot, await plan(bot, slack, credential, users(1000)))
+    await held_message(slack)
+    run = await run_status(bot)
+    assert run.id is not None and run.hold_count == 20
+    await bot.deps.run_engine.wait_stopped(run.id, timeout=10)
+    # The 100 users before the streak and its 20; then only a call already on its way to Nylas
+    # (sixty-odd more were paced and waiting for their turn: none of them goes)
+    assert len(nylas.calls("POST", CUSTOM)) <= 100 + 20 + 2
+
+
 async def test_a_resume_sends_one_user_first_and_holds_again_when_the_cause_remains(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:

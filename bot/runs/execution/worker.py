@@ -22,7 +22,7 @@ from tenacity import (
 
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
-from bot.nylas.errors import NylasError
+from bot.nylas.errors import NylasCallWithdrawn, NylasError
 from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
 from bot.runs.execution.actions import revoke, revokes
 from bot.runs.execution.breaker import Breaker
@@ -200,10 +200,15 @@ class RunPass:
                 await self._outcomes.put(await self._send(item))
 
     async def _send(self, item: ClaimedItem) -> Outcome:
+        run_id = self._context.run_id
         try:
-            if revokes(self._context):
-                return await revoke(self._nylas, item)
-            return await self._grant(item)
+            # A hold or cancel also stops the calls already paced and waiting for their turn
+            with self._nylas.withdrawn_when(lambda: self._control.should_stop(run_id)):
+                if revokes(self._context):
+                    return await revoke(self._nylas, item)
+                return await self._grant(item)
+        except NylasCallWithdrawn:
+            return Outcome(item, None)  # not sent: handed back
         except Exception as error:  # one user's surprise must not strand the others' outcomes
             if not isinstance(error, NylasError):
                 log.exception("run %s: unexpected error for one user", self._context.run_id)
