@@ -143,7 +143,8 @@ class NylasClient:
     @contextmanager
     def withdrawn_when(stopped: Callable[[], bool]) -> Iterator[None]:
         """Calls made inside (by this task) that are still waiting for their turn when
-        `stopped()` says so are not sent: they raise NylasCallWithdrawn instead."""
+        `stopped()` says so are not sent: they raise NylasCallWithdrawn instead. A retry after
+        a timeout or a 5xx still goes (Nylas may have done the work: its answer says what)."""
         token = _STOPPED.set(stopped)
         try:
             yield
@@ -180,9 +181,16 @@ class NylasClient:
             before_sleep=lambda _state: retries.inc(),
             reraise=True,
         )
+        reached = False  # may an earlier attempt have reached Nylas and done its work?
         async for attempt in retrying:
             with attempt:
-                return await self._send_once(method, path, params=params, body=body, wanted=wanted)
+                try:
+                    return await self._send_once(
+                        method, path, params=params, body=body, wanted=wanted, reached=reached
+                    )
+                except NylasError as error:
+                    reached = reached or error.status != 429  # a 429 was refused unread
+                    raise
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _send_once(
@@ -193,11 +201,15 @@ class NylasClient:
         params: dict[str, Any] | None,
         body: dict[str, Any] | None,
         wanted: str | None = None,
+        reached: bool = False,
     ) -> dict[str, Any]:
+        """One attempt. Withdrawn when its work stopped while it waited for its turn, unless
+        an earlier attempt may have reached Nylas (a timeout, a 5xx): then it goes, so that
+        whatever Nylas did is answered and recorded."""
         endpoint = nylas_endpoint(method, path)
         sent = self._metrics.nylas_requests
         asked = time.monotonic()
-        async with self._throttle.slot(_STOPPED.get()) as departure:
+        async with self._throttle.slot(never if reached else _STOPPED.get()) as departure:
             if departure is None:
                 raise NylasCallWithdrawn(f"{method} {path} not sent: its work stopped")
             started = time.monotonic()

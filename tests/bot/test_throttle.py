@@ -207,3 +207,28 @@ async def test_calls_withdrawn_while_waiting_for_their_turn_leave_it_unspent() -
         await client.aclose()
     first, other = (record.arrived for record in nylas.calls("GET", "/v3/connectors/google"))
     assert other - first < 0.6  # its own turn (1/4 s on): not after four spent turns (2 s)
+
+
+@pytest.mark.parametrize(("first_answer", "retry_sent"), [(500, True), (429, False)])
+async def test_a_retry_goes_although_its_work_stopped_only_when_nylas_may_have_acted(
+    first_answer: int, retry_sent: bool
+) -> None:
+    """A held run's retry after a 5xx still goes, since Nylas may have made the grant and only
+    its answer says so; after a 429 (refused unread) it is withdrawn like a first attempt."""
+    nylas = FakeNylas()
+    client = client_of(nylas, rate=1000)
+    nylas.fail("GET", "/v3/connectors/google", status=first_answer)
+
+    def held_after_the_first_attempt() -> bool:
+        return bool(nylas.calls("GET", "/v3/connectors/google"))
+
+    try:
+        with client.withdrawn_when(held_after_the_first_attempt):
+            if retry_sent:
+                await client.get_connector("google")
+            else:
+                with pytest.raises(NylasCallWithdrawn):
+                    await client.get_connector("google")
+    finally:
+        await client.aclose()
+    assert len(nylas.calls("GET", "/v3/connectors/google")) == (2 if retry_sent else 1)
