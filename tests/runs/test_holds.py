@@ -110,17 +110,27 @@ async def test_scattered_unknown_mailboxes_do_not_hold_a_run_and_are_grouped_und
     assert "Invalid email or User ID" in rows[sorted(unknown)[0]]["error"]
 
 
-async def test_the_same_error_for_twenty_users_in_a_row_trips_the_breaker(
+async def held_by_a_streak(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
-) -> None:
+) -> tuple[SlackCall, BulkRun]:
+    """A run of 1,000 whose users from the 101st on are refused for missing delegation, held by
+    the breaker: its held message and the run, once the pass that held it has stopped."""
     credential = await seed_credential(bot, nylas)
     for index in range(100, 400):  # after a good canary, the provider starts refusing
         nylas.permanent_failures[f"user{index}@acme.com"] = (400, "unauthorized_client")
     await confirm(bot, await plan(bot, slack, credential, users(1000)))
     held = await held_message(slack)
-    assert "domain-wide delegation is missing" in shown(held)
-    await bot.settled()
     run = await run_status(bot)
+    assert run.id is not None
+    await bot.deps.run_engine.wait_stopped(run.id, timeout=10)  # its calls in flight are done
+    return held, run
+
+
+async def test_the_same_error_for_twenty_users_in_a_row_trips_the_breaker(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    held, run = await held_by_a_streak(bot, slack, nylas)
+    assert "domain-wide delegation is missing" in shown(held)
     assert run.status == "held" and run.hold_count is not None and run.hold_count >= 20
     sent = len(nylas.calls("POST", CUSTOM))
     in_flight = bot.deps.settings.bulkauth_nylas_concurrency
@@ -137,14 +147,8 @@ async def test_the_same_error_for_twenty_users_in_a_row_trips_the_breaker(
 async def test_a_hold_stops_the_calls_still_waiting_for_their_turn(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    credential = await seed_credential(bot, nylas)
-    for index in range(100, 400):  # after a good canary and 100 users, delegation goes missing
-        nylas.permanent_failures[f"user{index}@acme.com"] = (400, "unauthorized_client")
-    await confirm(bot, await plan(bot, slack, credential, users(1000)))
-    await held_message(slack)
-    run = await run_status(bot)
-    assert run.id is not None and run.hold_count == 20
-    await bot.deps.run_engine.wait_stopped(run.id, timeout=10)
+    _held, run = await held_by_a_streak(bot, slack, nylas)
+    assert run.hold_count == 20
     # The 100 users before the streak and its 20; then only a call already on its way to Nylas
     # (sixty-odd more were paced and waiting for their turn: none of them goes)
     assert len(nylas.calls("POST", CUSTOM)) <= 100 + 20 + 2
@@ -153,14 +157,8 @@ async def test_a_hold_stops_the_calls_still_waiting_for_their_turn(
 async def test_a_resume_sends_one_user_first_and_holds_again_when_the_cause_remains(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
-    credential = await seed_credential(bot, nylas)
-    for index in range(100, 400):  # after a good canary and 100 users, delegation goes missing
-        nylas.permanent_failures[f"user{index}@acme.com"] = (400, "unauthorized_client")
-    await confirm(bot, await plan(bot, slack, credential, users(1000)))
-    await held_message(slack)
-    run = await run_status(bot)
-    assert run.id is not None and run.hold_count is not None and run.hold_count >= 20
-    await bot.deps.run_engine.wait_stopped(run.id, timeout=10)  # its calls in flight are done
+    _held, run = await held_by_a_streak(bot, slack, nylas)
+    assert run.hold_count is not None and run.hold_count >= 20
     sent = len(nylas.calls("POST", CUSTOM))
     holds = len([call for call in slack.calls_to("chat.update") if is_held(call)])
 
