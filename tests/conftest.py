@@ -35,6 +35,7 @@ BOT_TOKEN = "xoxb-test-0000-bot-token"
 NYLAS_API_KEY = "nylas-test-api-key-0123456789"
 AUDIT_KEY = "audit-test-key-0123456789abcdef0123456789abcdef"  # the CLI gets it too (tests/cli.py)
 SettingsFactory = Callable[..., Settings]
+pytest_plugins = ["tests.timeouts"]
 
 
 @pytest.fixture
