@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Integer, String, Text, column, func, insert, or_, update, values
 from sqlmodel import col, select
@@ -30,6 +31,16 @@ ENDED_RUN_STATUSES = (
     RunStatus.EXPIRED,
 )
 GRANTED_ITEM_STATUSES = (ItemStatus.CREATED, ItemStatus.REAUTHENTICATED)
+
+
+class HandBack(StrEnum):
+    """What a user handed back (pending again) leaves in its `attempts`, which count the calls
+    that went out without a usable answer: a user with any is looked up at Nylas before it is
+    sent again or given up (an unanswered call may have made the grant)."""
+
+    SENT = "sent"  # its call went out and no usable answer came back: the attempt counts
+    UNSENT = "unsent"  # claimed, never sent (stopped, withdrawn): this claim is no attempt
+    CHECKED = "checked"  # looked up: Nylas has no grant from its attempts, none count
 
 
 async def create_run(*, session: AsyncSession, run: BulkRun) -> BulkRun:
@@ -65,14 +76,25 @@ class ClaimedItem:
 
 
 async def claim_items(
-    *, session: AsyncSession, run_id: int, worker_id: str, limit: int, stale_before: datetime
+    *,
+    session: AsyncSession,
+    run_id: int,
+    worker_id: str,
+    limit: int,
+    stale_before: datetime,
+    unanswered_only: bool = False,
 ) -> list[ClaimedItem]:
     """Take up to `limit` pending items (or items whose claim went stale: the worker that took
-    them stopped) and mark them in progress for `worker_id`. The caller commits."""
-    claimable = (
-        select(RunItem.id)
-        .where(col(RunItem.run_id) == run_id)
-        .where(
+    them stopped) and mark them in progress for `worker_id`, counting an attempt each. With
+    `unanswered_only`, only pending users with unanswered attempts, to be looked up (no attempt
+    counted). The caller commits."""
+    claimable = select(RunItem.id).where(col(RunItem.run_id) == run_id)
+    if unanswered_only:
+        claimable = claimable.where(
+            col(RunItem.status) == ItemStatus.PENDING, col(RunItem.attempts) > 0
+        )
+    else:
+        claimable = claimable.where(
             or_(
                 col(RunItem.status) == ItemStatus.PENDING,
                 (col(RunItem.status) == ItemStatus.IN_PROGRESS)
@@ -80,10 +102,7 @@ async def claim_items(
                 & (col(RunItem.claimed_by) != worker_id),  # never our own, still in flight
             )
         )
-        .order_by(col(RunItem.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    claimable = claimable.order_by(col(RunItem.id)).limit(limit).with_for_update(skip_locked=True)
     claimed = await session.exec(
         update(RunItem)
         .where(col(RunItem.id).in_(claimable.scalar_subquery()))
@@ -91,7 +110,7 @@ async def claim_items(
             status=ItemStatus.IN_PROGRESS,
             claimed_by=worker_id,
             claimed_at=utcnow(),
-            attempts=RunItem.attempts + 1,
+            attempts=RunItem.attempts + (0 if unanswered_only else 1),
         )
         .returning(
             col(RunItem.id),
@@ -189,15 +208,33 @@ async def finish_items(
     return {int(row[0]) for row in recorded.all()}
 
 
-async def release_items(*, session: AsyncSession, item_ids: Sequence[int], worker_id: str) -> None:
-    """Hand claimed but unsent items back (on cancel or shutdown)."""
+_ATTEMPTS_LEFT = {
+    HandBack.SENT: RunItem.attempts,
+    HandBack.UNSENT: RunItem.attempts - 1,
+    HandBack.CHECKED: 0,
+}
+
+
+async def release_items(
+    *,
+    session: AsyncSession,
+    item_ids: Sequence[int],
+    worker_id: str,
+    hand_back: HandBack = HandBack.SENT,
+) -> None:
+    """Hand claimed items back (to be retried, or unsent on cancel or shutdown)."""
     if item_ids:
         await session.exec(
             update(RunItem)
             .where(col(RunItem.id).in_(list(item_ids)))
             .where(col(RunItem.claimed_by) == worker_id)
             .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
-            .values(status=ItemStatus.PENDING, claimed_by=None, claimed_at=None)
+            .values(
+                status=ItemStatus.PENDING,
+                claimed_by=None,
+                claimed_at=None,
+                attempts=_ATTEMPTS_LEFT[hand_back],
+            )
         )
 
 
@@ -309,6 +346,21 @@ async def live_workers(*, session: AsyncSession, fresh_since: datetime) -> set[s
 async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) -> list[BulkRun]:
     query = select(BulkRun).where(col(BulkRun.status).in_(list(statuses))).order_by(col(BulkRun.id))
     return list((await session.exec(query)).all())
+
+
+async def runs_with_unanswered_users(
+    *, session: AsyncSession, status: RunStatus, ended_after: datetime
+) -> list[int]:
+    """Runs in `status` that ended after a time and still have pending users whose calls went
+    unanswered (attempts > 0)."""
+    query = (
+        select(RunItem.run_id)
+        .join(BulkRun, col(BulkRun.id) == col(RunItem.run_id))
+        .where(col(BulkRun.status) == status, col(BulkRun.finished_at) >= ended_after)
+        .where(col(RunItem.status) == ItemStatus.PENDING, col(RunItem.attempts) > 0)
+        .distinct()
+    )
+    return [int(run_id) for run_id in (await session.exec(query)).all()]
 
 
 async def unfinished_items(*, session: AsyncSession, run_id: int) -> int:

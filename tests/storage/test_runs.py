@@ -12,7 +12,9 @@ from sqlmodel import col
 from storage.db import Sessions, create_engine, read_only_sessions, session_factory
 from storage.models import BulkRun, ItemStatus, RunItem, RunStatus, utcnow
 from storage.runs import (
+    ACTIVE_RUN_STATUSES,
     ClaimedItem,
+    HandBack,
     ItemOutcome,
     add_items,
     claim_items,
@@ -21,6 +23,8 @@ from storage.runs import (
     item_counts,
     items_of,
     live_workers,
+    release_items,
+    runs_with_unanswered_users,
     transition,
 )
 from tests.records import acme_run
@@ -225,3 +229,68 @@ async def test_a_read_only_session_reads_while_a_writer_holds_the_lock(
     async with readers() as reader:
         after = await reader.get(BulkRun, run_id)
     assert after is not None and after.total == 7
+
+
+async def test_attempts_count_only_unanswered_calls_and_only_those_users_are_looked_up(
+    sessions: Sessions,
+) -> None:
+    run_id = await new_run(sessions, ["a@acme.com", "b@acme.com", "c@acme.com"])
+    stale = utcnow() - timedelta(minutes=5)
+
+    async def claim(worker: str, *, unanswered_only: bool = False) -> list[ClaimedItem]:
+        async with sessions() as session:
+            claimed = await claim_items(
+                session=session,
+                run_id=run_id,
+                worker_id=worker,
+                limit=10,
+                stale_before=stale,
+                unanswered_only=unanswered_only,
+            )
+            await session.commit()
+        return claimed
+
+    async def hand_back(worker: str, ids: list[int], how: HandBack) -> None:
+        async with sessions() as session:
+            await release_items(session=session, item_ids=ids, worker_id=worker, hand_back=how)
+            await session.commit()
+
+    a, b, c = await claim("w1")
+    assert (a.attempts, b.attempts, c.attempts) == (1, 1, 1)
+    await hand_back("w1", [a.id], HandBack.SENT)  # its call went unanswered
+    await hand_back("w1", [b.id, c.id], HandBack.UNSENT)  # stopped before they were sent
+    assert await claim("w2", unanswered_only=True) == [
+        ClaimedItem(id=a.id, email=a.email, attempts=1)  # looked up without counting an attempt
+    ]
+    await hand_back("w2", [a.id], HandBack.CHECKED)  # Nylas has no grant from it
+    assert [(item.email, item.attempts) for item in await claim("w3")] == [
+        ("a@acme.com", 1),
+        ("b@acme.com", 1),
+        ("c@acme.com", 1),
+    ]
+
+
+async def test_runs_with_unanswered_users_are_the_recently_ended_ones_in_doubt(
+    sessions: Sessions,
+) -> None:
+    run_id = await new_run(sessions, ["a@acme.com", "b@acme.com"])
+    async with sessions() as session:
+        await session.exec(
+            update(RunItem).where(col(RunItem.email) == "a@acme.com").values(attempts=2)
+        )
+        await transition(
+            session=session,
+            run_id=run_id,
+            from_statuses=ACTIVE_RUN_STATUSES,
+            to_status=RunStatus.CANCELLED,
+            finished_at=utcnow(),
+        )
+        await session.commit()
+        hour_ago = utcnow() - timedelta(hours=1)
+        found = await runs_with_unanswered_users(
+            session=session, status=RunStatus.CANCELLED, ended_after=hour_ago
+        )
+        later = await runs_with_unanswered_users(
+            session=session, status=RunStatus.CANCELLED, ended_after=utcnow() + timedelta(1)
+        )
+    assert (found, later) == ([run_id], [])

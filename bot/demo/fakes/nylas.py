@@ -83,6 +83,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _hold: tuple[str, int] | None = None  # (path pattern, requests let through first)
     _released: asyncio.Event = field(default_factory=asyncio.Event)
+    held: int = 0  # requests waiting for `release()` now
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -121,7 +122,21 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
         if self._hold is None or method != "POST" or not re.fullmatch(self._hold[0], path):
             return
         if len(self.calls("POST", self._hold[0])) >= self._hold[1]:
+            await self._held_until_released()
+
+    async def _held_until_released(self) -> None:
+        async with self._changed:
+            self.held += 1
+            self._changed.notify_all()
+        try:
             await self._released.wait()
+        finally:
+            self.held -= 1
+
+    async def wait_held(self, count: int, *, timeout: float = 10.0) -> None:
+        """Until `count` requests wait for `release()` (a test acts while they are in flight)."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: self.held >= count)
 
     def make_chaotic(self, rate: float, *, seed: int) -> None:
         """That share of custom-auth calls meets a random field fault (see `_chaos`)."""

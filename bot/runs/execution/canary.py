@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.runs.execution.breaker import CANARY_USERS, Trip, canary_verdict
-from bot.runs.execution.outcomes import Outcome, RunContext
+from bot.runs.execution.outcomes import Outcome, RunContext, unsent
 from storage.models import ItemStatus
 from storage.runs import ClaimedItem
 
@@ -104,7 +104,7 @@ class Canary:
                 )
             delay = min(delay, self._wait.max_wait - waited)
             if not await self._pause(delay):
-                return Outcome(item, None)  # cancelled meanwhile: hand the user back
+                return unsent(item)  # cancelled meanwhile (its calls were all refused)
             waited, delay = waited + delay, delay * 2
 
     async def _pause(self, seconds: float) -> bool:

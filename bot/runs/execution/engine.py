@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.logs import log_event
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
+from bot.runs.execution.actions import revokes
 from bot.runs.execution.breaker import Trip
 from bot.runs.execution.control import PassLimits
+from bot.runs.execution.lookups import look_up_unanswered
 from bot.runs.execution.observers import RunObserver
 from bot.runs.execution.outcomes import RunContext
 from bot.runs.execution.worker import RunPass
@@ -33,12 +36,14 @@ from storage.runs import (
     get_run,
     item_counts_of_runs,
     runs_with_status,
+    runs_with_unanswered_users,
     transition,
     unfinished_items,
 )
 
 log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=1)
+LOOKUP_WINDOW = timedelta(hours=1)  # how long after a cancel its users in doubt are looked up
 ENGINE_ACTOR = Actor("bulkauth", "bulkauth run engine")
 
 
@@ -131,7 +136,28 @@ class RunEngine:
         flight end, then tell the observers it ended."""
         self.cancel_locally(run_id)
         await self.wait_stopped(run_id, timeout=30)
+        await self._look_up_unanswered(run_id)  # before the report, which counts what it finds
         await self._finished(run_id, cancelled_by=cancelled_by)
+
+    async def _look_up_unanswered(self, run_id: int) -> None:
+        """A cancelled run's users whose calls went unanswered: the grants they may have made
+        are found and audited (lookups.py). A failure here is logged; a later scan retries."""
+        try:
+            context = await self._context(run_id, status=RunStatus.CANCELLED)
+            if context is None or revokes(context):
+                return
+            found = await look_up_unanswered(
+                context=context,
+                sessions=self.sessions,
+                nylas=self.nylas,
+                worker_id=self.worker_id,
+                batch=self.settings.bulkauth_nylas_concurrency,
+            )
+        except Exception:
+            log.exception("run %s: looking up unanswered calls failed", run_id)
+            return
+        if found:
+            log_event(log, "run.found_at_nylas", run=run_id, grants=found)
 
     def progressed(self, run_id: int) -> None:
         for observer in self._observers:
@@ -182,6 +208,14 @@ class RunEngine:
             await session.commit()
         for run_id, cancelled_by in claimed:
             await self.cancel(run_id, cancelled_by=cancelled_by)
+        # Users still in doubt after a cancel: its lookups failed, the process stopped first,
+        # or another replica handed them back afterwards.
+        async with self._readers() as session:
+            doubtful = await runs_with_unanswered_users(
+                session=session, status=RunStatus.CANCELLED, ended_after=now - LOOKUP_WINDOW
+            )
+        for run_id in doubtful:
+            self._track(run_id, self._look_up_unanswered(run_id))
 
     @staticmethod
     def _due(run: BulkRun, now: datetime) -> bool:
@@ -198,15 +232,24 @@ class RunEngine:
         if run_id in self._active or self._stopping.is_set():
             return
         self._held.discard(run_id)  # only running runs are kicked: any hold was resumed
-        task = asyncio.create_task(self._work(run_id), name=f"run-{run_id}")
+        self._track(run_id, self._work(run_id))
+
+    def _track(self, run_id: int, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` for this run here unless something already is (stop() waits for it)."""
+        if run_id in self._active:
+            work.close()
+            return
+        task = asyncio.create_task(work, name=f"run-{run_id}")
         self._active[run_id] = task
         task.add_done_callback(lambda _task: self._active.pop(run_id, None))
 
     # --- one run ----------------------------------------------------------------------------
-    async def _context(self, run_id: int) -> RunContext | None:
+    async def _context(
+        self, run_id: int, status: RunStatus = RunStatus.RUNNING
+    ) -> RunContext | None:
         async with self._readers() as session:
             run = await get_run(session=session, run_id=run_id)
-            if run is None or run.status != RunStatus.RUNNING:
+            if run is None or run.status != status:
                 return None
             owner = run.credential_id  # None: a revocation across every credential
             credential = None

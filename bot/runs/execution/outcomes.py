@@ -12,7 +12,7 @@ from bot.nylas.models import Grant, Provider
 from bot.nylas.problems import Problem, explain
 from storage.audit import Actor, AuditAction, EventSpec, Subject
 from storage.models import BulkRun, ItemStatus, RequestKind
-from storage.runs import ClaimedItem
+from storage.runs import ClaimedItem, HandBack
 
 MAX_ERROR = 500
 MAX_REQUEST_ID = 128  # RunItem.request_id and AuditEvent.request_id
@@ -46,6 +46,7 @@ class Outcome:
     request_id: str | None = None
     found_at_nylas: bool = False  # an earlier, unrecorded attempt had made the grant
     problem: Problem | None = None  # what the table makes of the error, when it knows it
+    hand_back: HandBack = HandBack.SENT  # with status None: what its attempts still count
 
     @property
     def failure_key(self) -> str | None:
@@ -79,8 +80,14 @@ def revoked(item: ClaimedItem, request_id: str | None, *, already_gone: bool = F
     )
 
 
+def unsent(item: ClaimedItem) -> Outcome:
+    """Handed back without a call (its run stopped): this claim was no attempt."""
+    return Outcome(item, None, hand_back=HandBack.UNSENT)
+
+
 def found_earlier(item: ClaimedItem, grant: Grant) -> Outcome:
-    return Outcome(item, ItemStatus.CREATED, grant_id=grant.id, found_at_nylas=True)
+    status = ItemStatus.REAUTHENTICATED if item.known_grant_id else ItemStatus.CREATED
+    return Outcome(item, status, grant_id=grant.id, found_at_nylas=True)
 
 
 def not_granted(item: ClaimedItem, error: Exception, *, max_attempts: int) -> Outcome:

@@ -14,7 +14,7 @@ from tenacity import (
 from bot.runs.execution.outcomes import Outcome, RunContext, audit_event
 from storage.audit import record_events
 from storage.db import Sessions
-from storage.runs import ItemOutcome, finish_items, release_items
+from storage.runs import HandBack, ItemOutcome, finish_items, release_items
 
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)  # locked, connection lost, failover
 
@@ -34,7 +34,10 @@ async def record_outcomes(
     """One transaction and one statement per kind of write (the items' outcomes, the hand-backs,
     the audit events), so a failed attempt leaves nothing half-written; returns the statuses
     recorded (for the metrics, counted once committed, so a retried batch counts once)."""
-    handed_back = [outcome.item.id for outcome in outcomes if outcome.status is None]
+    handed_back: dict[HandBack, list[int]] = {}
+    for outcome in outcomes:
+        if outcome.status is None:
+            handed_back.setdefault(outcome.hand_back, []).append(outcome.item.id)
     finished = [outcome for outcome in outcomes if outcome.status is not None]
     async with sessions() as session:
         done = await finish_items(
@@ -54,7 +57,10 @@ async def record_outcomes(
             ],
         )
         recorded = [outcome for outcome in finished if outcome.item.id in done]
-        await release_items(session=session, item_ids=handed_back, worker_id=worker_id)
+        for hand_back, item_ids in handed_back.items():
+            await release_items(
+                session=session, item_ids=item_ids, worker_id=worker_id, hand_back=hand_back
+            )
         await record_events(
             session=session, specs=[audit_event(outcome, context) for outcome in recorded]
         )

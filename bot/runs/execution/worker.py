@@ -23,22 +23,23 @@ from tenacity import (
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasCallWithdrawn, NylasError
-from bot.nylas.models import BulkAuthRequest, Grant, GrantFilters
+from bot.nylas.models import BulkAuthRequest
 from bot.runs.execution.actions import revoke, revokes
 from bot.runs.execution.breaker import Breaker
 from bot.runs.execution.canary import Canary, CanaryCalls, PropagationWait
 from bot.runs.execution.control import PassLimits, RunControl
+from bot.runs.execution.lookups import grant_made_earlier
 from bot.runs.execution.outcomes import (
     Outcome,
     RunContext,
     found_earlier,
     granted,
-    made_earlier,
     not_granted,
+    unsent,
 )
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
-from storage.models import as_utc, utcnow
+from storage.models import utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
@@ -195,7 +196,7 @@ class RunPass:
     async def _send_all(self) -> None:
         while (item := await self._queue.get()) is not None:
             if self._broken or self._control.should_stop(self._context.run_id):
-                await self._outcomes.put(Outcome(item, None))
+                await self._outcomes.put(unsent(item))
             else:
                 await self._outcomes.put(await self._send(item))
 
@@ -208,7 +209,7 @@ class RunPass:
                     return await revoke(self._nylas, item)
                 return await self._grant(item)
         except NylasCallWithdrawn:
-            return Outcome(item, None)  # not sent: handed back
+            return unsent(item)
         except Exception as error:  # one user's surprise must not strand the others' outcomes
             if not isinstance(error, NylasError):
                 log.exception("run %s: unexpected error for one user", self._context.run_id)
@@ -217,7 +218,7 @@ class RunPass:
     async def _grant(self, item: ClaimedItem) -> Outcome:
         context = self._context
         if item.attempts > 1 and not item.known_grant_id:
-            found = await self._made_earlier(item)
+            found = await grant_made_earlier(self._nylas, context, item)
             if found is not None:
                 return found_earlier(item, found)
         request = BulkAuthRequest(
@@ -228,14 +229,6 @@ class RunPass:
         )
         created = await self._nylas.create_bulk_grant(request)
         return granted(item, created.data.id, created.request_id)
-
-    async def _made_earlier(self, item: ClaimedItem) -> Grant | None:
-        """(Nylas's filtered lists can lag fresh grants; missing one only means the user is
-        re-authenticated, once more.)"""
-        started = self._context.run.started_at
-        since = int(as_utc(started).timestamp()) if started else 0
-        grants = await self._nylas.list_grants(GrantFilters(email=item.email))
-        return made_earlier(grants, self._context, since=since)
 
     async def _record_all(self) -> None:
         done = False

@@ -1,0 +1,82 @@
+"""A call whose answer never came may still have made its grant at Nylas. When the run is
+cancelled before that user is sent again, the bot asks Nylas (List Grants by email) and audits
+the grant it finds, so every grant Nylas made reaches the audit log and the run's report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
+from tests.fakes.nylas import FakeNylas
+from tests.fakes.slack import FakeSlack
+from tests.grant_flow import run_csv_rows, start_run, wait_for_csv
+from tests.runs.conftest import RUN_SETTINGS, items_and_events, unaudited_grants, users
+from tests.slack_ui import Person
+
+CUSTOM_AUTH = "/v3/connect/custom"
+
+
+async def cancel_landed(bot: RunningBot, *, run_id: int) -> None:
+    """Until this process stops sending the run (the click's work runs after its ack)."""
+    async with asyncio.timeout(5):
+        while not bot.deps.run_engine.should_stop(run_id):  # noqa: ASYNC110 (no event to await)
+            await asyncio.sleep(0.01)
+
+
+async def test_a_cancel_finds_the_grants_of_calls_whose_answer_was_lost(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    settings = make_settings(
+        **RUN_SETTINGS,
+        bulkauth_nylas_concurrency=2,
+        bulkauth_nylas_max_attempts=1,  # a lost answer hands the user back at once
+    )
+    async with run_bot(settings) as bot:
+        nylas.hold(CUSTOM_AUTH, after=1)  # the canary goes through; the next two wait
+        await start_run(bot, slack, nylas, users(40))
+        await nylas.wait_held(2)
+        nylas.answer_oddly("reset", times=2)  # both make their grant, then lose the answer
+        progress = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
+        await Person(bot, slack, ADMIN).click(progress[0], "Cancel")
+        await cancel_landed(bot, run_id=1)
+        nylas.release()
+        report = await wait_for_csv(slack)
+        await bot.settled()
+        items, events = await items_and_events(bot)
+    assert len(nylas.grants) == 3
+    assert unaudited_grants(nylas, events) == {}
+    rows = run_csv_rows(report)
+    assert Counter(row["outcome"] for row in rows) == {"created": 3, "pending": 37}
+    assert len(nylas.calls("POST", CUSTOM_AUTH)) == 3  # nobody was sent after the cancel
+    # Only the two users whose call went unanswered were looked up, not those merely queued.
+    looked_up = [r.query["email"] for r in nylas.calls("GET", "/v3/grants") if "email" in r.query]
+    assert sorted(looked_up) == ["user1@acme.com", "user2@acme.com"]
+    assert {item.grant_id for item in items if item.status == "created"} == {
+        grant["id"] for grant in nylas.grants.values()
+    }
+
+
+async def test_users_still_in_doubt_after_a_cancel_are_looked_up_again_by_the_scan(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    settings = make_settings(
+        **RUN_SETTINGS, bulkauth_nylas_concurrency=1, bulkauth_nylas_max_attempts=1
+    )
+    async with run_bot(settings) as bot:
+        nylas.hold(CUSTOM_AUTH, after=1)
+        await start_run(bot, slack, nylas, users(10))
+        await nylas.wait_held(1)
+        nylas.answer_oddly("reset", times=1)
+        nylas.fail("GET", "/v3/grants", status=503, times=1)  # the lookup at the cancel fails
+        progress = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
+        await Person(bot, slack, ADMIN).click(progress[0], "Cancel")
+        await cancel_landed(bot, run_id=1)
+        nylas.release()
+        await wait_for_csv(slack)
+        lookups = await nylas.wait_for("GET", "/v3/grants", count=3)  # planning, 503, the scan's
+        await bot.deps.run_engine.wait_stopped(1, timeout=10)
+        items, events = await items_and_events(bot)
+    assert [r.status for r in lookups[1:]] == [503, 200]
+    assert unaudited_grants(nylas, events) == {}
+    assert Counter(item.status for item in items) == {"created": 2, "pending": 8}
