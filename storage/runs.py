@@ -14,7 +14,7 @@ from sqlalchemy import Integer, String, Text, column, func, insert, or_, update,
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import BulkRun, ItemStatus, RunItem, RunStatus, utcnow
+from storage.models import BulkRun, ItemStatus, RequestKind, RunItem, RunStatus, utcnow
 
 INSERT_BATCH = 1000
 ACTIVE_RUN_STATUSES = (
@@ -351,12 +351,14 @@ async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) ->
 async def runs_with_unanswered_users(
     *, session: AsyncSession, status: RunStatus, ended_after: datetime
 ) -> list[int]:
-    """Runs in `status` that ended after a time and still have pending users whose calls went
-    unanswered (attempts > 0)."""
+    """Granting runs in `status` that ended after a time and still have pending users whose
+    calls went unanswered (attempts > 0)."""
+    granting = (RequestKind.GRANT, RequestKind.REAUTHENTICATE)
     query = (
         select(RunItem.run_id)
         .join(BulkRun, col(BulkRun.id) == col(RunItem.run_id))
         .where(col(BulkRun.status) == status, col(BulkRun.finished_at) >= ended_after)
+        .where(col(BulkRun.kind).in_(granting))
         .where(col(RunItem.status) == ItemStatus.PENDING, col(RunItem.attempts) > 0)
         .distinct()
     )

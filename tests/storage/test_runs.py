@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from storage.db import Sessions, create_engine, read_only_sessions, session_factory
-from storage.models import BulkRun, ItemStatus, RunItem, RunStatus, utcnow
+from storage.models import BulkRun, ItemStatus, RequestKind, RunItem, RunStatus, utcnow
 from storage.runs import (
     ACTIVE_RUN_STATUSES,
     ClaimedItem,
@@ -293,4 +293,8 @@ async def test_runs_with_unanswered_users_are_the_recently_ended_ones_in_doubt(
         later = await runs_with_unanswered_users(
             session=session, status=RunStatus.CANCELLED, ended_after=utcnow() + timedelta(1)
         )
-    assert (found, later) == ([run_id], [])
+        await session.exec(update(BulkRun).values(kind=RequestKind.REVOKE))
+        revocations = await runs_with_unanswered_users(
+            session=session, status=RunStatus.CANCELLED, ended_after=hour_ago
+        )
+    assert (found, later, revocations) == ([run_id], [], [])  # a deletion is not looked up
