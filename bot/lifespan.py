@@ -74,6 +74,7 @@ def settings_secrets(settings: Settings) -> list[str]:
                 settings.nylas_api_key,
                 settings.bulkauth_audit_key,
                 settings.nylas_webhook_secret,
+                settings.bulkauth_metrics_token,
             ]
         ),
         *([str(database_password)] if database_password else []),

@@ -3,6 +3,7 @@ Nylas webhook."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -95,7 +96,14 @@ def build_web_app(
 
         return web.post(SLACK_EVENTS_PATH, slack_events)
 
-    async def metrics(_request: web.Request) -> web.Response:
+    token = deps.settings.bulkauth_metrics_token
+    expected = f"Bearer {token.get_secret_value()}".encode() if token is not None else None
+
+    async def metrics(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").encode()
+        if expected is not None and not hmac.compare_digest(given, expected):
+            log_event(log, "metrics.request_rejected", remote=request.remote)
+            return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         async with deps.sessions() as session:
             by_status = await run_counts_by_status(session=session)
         # Every known status, so a count falling to 0 shows as 0; and any other found stored.

@@ -144,6 +144,10 @@ class Settings(DatabaseSettings):
     # Grant health: how often one replica lists the invalid grants.
     bulkauth_health_sweep_hours: float = Field(default=24.0, gt=0, le=24 * 30)
 
+    # With a token, GET /metrics answers only `Authorization: Bearer <token>` (Prometheus's
+    # `authorization` scrape setting); without one it is open, for a port the proxy keeps private.
+    bulkauth_metrics_token: SecretStr | None = None
+
     # Nylas webhooks (README "Grant events and alerts"): the destination's secret turns the
     # /nylas/webhook route on; alerts go to the channel, grouped per credential over the window.
     nylas_webhook_secret: SecretStr | None = None

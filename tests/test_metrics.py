@@ -3,11 +3,13 @@ the run's CSV and with what the fake Nylas and Slack saw."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.grant_flow import run_csv_rows, start_run, wait_for_csv
@@ -96,3 +98,21 @@ async def test_metrics_during_and_after_a_run_match_its_csv(
         )
         == 0
     )
+
+
+async def test_with_a_token_metrics_answer_only_its_bearer(
+    make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    async with run_bot(make_settings(bulkauth_metrics_token="scrape-me-0123456789")) as bot:
+        statuses = []
+        for authorization in (None, "Bearer scrape-me-012345678", "scrape-me-0123456789"):
+            headers = {"Authorization": authorization} if authorization else {}
+            async with bot.http.get(f"{bot.url}/metrics", headers=headers) as answer:
+                statuses.append(answer.status)
+        bearer = {"Authorization": "Bearer scrape-me-0123456789"}
+        async with bot.http.get(f"{bot.url}/metrics", headers=bearer) as answer:
+            assert answer.status == 200
+            assert "bulkauth_runs_active" in await answer.text()
+    assert statuses == [401, 401, 401]
+    assert caplog.text.count("metrics.request_rejected") == 3

@@ -53,6 +53,7 @@ from tests.slack_ui import Person
 from tests.webhooks.conftest import WEBHOOK_SECRET, inbox_settled
 
 MS_SECRET = "canary-ms-client-secret-7f3a9c"
+METRICS_TOKEN = "canary-metrics-token-7c1f9a0b3e"
 
 
 @pytest.fixture(params=["text-INFO", "text-DEBUG", "json-INFO", "json-DEBUG"])
@@ -158,8 +159,14 @@ async def test_private_key_and_client_secret_never_leak(
     pem = rsa_pem()
     key_canary = canary_of(pem)
     upload = slack.host_file(key_json(pem).encode(), filename="canary.json")
-    settings = make_settings(nylas_webhook_secret=WEBHOOK_SECRET, bulkauth_alert_channel="C0ALERTS")
+    settings = make_settings(
+        nylas_webhook_secret=WEBHOOK_SECRET,
+        bulkauth_alert_channel="C0ALERTS",
+        bulkauth_metrics_token=METRICS_TOKEN,
+    )
     async with run_bot(settings, redactor=REDACTOR) as bot:
+        for given in (METRICS_TOKEN[:-1], METRICS_TOKEN):  # refused, then scraped
+            await bot.http.get(f"{bot.url}/metrics", headers={"Authorization": f"Bearer {given}"})
         await forged_submission(bot, slack, pem)
         await webhook_deliveries(bot, nylas)
         view = await Person(bot, slack, ADMIN).open_modal("credential google")
@@ -195,6 +202,7 @@ async def test_private_key_and_client_secret_never_leak(
         "repr of deps": deps_repr,
     }
     secrets = [pem, MS_SECRET, NYLAS_API_KEY, BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET]
+    secrets.append(METRICS_TOKEN)
     leaks = [
         f"{form} of secret #{number} in {place}"
         for number, secret in enumerate(secrets)
