@@ -130,6 +130,9 @@ class Settings(DatabaseSettings):
     bulkauth_max_users: int = Field(default=50_000, ge=1, le=1_000_000)
     bulkauth_item_attempts: int = Field(default=3, ge=1, le=20)
     bulkauth_item_lease_seconds: float = Field(default=60.0, gt=0)
+    # After a cancel, users whose calls went unanswered are looked up once more this much later
+    # (Nylas's lists can lag a fresh grant), then cleared if Nylas has none.
+    bulkauth_lookup_delay_seconds: float = Field(default=120.0, ge=0, le=3600)
     # The circuit breaker: the same permanent error for this many users in a row holds the run
     # (as does more than half of the last 100).
     bulkauth_breaker_consecutive: int = Field(default=20, ge=1, le=1000)

@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Integer, String, Text, column, func, insert, or_, update, values
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Text,
+    and_,
+    column,
+    func,
+    insert,
+    or_,
+    update,
+    values,
+)
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -75,6 +87,19 @@ class ClaimedItem:
     credential_id: str = ""  # the grant's Nylas credential in a revocation across all
 
 
+def _in_doubt(stale_before: datetime) -> ColumnElement[bool]:
+    """Users without a grant found at planning whose calls may have made one unseen: pending
+    with unanswered attempts, or claimed by a worker that stopped (its claim went stale)."""
+    return and_(
+        col(RunItem.grant_id).is_(None),
+        or_(
+            (col(RunItem.status) == ItemStatus.PENDING) & (col(RunItem.attempts) > 0),
+            (col(RunItem.status) == ItemStatus.IN_PROGRESS)
+            & (col(RunItem.claimed_at) < stale_before),
+        ),
+    )
+
+
 async def claim_items(
     *,
     session: AsyncSession,
@@ -86,12 +111,12 @@ async def claim_items(
 ) -> list[ClaimedItem]:
     """Take up to `limit` pending items (or items whose claim went stale: the worker that took
     them stopped) and mark them in progress for `worker_id`, counting an attempt each. With
-    `unanswered_only`, only pending users with unanswered attempts, to be looked up (no attempt
-    counted). The caller commits."""
+    `unanswered_only`, only users in doubt (`_in_doubt`), to be looked up (no attempt counted).
+    The caller commits."""
     claimable = select(RunItem.id).where(col(RunItem.run_id) == run_id)
     if unanswered_only:
         claimable = claimable.where(
-            col(RunItem.status) == ItemStatus.PENDING, col(RunItem.attempts) > 0
+            _in_doubt(stale_before), col(RunItem.claimed_by).is_distinct_from(worker_id)
         )
     else:
         claimable = claimable.where(
@@ -349,17 +374,22 @@ async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) ->
 
 
 async def runs_with_unanswered_users(
-    *, session: AsyncSession, status: RunStatus, ended_after: datetime
+    *,
+    session: AsyncSession,
+    status: RunStatus,
+    ended_after: datetime,
+    ended_before: datetime,
+    stale_before: datetime,
 ) -> list[int]:
-    """Granting runs in `status` that ended after a time and still have pending users whose
-    calls went unanswered (attempts > 0)."""
+    """Granting runs in `status` that ended between two times and still have users in doubt
+    (`_in_doubt`)."""
     granting = (RequestKind.GRANT, RequestKind.REAUTHENTICATE)
     query = (
         select(RunItem.run_id)
         .join(BulkRun, col(BulkRun.id) == col(RunItem.run_id))
-        .where(col(BulkRun.status) == status, col(BulkRun.finished_at) >= ended_after)
-        .where(col(BulkRun.kind).in_(granting))
-        .where(col(RunItem.status) == ItemStatus.PENDING, col(RunItem.attempts) > 0)
+        .where(col(BulkRun.status) == status, col(BulkRun.kind).in_(granting))
+        .where(col(BulkRun.finished_at) >= ended_after, col(BulkRun.finished_at) < ended_before)
+        .where(_in_doubt(stale_before))
         .distinct()
     )
     return [int(run_id) for run_id in (await session.exec(query)).all()]

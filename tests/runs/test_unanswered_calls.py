@@ -5,6 +5,7 @@ the grant it finds, so every grant Nylas made reaches the audit log and the run'
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 
 from tests.conftest import ADMIN, RunningBot, SettingsFactory, run_bot
@@ -57,26 +58,51 @@ async def test_a_cancel_finds_the_grants_of_calls_whose_answer_was_lost(
     }
 
 
-async def test_users_still_in_doubt_after_a_cancel_are_looked_up_again_by_the_scan(
+async def test_the_final_look_after_the_delay_finds_what_the_cancels_look_could_not(
     make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
     settings = make_settings(
-        **RUN_SETTINGS, bulkauth_nylas_concurrency=1, bulkauth_nylas_max_attempts=1
+        **RUN_SETTINGS,
+        bulkauth_nylas_concurrency=1,
+        bulkauth_nylas_max_attempts=1,
+        bulkauth_lookup_delay_seconds=1.5,
     )
     async with run_bot(settings) as bot:
         nylas.hold(CUSTOM_AUTH, after=1)
         await start_run(bot, slack, nylas, users(10))
         await nylas.wait_held(1)
         nylas.answer_oddly("reset", times=1)
-        nylas.fail("GET", "/v3/grants", status=503, times=1)  # the lookup at the cancel fails
+        nylas.fail("GET", "/v3/grants", status=503, times=1)  # the cancel's look fails
         progress = await slack.wait_for("chat.postMessage", lambda c: "Run 1" in c.text_blob())
         await Person(bot, slack, ADMIN).click(progress[0], "Cancel")
         await cancel_landed(bot, run_id=1)
         nylas.release()
-        await wait_for_csv(slack)
-        lookups = await nylas.wait_for("GET", "/v3/grants", count=3)  # planning, 503, the scan's
+        report = await wait_for_csv(slack)
+        lookups = await nylas.wait_for("GET", "/v3/grants", count=3)  # planning, 503, final
         await bot.deps.run_engine.wait_stopped(1, timeout=10)
         items, events = await items_and_events(bot)
+    # The report came before the final look: it could not count that grant yet.
+    assert Counter(row["outcome"] for row in run_csv_rows(report)) == {"created": 1, "pending": 9}
     assert [r.status for r in lookups[1:]] == [503, 200]
+    assert lookups[2].at - lookups[1].at >= 1.0  # the final look waited for Nylas's lists
     assert unaudited_grants(nylas, events) == {}
     assert Counter(item.status for item in items) == {"created": 2, "pending": 8}
+    assert {item.attempts for item in items if item.status == "pending"} == {0}  # none in doubt
+
+
+async def test_a_user_given_up_after_a_lost_answer_is_looked_up_first(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    settings = make_settings(
+        **RUN_SETTINGS, bulkauth_item_attempts=1, bulkauth_nylas_max_attempts=1
+    )
+    async with run_bot(settings) as bot:
+        nylas.answer_oddly("reset", times=1)  # the first user's grant is made, its answer lost
+        await start_run(bot, slack, nylas, users(10))
+        report = await wait_for_csv(slack)
+        await bot.settled()
+        _items, events = await items_and_events(bot)
+    assert Counter(row["outcome"] for row in run_csv_rows(report)) == {"created": 10}
+    assert unaudited_grants(nylas, events) == {}
+    [found] = [e for e in events if json.loads(e.details or "{}").get("found_at_nylas")]
+    assert found.email == "user0@acme.com" and found.action == "grant.created"

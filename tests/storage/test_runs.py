@@ -270,6 +270,58 @@ async def test_attempts_count_only_unanswered_calls_and_only_those_users_are_loo
     ]
 
 
+async def test_a_claim_left_by_a_stopped_worker_in_an_ended_run_is_looked_up(
+    sessions: Sessions,
+) -> None:
+    run_id = await new_run(sessions, ["a@acme.com", "b@acme.com"])
+    async with sessions() as session:
+        [a, _b] = await claim_items(
+            session=session, run_id=run_id, worker_id="w1", limit=2, stale_before=utcnow()
+        )
+        await transition(
+            session=session,
+            run_id=run_id,
+            from_statuses=ACTIVE_RUN_STATUSES,
+            to_status=RunStatus.CANCELLED,
+            finished_at=utcnow(),
+        )
+        await session.commit()
+    # w1 stopped mid-call (its claims are never handed back); once they are stale, both users
+    # are in doubt: their calls may have gone out.
+    later = utcnow() + timedelta(minutes=2)
+    async with sessions() as session:
+        doubtful = await runs_with_unanswered_users(
+            session=session,
+            status=RunStatus.CANCELLED,
+            ended_after=utcnow() - timedelta(hours=1),
+            ended_before=later,
+            stale_before=later,
+        )
+        fresh = await claim_items(
+            session=session,
+            run_id=run_id,
+            worker_id="w2",
+            limit=10,
+            stale_before=utcnow() - timedelta(minutes=1),
+            unanswered_only=True,
+        )
+        stale = await claim_items(
+            session=session,
+            run_id=run_id,
+            worker_id="w2",
+            limit=10,
+            stale_before=later,
+            unanswered_only=True,
+        )
+        await session.commit()
+    assert (doubtful, fresh) == ([run_id], [])  # a fresh claim may still be in flight
+    assert [(item.email, item.attempts) for item in stale] == [
+        ("a@acme.com", 1),
+        ("b@acme.com", 1),
+    ]
+    assert stale[0].id == a.id
+
+
 async def test_runs_with_unanswered_users_are_the_recently_ended_ones_in_doubt(
     sessions: Sessions,
 ) -> None:
@@ -286,15 +338,20 @@ async def test_runs_with_unanswered_users_are_the_recently_ended_ones_in_doubt(
             finished_at=utcnow(),
         )
         await session.commit()
-        hour_ago = utcnow() - timedelta(hours=1)
+        hour_ago, now = utcnow() - timedelta(hours=1), utcnow()
+        window = {"ended_after": hour_ago, "ended_before": now + timedelta(1), "stale_before": now}
         found = await runs_with_unanswered_users(
-            session=session, status=RunStatus.CANCELLED, ended_after=hour_ago
+            session=session, status=RunStatus.CANCELLED, **window
         )
         later = await runs_with_unanswered_users(
-            session=session, status=RunStatus.CANCELLED, ended_after=utcnow() + timedelta(1)
+            session=session,
+            status=RunStatus.CANCELLED,
+            ended_after=hour_ago,
+            ended_before=hour_ago,  # it ended after that: not yet due
+            stale_before=now,
         )
         await session.exec(update(BulkRun).values(kind=RequestKind.REVOKE))
         revocations = await runs_with_unanswered_users(
-            session=session, status=RunStatus.CANCELLED, ended_after=hour_ago
+            session=session, status=RunStatus.CANCELLED, **window
         )
     assert (found, later, revocations) == ([run_id], [], [])  # a deletion is not looked up

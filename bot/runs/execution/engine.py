@@ -20,11 +20,12 @@ from bot.nylas.client import NylasClient
 from bot.runs.execution.actions import revokes
 from bot.runs.execution.breaker import Trip
 from bot.runs.execution.control import PassLimits
-from bot.runs.execution.lookups import look_up_unanswered
+from bot.runs.execution.lookups import LookupLimits, look_up_unanswered
 from bot.runs.execution.observers import RunObserver
 from bot.runs.execution.outcomes import RunContext
 from bot.runs.execution.worker import RunPass
 from bot.runs.execution.worker_id import new_worker_id
+from bot.runtime.backoff import Backoff
 from bot.runtime.scheduling import Scheduler
 from bot.settings import Settings
 from storage.audit import Actor, AuditAction, Subject, record_event
@@ -43,7 +44,7 @@ from storage.runs import (
 
 log = logging.getLogger(__name__)
 START_GRACE = timedelta(minutes=1)
-LOOKUP_WINDOW = timedelta(hours=1)  # how long after a cancel its users in doubt are looked up
+LOOKUP_WINDOW = timedelta(hours=1)  # how long the final look at a cancel's users is retried
 ENGINE_ACTOR = Actor("bulkauth", "bulkauth run engine")
 
 
@@ -69,6 +70,7 @@ class RunEngine:
         self._stopping = asyncio.Event()
         self._cancelled: set[int] = set()
         self._held: set[int] = set()  # held here: stop sending until a scan or Resume kicks it
+        self._lookup_backoff = Backoff(first=settings.bulkauth_run_scan_seconds, most=300.0)
         self._metrics = metrics or Metrics()
         self._metrics.runs_active.set_function(lambda: len(self._active))
 
@@ -136,28 +138,40 @@ class RunEngine:
         flight end, then tell the observers it ended."""
         self.cancel_locally(run_id)
         await self.wait_stopped(run_id, timeout=30)
-        await self._look_up_unanswered(run_id)  # before the report, which counts what it finds
+        # Before the report, which counts what it finds; the scan's final look comes later.
+        await self._look_up_unanswered(run_id, final=False)
         await self._finished(run_id, cancelled_by=cancelled_by)
 
-    async def _look_up_unanswered(self, run_id: int) -> None:
+    async def _look_up_unanswered(self, run_id: int, *, final: bool) -> None:
         """A cancelled run's users whose calls went unanswered: the grants they may have made
-        are found and audited (lookups.py). A failure here is logged; a later scan retries."""
+        are found and audited (lookups.py). A final look that leaves some in doubt (Nylas or
+        the database failed) is tried again by a later scan, backing off."""
+        settings, found, settled = self.settings, 0, False
         try:
             context = await self._context(run_id, status=RunStatus.CANCELLED)
             if context is None or revokes(context):
                 return
-            found = await look_up_unanswered(
+            found, settled = await look_up_unanswered(
                 context=context,
                 sessions=self.sessions,
                 nylas=self.nylas,
                 worker_id=self.worker_id,
-                batch=self.settings.bulkauth_nylas_concurrency,
+                limits=LookupLimits(
+                    batch=settings.bulkauth_nylas_concurrency,
+                    lease=timedelta(seconds=settings.bulkauth_item_lease_seconds),
+                    record_retry_seconds=settings.bulkauth_record_retry_seconds,
+                ),
+                final=final,
             )
         except Exception:
             log.exception("run %s: looking up unanswered calls failed", run_id)
-            return
+        finally:
+            if final and settled:
+                self._lookup_backoff.settled(run_id)
+            elif final:
+                self._lookup_backoff.failed(run_id)
         if found:
-            log_event(log, "run.found_at_nylas", run=run_id, grants=found)
+            log_event(log, "run.found_at_nylas", run=run_id, grants=found, final=final)
 
     def progressed(self, run_id: int) -> None:
         for observer in self._observers:
@@ -208,14 +222,21 @@ class RunEngine:
             await session.commit()
         for run_id, cancelled_by in claimed:
             await self.cancel(run_id, cancelled_by=cancelled_by)
-        # Users still in doubt after a cancel: its lookups failed, the process stopped first,
-        # or another replica handed them back afterwards.
+        # The final look at a cancelled run's users in doubt (lookups.py), once Nylas's lists
+        # have caught up with the calls of the cancel's last moments.
+        delay = timedelta(seconds=self.settings.bulkauth_lookup_delay_seconds)
+        lease = timedelta(seconds=self.settings.bulkauth_item_lease_seconds)
         async with self._readers() as session:
             doubtful = await runs_with_unanswered_users(
-                session=session, status=RunStatus.CANCELLED, ended_after=now - LOOKUP_WINDOW
+                session=session,
+                status=RunStatus.CANCELLED,
+                ended_after=now - delay - LOOKUP_WINDOW,
+                ended_before=now - delay,
+                stale_before=now - lease,
             )
         for run_id in doubtful:
-            self._track(run_id, self._look_up_unanswered(run_id))
+            if self._lookup_backoff.due(run_id):
+                self._track(run_id, self._look_up_unanswered(run_id, final=True))
 
     @staticmethod
     def _due(run: BulkRun, now: datetime) -> bool:

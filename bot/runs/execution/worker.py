@@ -39,7 +39,7 @@ from bot.runs.execution.outcomes import (
 )
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
-from storage.models import utcnow
+from storage.models import ItemStatus, utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
@@ -213,7 +213,22 @@ class RunPass:
         except Exception as error:  # one user's surprise must not strand the others' outcomes
             if not isinstance(error, NylasError):
                 log.exception("run %s: unexpected error for one user", self._context.run_id)
-            return not_granted(item, error, max_attempts=self._limits.item_attempts)
+            outcome = not_granted(item, error, max_attempts=self._limits.item_attempts)
+            if outcome.status == ItemStatus.FAILED and getattr(error, "retryable", False):
+                return await self._unless_made_after_all(outcome)
+            return outcome
+
+    async def _unless_made_after_all(self, gave_up: Outcome) -> Outcome:
+        """A user given up after calls without a usable answer: one of them may have made the
+        grant, so Nylas is asked first (lookups.py)."""
+        item = gave_up.item
+        if revokes(self._context) or item.known_grant_id:
+            return gave_up
+        try:
+            found = await grant_made_earlier(self._nylas, self._context, item)
+        except NylasError:
+            return gave_up
+        return found_earlier(item, found) if found is not None else gave_up
 
     async def _grant(self, item: ClaimedItem) -> Outcome:
         context = self._context
