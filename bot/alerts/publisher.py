@@ -64,8 +64,9 @@ class AlertPublisher:
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see WebhookProcessor._loop
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self.wake.wait()
             self.wake.clear()
             try:
                 await self.publish_due()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
+CANCEL_AGAIN_SECONDS = 0.5
 
 
 # Bolt runs each listener after its ack in a task of this coroutine (slack_bolt/listener/
@@ -30,7 +31,11 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     """Cancel `task` (if any) and return once it has stopped."""
     if task is None:
         return
-    task.cancel()
+    # A task can swallow a cancel (Python 3.11's wait_for does when what it awaited has just
+    # finished; a library may turn one into another error): cancel again until it stops.
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_AGAIN_SECONDS)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

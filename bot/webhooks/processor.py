@@ -103,8 +103,11 @@ class WebhookProcessor:
                     pass
             except Exception as error:  # the database failed; the rows wait for the next pass
                 log.error("webhooks: processing failed", exc_info=error)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that comes
+            # just after the event was set, and stop() then waited forever (a CI run did).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stored.wait(), timeout=self._poll)
+                async with asyncio.timeout(self._poll):
+                    await self._stored.wait()
             # Let a burst gather: fewer, larger transactions leave the database's write lock
             # to the endpoint's inserts (whose answers Nylas waits for) most of the time.
             await asyncio.sleep(GATHER_SECONDS)

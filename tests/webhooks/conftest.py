@@ -127,8 +127,9 @@ async def inbox_settled(bot: RunningBot, *, timeout: float = 60.0) -> None:
             ):
                 return
             # The publisher's next turn (it follows each processed batch), or another look.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(activity.wait(), timeout=0.5)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see WebhookProcessor._loop
+                async with asyncio.timeout(0.5):
+                    await activity.wait()
 
 
 async def audit_events(bot: RunningBot, action: str | None = None) -> list[AuditEvent]:
