@@ -11,7 +11,6 @@ nor leave the budget idle for long."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
+from bot.runtime.tasks import cancel_and_wait
 from storage.db import Sessions, read_only_sessions
 from storage.models import utcnow
 from storage.runs import live_workers
@@ -44,10 +44,7 @@ class BudgetShare:
         self._task = asyncio.create_task(self._refreshing(), name="nylas-budget")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _refreshing(self) -> None:
         while True:
