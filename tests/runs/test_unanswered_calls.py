@@ -65,7 +65,7 @@ async def test_the_final_look_after_the_delay_finds_what_the_cancels_look_could_
         **RUN_SETTINGS,
         bulkauth_nylas_concurrency=1,
         bulkauth_nylas_max_attempts=1,
-        bulkauth_lookup_delay_seconds=1.5,
+        bulkauth_lookup_delay_seconds=3,  # well after the cancel's own look, even on a slow CI
     )
     async with run_bot(settings) as bot:
         nylas.hold(CUSTOM_AUTH, after=1)
