@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Sessions, create_engine, read_only_sessions, session_factory
 from storage.models import BulkRun, ItemStatus, RequestKind, RunItem, RunStatus, utcnow
@@ -270,6 +271,16 @@ async def test_attempts_count_only_unanswered_calls_and_only_those_users_are_loo
     ]
 
 
+async def cancel_now(session: AsyncSession, run_id: int) -> None:
+    assert await transition(
+        session=session,
+        run_id=run_id,
+        from_statuses=ACTIVE_RUN_STATUSES,
+        to_status=RunStatus.CANCELLED,
+        finished_at=utcnow(),
+    )
+
+
 async def test_a_claim_left_by_a_stopped_worker_in_an_ended_run_is_looked_up(
     sessions: Sessions,
 ) -> None:
@@ -278,13 +289,7 @@ async def test_a_claim_left_by_a_stopped_worker_in_an_ended_run_is_looked_up(
         [a, _b] = await claim_items(
             session=session, run_id=run_id, worker_id="w1", limit=2, stale_before=utcnow()
         )
-        await transition(
-            session=session,
-            run_id=run_id,
-            from_statuses=ACTIVE_RUN_STATUSES,
-            to_status=RunStatus.CANCELLED,
-            finished_at=utcnow(),
-        )
+        await cancel_now(session, run_id)
         await session.commit()
     # w1 stopped mid-call (its claims are never handed back); once they are stale, both users
     # are in doubt: their calls may have gone out.
@@ -330,13 +335,7 @@ async def test_runs_with_unanswered_users_are_the_recently_ended_ones_in_doubt(
         await session.exec(
             update(RunItem).where(col(RunItem.email) == "a@acme.com").values(attempts=2)
         )
-        await transition(
-            session=session,
-            run_id=run_id,
-            from_statuses=ACTIVE_RUN_STATUSES,
-            to_status=RunStatus.CANCELLED,
-            finished_at=utcnow(),
-        )
+        await cancel_now(session, run_id)
         await session.commit()
         hour_ago, now = utcnow() - timedelta(hours=1), utcnow()
         window = {"ended_after": hour_ago, "ended_before": now + timedelta(1), "stale_before": now}
