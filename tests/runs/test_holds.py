@@ -149,9 +149,11 @@ async def test_a_hold_stops_the_calls_still_waiting_for_their_turn(
 ) -> None:
     _held, run = await held_by_a_streak(bot, slack, nylas)
     assert run.hold_count == 20
-    # The 100 users before the streak and its 20; then only a call already on its way to Nylas
-    # (sixty-odd more were paced and waiting for their turn: none of them goes)
-    assert len(nylas.calls("POST", CUSTOM)) <= 100 + 20 + 2
+    # The 100 users before the streak and its 20, then only the calls already on their way to
+    # Nylas when the hold landed (a few; more on a slow machine: CI once saw 6). Before the fix
+    # every caller already paced and waiting for its turn went too: 184 in all.
+    in_flight = bot.deps.settings.bulkauth_nylas_concurrency
+    assert len(nylas.calls("POST", CUSTOM)) < 100 + 20 + in_flight // 2
 
 
 async def test_a_resume_sends_one_user_first_and_holds_again_when_the_cause_remains(
