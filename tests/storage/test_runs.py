@@ -302,22 +302,17 @@ async def test_a_claim_left_by_a_stopped_worker_in_an_ended_run_is_looked_up(
             ended_before=later,
             stale_before=later,
         )
-        fresh = await claim_items(
-            session=session,
-            run_id=run_id,
-            worker_id="w2",
-            limit=10,
-            stale_before=utcnow() - timedelta(minutes=1),
-            unanswered_only=True,
-        )
-        stale = await claim_items(
-            session=session,
-            run_id=run_id,
-            worker_id="w2",
-            limit=10,
-            stale_before=later,
-            unanswered_only=True,
-        )
+        fresh, stale = [
+            await claim_items(
+                session=session,
+                run_id=run_id,
+                worker_id="w2",
+                limit=10,
+                stale_before=cutoff,
+                unanswered_only=True,
+            )
+            for cutoff in (utcnow() - timedelta(minutes=1), later)
+        ]
         await session.commit()
     assert (doubtful, fresh) == ([run_id], [])  # a fresh claim may still be in flight
     assert [(item.email, item.attempts) for item in stale] == [
