@@ -61,6 +61,9 @@ class Person:
     slack: FakeSlack
     user_id: str
     channel_id: str = "C0OPS"
+    # How many modals Slack had opened when this person last clicked: the bot may open the modal
+    # a click asks for after it acks, so `next_modal` must not take an older one.
+    _opened_before_click: int | None = field(default=None, repr=False)
 
     async def command(self, text: str, *, channel_id: str | None = None) -> aiohttp.ClientResponse:
         """`/bulkauth <text>` typed in a channel."""
@@ -89,9 +92,18 @@ class Person:
         return Modal(self, str(answer["view"]["id"]))
 
     async def next_modal(self, predicate: Callable[[SlackCall], bool] = lambda _c: True) -> Modal:
-        """The modal the bot opens next (after a button click, for example)."""
-        calls = await self.slack.wait_for("views.open", predicate)
-        return await self.modal_from(calls[-1])
+        """The modal the bot opens after this person's last click (one opened before it is not
+        taken for it)."""
+        assert self._opened_before_click is not None, "next_modal follows a click by this person"
+        opened = self.slack.calls_to("views.open")
+        older = {id(call) for call in opened[: self._opened_before_click]}
+        calls = await self.slack.wait_for(
+            "views.open", lambda call: id(call) not in older and predicate(call)
+        )
+        return await self.modal_from(calls[0])
+
+    def _clicking(self) -> None:
+        self._opened_before_click = len(self.slack.calls_to("views.open"))
 
     def home(self, *, of: str | None = None) -> Home:
         """This person's App Home; `of` another user's, to forge a click on what only they see."""
@@ -104,6 +116,7 @@ class Person:
         response URL), as the message stands now in Slack (after any edits)."""
         answer = await self.slack.answer_of(message)
         assert answer.get("ok"), answer
+        self._clicking()
         channel = str(answer.get("channel") or message.params["channel"])
         ts = str(answer.get("ts") or answer.get("message_ts"))
         return await self.bot.interact(
@@ -126,6 +139,7 @@ class Home:
         view = self.view
         found = find_button(view["blocks"], text, near)
         shown = {**view, "state": {"values": initial_state(view["blocks"])}}
+        self.person._clicking()
         return await self.person.bot.interact(
             view_action(self.person.user_id, shown, element_action(*found))
         )

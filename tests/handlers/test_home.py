@@ -179,7 +179,7 @@ async def test_home_buttons_open_the_right_modals(
     contoso = next(b for b in view["blocks"] if "*contoso.com*" in json.dumps(b))
     assert contoso["accessory"]["action_id"] == "open_consent_modal"  # no consent yet
     await home.click("Get admin consent", near="*contoso.com*")
-    consent = await Person(bot, slack, ADMIN).next_modal(lambda c: "consent_link" in c.text_blob())
+    consent = await home.person.next_modal(lambda c: "consent_link" in c.text_blob())
     assert "contoso.com" in json.dumps(consent.blocks[1]["element"]["initial_option"])
     assert (await consent.submit()).ack == {}
     [link] = await slack.wait_for("chat.postMessage", lambda c: "consent link" in c.text_blob())

@@ -127,10 +127,8 @@ async def test_after_a_rotation_one_click_plans_the_re_authentication_of_invalid
     await modal.submit()
     [told] = await slack.wait_for("chat.postEphemeral", lambda c: "Rotated" in c.text_blob())
     person = Person(bot, slack, ADMIN)
-    before = len(slack.calls_to("views.open"))
     assert (await person.click(told, "Re-authenticate invalid grants")).status == 200
-    opened = await slack.wait_for("views.open", count=before + 1)
-    plan = await (await person.modal_from(opened[-1])).wait_for("Dry run", timeout=20)
+    plan = await (await person.next_modal()).wait_for("Dry run", timeout=20)
     assert "1 invalid grants: re-authenticated" in plan.text()
 
 

@@ -77,11 +77,8 @@ async def ask_health(bot: RunningBot, slack: FakeSlack, args: str = "") -> Slack
 
 async def open_plan(bot: RunningBot, slack: FakeSlack, answer: SlackCall, label: str) -> Modal:
     person = Person(bot, slack, ADMIN)
-    before = len(slack.calls_to("views.open"))
     assert (await person.click(answer, label)).status == 200
-    opened = await slack.wait_for("views.open", count=before + 1)
-    modal = await person.modal_from(opened[-1])
-    return await modal.wait_for("Dry run", timeout=20)
+    return await (await person.next_modal()).wait_for("Dry run", timeout=20)
 
 
 @pytest.mark.parametrize("health_bot", ["sqlite"], indirect=True)
@@ -184,8 +181,6 @@ async def test_grants_valid_again_before_the_click_say_so_with_the_name_escaped(
     answer = await ask_health(health_bot, slack)
     nylas.grants[email]["grant_status"] = "valid"  # re-authenticated elsewhere meanwhile
     person = Person(health_bot, slack, ADMIN)
-    before = len(slack.calls_to("views.open"))
     assert (await person.click(answer, "Re-authenticate 1 invalid grant")).status == 200
-    opened = await slack.wait_for("views.open", count=before + 1)
-    modal = await (await person.modal_from(opened[-1])).wait_for("nothing to re-authenticate")
+    modal = await (await person.next_modal()).wait_for("nothing to re-authenticate")
     assert "&lt;https://evil.example|Open the Nylas dashboard&gt;" in json.dumps(modal.view)

@@ -107,10 +107,11 @@ async def test_a_restart_within_the_period_does_not_sweep_again_and_home_shows_t
         before = len(nylas.requests)
         await bot.deps.home.show(ADMIN)
         assert len(nylas.requests) == before
-        home = Person(bot, slack, ADMIN).home()
+        admin = Person(bot, slack, ADMIN)
+        home = admin.home()
         assert "450 invalid at the last sweep" in texts(home.view["blocks"])
         assert (await home.click("Re-authenticate 450 invalid grants")).status == 200
-        plan = await Person(bot, slack, ADMIN).next_modal()
+        plan = await admin.next_modal()
         assert "450 invalid grants: re-authenticated" in (await plan.wait_for("Dry run")).text()
 
 
