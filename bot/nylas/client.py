@@ -135,9 +135,10 @@ class NylasClient:
         """The processes sharing the application's budget, as last told."""
         return self._throttle.replicas
 
-    def share_budget(self, replicas: int) -> None:
-        """`replicas` processes (this one included) call Nylas now: take an equal share."""
-        self._throttle.share(replicas)
+    def share_budget(self, replicas: int, *, others_notice_within: float = 0.0) -> None:
+        """`replicas` processes (this one included) call Nylas now: take an equal share. The
+        others see this one start calling within `others_notice_within` seconds."""
+        self._throttle.share(replicas, others_notice_within=others_notice_within)
 
     @staticmethod
     @contextmanager

@@ -12,11 +12,20 @@ Retry-After (the client's retry does that) and the refused call leaves the windo
 only the calls it accepts). A lone 429 says the way to Nylas varies: the margin grows a little.
 429s within a second of each other say something else spends the application's budget too: the
 pace also eases off by 1 % each (back within a second), instead of cutting every caller for long.
+
+A replica that starts calling while others are counted (it joins a run, or starts one beside
+theirs) finds the window full: the others spent the whole budget until they noticed it, and
+Nylas still counts their last second. Its share starts empty and fills over one window, from when
+the others have noticed it (`share(..., others_notice_within=)`); they stop calling until their
+own calls fit their smaller share, which leaves the newcomer room as those calls leave. Its first
+call (a canary) goes once the share holds one; what it leaves unused while that call is answered
+is spent after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -52,6 +61,11 @@ class Departure:
         self.at = time.monotonic()
 
 
+def size_of(rate: float) -> float:
+    """The calls one window holds at `rate`."""
+    return max(1.0, rate * WINDOW_SECONDS)
+
+
 class Throttle:
     def __init__(self, *, rate_per_second: float, concurrency: int) -> None:
         self.rate_per_second = rate_per_second
@@ -66,11 +80,15 @@ class Throttle:
         self._slowdown_at = time.monotonic()  # the last 429
         self._throttled_before = False
         self._margin = MARGIN[0]
+        self._notice_seconds = 0.0  # how soon the other replicas see this one calling
+        self._filling_from: float | None = None  # its share fills over one window from then
 
     def _current_margin(self) -> float:
         least, _step, _most, recovery = MARGIN
         quiet = time.monotonic() - self._slowdown_at
-        return max(least, self._margin - quiet * recovery)
+        # per call sent rather than per second: a replica sending half the calls sees half
+        # the 429s, and must not settle on a smaller margin for it
+        return max(least, self._margin - quiet * recovery / self._replicas)
 
     def _current_slowdown(self) -> float:
         quiet = time.monotonic() - self._slowdown_at
@@ -85,10 +103,23 @@ class Throttle:
         """This process's pace now: its share of the budget, eased off after 429s."""
         return self.rate_per_second / self._replicas / (1.0 + self._current_slowdown())
 
-    def share(self, replicas: int) -> None:
+    def share(self, replicas: int, *, others_notice_within: float = 0.0) -> None:
         """`replicas` processes (this one included) are calling Nylas for runs right now: each
-        takes an equal share of the application's budget."""
+        takes an equal share of the application's budget. The others see this process start
+        calling within `others_notice_within` seconds."""
         self._replicas = max(1, replicas)
+        self._notice_seconds = others_notice_within
+
+    def _window_size(self, now: float, rate: float) -> float:
+        """How many calls may be in the window now (a fraction while the share fills)."""
+        full = size_of(rate)
+        if self._filling_from is None:
+            return full
+        filled = (now - self._filling_from) / WINDOW_SECONDS
+        if filled >= 1.0:
+            self._filling_from = None
+            return full
+        return full * max(0.0, filled)
 
     def throttled(self, refused: Departure | None = None) -> None:
         """Nylas refused the call `refused` (429): it leaves the window and every caller eases
@@ -103,21 +134,30 @@ class Throttle:
         self._slowdown_at, self._throttled_before = now, True
 
     def _next_turn(self, now: float) -> tuple[float, float]:
-        """When the next call may go, and the pace it goes at."""
+        """When the next call may go (or when to look again), and the pace it goes at."""
         rate = self.effective_rate
-        in_window = max(1, int(rate * WINDOW_SECONDS))
+        size = self._window_size(now, rate)
+        in_window = int(size + 1e-9)
         catching_up = self._last + CATCH_UP_GAP / self.rate_per_second
         due = max(now, self._due - BURST_SECONDS, catching_up)
+        grows = math.inf  # when a filling share holds one call more
+        if self._filling_from is not None:
+            grows = self._filling_from + (in_window + 1) / size_of(rate) * WINDOW_SECONDS
+        if in_window == 0:
+            return max(due, grows), rate
         if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
             # (calls leave in the order of their turns but for a fraction of a millisecond, and
             # this runs for every call: at 10,000/s, sorting the window by departure cost more
             # than the calls)
-            leaving = self._sent[-in_window].at
-            due = max(due, leaving + WINDOW_SECONDS + self._current_margin())
+            leaving = self._sent[-in_window].at + WINDOW_SECONDS + self._current_margin()
+            due = max(due, min(leaving, grows))
         return due, rate
 
     async def _pace(self, stopped: Callable[[], bool]) -> Departure | None:
         async with self._turn:
+            now = time.monotonic()
+            if self._replicas > 1 and not (self._sent and self._sent[-1].at > now - WINDOW_SECONDS):
+                self._filling_from = now + self._notice_seconds  # the others still take it all
             while True:  # again after each wait: calls leaving meanwhile move the window
                 if stopped():  # withdrawn: the turn passes on at once, unspent
                     return None

@@ -6,7 +6,9 @@ heart-beats: the same lease that hands a stopped worker's items over) and paces 
 equal share: rate / (those others + itself). A replica that stops counts until its claims go
 stale (BULKAUTH_ITEM_LEASE_SECONDS); one that joins, or one whose last users are answered, is
 counted anew within a quarter of a second (an indexed query), so the others neither overshoot
-nor leave the budget idle for long."""
+nor leave the budget idle for long. A replica that starts calling fills its share over one
+window from when the others have counted it, as their last second leaves Nylas's count
+(bot/nylas/throttle.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from storage.runs import live_workers
 
 log = logging.getLogger(__name__)
 BUDGET_SECONDS = 0.25
+# A replica's claims reach the others' next count within a refresh and its query
+NOTICE_SECONDS = BUDGET_SECONDS + 0.05
 IDLE_BUDGET_SECONDS = 1.0  # while no worker holds claims
 
 
@@ -68,5 +72,5 @@ class BudgetShare:
                 replicas=replicas,
                 rate=round(self._nylas.rate_per_second / replicas, 2),
             )
-        self._nylas.share_budget(replicas)
+        self._nylas.share_budget(replicas, others_notice_within=NOTICE_SECONDS)
         return bool(workers)

@@ -2,9 +2,8 @@
 before any other. One refused for a reason of the credential or the app (delegation missing, a
 deleted credential, an expired secret…) holds the run after a single call instead of thousands.
 Every pass starts with one, a replica joining the run or the bot after a restart too: it checks
-the credential again, and its round trip gives the replicas already at work time to take their
-smaller share of Nylas's budget before this one goes wide (going wide at once overshot the
-shared window: 29 calls answered 429 in `python -m benchmarks.bulk_run replicas`).
+the credential again. (A joining replica's share of Nylas's budget meanwhile fills as the others
+notice it: bot/nylas/throttle.py.)
 
 For Microsoft, "consent not yet propagated" (AADSTS65001, relayed by Nylas) is worth waiting
 for: the canary sends the same user again after 1, 2, 4… times the first wait, for at most the
