@@ -81,7 +81,7 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
     _server: LocalServer | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    _hold: tuple[str, int] | None = None  # (path pattern, requests let through first)
+    _hold: tuple[str, str, int] | None = None  # (method, path pattern, requests let through)
     _released: asyncio.Event = field(default_factory=asyncio.Event)
     held: int = 0  # requests waiting for `release()` now
 
@@ -108,10 +108,10 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
             )
         )
 
-    def hold(self, path_pattern: str, *, after: int) -> None:
-        """POSTs matching the pattern after the first `after` wait (as a slow Nylas would)
-        until `release()`: a test looks at the bot while its run is under way."""
-        self._hold = (path_pattern, after)
+    def hold(self, path_pattern: str, *, after: int, method: str = "POST") -> None:
+        """Requests (POSTs unless told) matching the pattern after the first `after` wait (as a
+        slow Nylas would) until `release()`: a test looks at the bot while its run is under way."""
+        self._hold = (method, path_pattern, after)
         self._released.clear()
 
     def release(self) -> None:
@@ -119,9 +119,12 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
         self._released.set()
 
     async def _maybe_held(self, method: str, path: str) -> None:
-        if self._hold is None or method != "POST" or not re.fullmatch(self._hold[0], path):
+        if self._hold is None:
             return
-        if len(self.calls("POST", self._hold[0])) >= self._hold[1]:
+        held_method, pattern, after = self._hold
+        if method != held_method or not re.fullmatch(pattern, path):
+            return
+        if len(self.calls(held_method, pattern)) >= after:
             await self._held_until_released()
 
     async def _held_until_released(self) -> None:

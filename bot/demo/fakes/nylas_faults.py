@@ -51,6 +51,8 @@ class NylasFaults:
             return Reply(201, {"request_id": request_id, "data": data}, off_spec=True)
         if odd.kind == "long_request_id":
             return Reply(reply.status, {**reply.body, "request_id": "req-" + "7" * 300})
+        if odd.kind == "gateway_timeout":
+            return error_reply(504, "api.gateway_timeout", "Gateway timeout")
         return Reply(reply.status, reply.body, reset=True, off_spec=True)
 
     def _scripted(self, method: str, path: str) -> Reply | None:

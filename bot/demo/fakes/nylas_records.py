@@ -55,14 +55,15 @@ class ScriptedFault:
     error_as_string: bool = False
 
 
-OddReply = Literal["html", "no_id", "long_request_id", "reset"]
+OddReply = Literal["html", "no_id", "long_request_id", "reset", "gateway_timeout"]
 
 
 @dataclass
 class OddSuccess:
     """A request that succeeds at Nylas (the grant is made) but is answered oddly, as seen in
-    the field: 200 with an HTML page, 201 without `data.id`, a request id longer than usual, or
-    the connection dropped before the answer."""
+    the field: 200 with an HTML page, 201 without `data.id`, a request id longer than usual, the
+    connection dropped before the answer, or a gateway's 504 after the work was done (a reset
+    DELETE is retried by the HTTP pool itself, as an idempotent request; a 504 is not)."""
 
     kind: OddReply
     path_pattern: str
