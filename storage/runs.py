@@ -88,10 +88,13 @@ class ClaimedItem:
 
 
 def _in_doubt(stale_before: datetime) -> ColumnElement[bool]:
-    """Users without a grant found at planning whose calls may have made one unseen: pending
-    with unanswered attempts, or claimed by a worker that stopped (its claim went stale)."""
+    """Users whose calls may have acted at Nylas unseen: pending with unanswered attempts, or
+    claimed by a worker that stopped (its claim went stale). In a granting run, only users
+    without a grant found at planning (a call may have made one); in a revocation, any (its
+    DELETE may have deleted the grant)."""
+    revocations = select(BulkRun.id).where(col(BulkRun.kind) == RequestKind.REVOKE)
     return and_(
-        col(RunItem.grant_id).is_(None),
+        or_(col(RunItem.grant_id).is_(None), col(RunItem.run_id).in_(revocations)),
         or_(
             (col(RunItem.status) == ItemStatus.PENDING) & (col(RunItem.attempts) > 0),
             (col(RunItem.status) == ItemStatus.IN_PROGRESS)
@@ -381,13 +384,12 @@ async def runs_with_unanswered_users(
     ended_before: datetime,
     stale_before: datetime,
 ) -> list[int]:
-    """Granting runs in `status` that ended between two times and still have users in doubt
+    """Runs in `status` that ended between two times and still have users in doubt
     (`_in_doubt`)."""
-    granting = (RequestKind.GRANT, RequestKind.REAUTHENTICATE)
     query = (
         select(RunItem.run_id)
         .join(BulkRun, col(BulkRun.id) == col(RunItem.run_id))
-        .where(col(BulkRun.status) == status, col(BulkRun.kind).in_(granting))
+        .where(col(BulkRun.status) == status)
         .where(col(BulkRun.finished_at) >= ended_after, col(BulkRun.finished_at) < ended_before)
         .where(_in_doubt(stale_before))
         .distinct()

@@ -39,6 +39,29 @@ async def new_run(sessions: Sessions, emails: list[str]) -> int:
         return run_id
 
 
+async def claim_in_session(
+    sessions: Sessions,
+    run_id: int,
+    worker: str,
+    *,
+    stale_before: datetime,
+    unanswered_only: bool = False,
+    limit: int = 10,
+) -> list[ClaimedItem]:
+    """Up to `limit` of the run's items claimed by `worker`, in a session of their own."""
+    async with sessions() as session:
+        claimed = await claim_items(
+            session=session,
+            run_id=run_id,
+            worker_id=worker,
+            limit=limit,
+            stale_before=stale_before,
+            unanswered_only=unanswered_only,
+        )
+        await session.commit()
+    return claimed
+
+
 async def work(
     sessions: Sessions,
     run_id: int,
@@ -47,15 +70,8 @@ async def work(
     started: asyncio.Barrier | None = None,
 ) -> None:
     while True:
-        async with sessions() as session:
-            claimed = await claim_items(
-                session=session,
-                run_id=run_id,
-                worker_id=worker_id,
-                limit=7,
-                stale_before=utcnow() - timedelta(minutes=5),
-            )
-            await session.commit()
+        stale = utcnow() - timedelta(minutes=5)
+        claimed = await claim_in_session(sessions, run_id, worker_id, stale_before=stale, limit=7)
         if started is not None:  # both workers hold a first claim before either goes on
             await started.wait()
             started = None
@@ -239,17 +255,9 @@ async def test_attempts_count_only_unanswered_calls_and_only_those_users_are_loo
     stale = utcnow() - timedelta(minutes=5)
 
     async def claim(worker: str, *, unanswered_only: bool = False) -> list[ClaimedItem]:
-        async with sessions() as session:
-            claimed = await claim_items(
-                session=session,
-                run_id=run_id,
-                worker_id=worker,
-                limit=10,
-                stale_before=stale,
-                unanswered_only=unanswered_only,
-            )
-            await session.commit()
-        return claimed
+        return await claim_in_session(
+            sessions, run_id, worker, stale_before=stale, unanswered_only=unanswered_only
+        )
 
     async def hand_back(worker: str, ids: list[int], how: HandBack) -> None:
         async with sessions() as session:
@@ -344,8 +352,19 @@ async def test_runs_with_unanswered_users_are_the_recently_ended_ones_in_doubt(
             ended_before=hour_ago,  # it ended after that: not yet due
             stale_before=now,
         )
+        # a user whose grant was there at planning: a grant call made none (re-authenticated)
+        await session.exec(update(RunItem).values(grant_id="grant-a"))
+        known_grant = await runs_with_unanswered_users(
+            session=session, status=RunStatus.CANCELLED, **window
+        )
+        # but a revocation's DELETE of that grant may have deleted it
         await session.exec(update(BulkRun).values(kind=RequestKind.REVOKE))
         revocations = await runs_with_unanswered_users(
             session=session, status=RunStatus.CANCELLED, **window
         )
-    assert (found, later, revocations) == ([run_id], [], [])  # a deletion is not looked up
+        await session.commit()
+    assert (found, later, known_grant, revocations) == ([run_id], [], [], [run_id])
+    claimed = await claim_in_session(
+        sessions, run_id, "looker", stale_before=utcnow(), unanswered_only=True
+    )
+    assert [(item.email, item.known_grant_id) for item in claimed] == [("a@acme.com", "grant-a")]

@@ -17,7 +17,6 @@ from typing import Any
 from bot.logs import log_event
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
-from bot.runs.execution.actions import revokes
 from bot.runs.execution.breaker import Trip
 from bot.runs.execution.control import PassLimits
 from bot.runs.execution.lookups import LookupLimits, look_up_unanswered
@@ -144,12 +143,12 @@ class RunEngine:
 
     async def _look_up_unanswered(self, run_id: int, *, final: bool) -> None:
         """A cancelled run's users whose calls went unanswered: the grants they may have made
-        are found and audited (lookups.py). A final look that leaves some in doubt (Nylas or
-        the database failed) is tried again by a later scan, backing off."""
+        (or deleted) are found and audited (lookups.py). A final look that leaves some in doubt
+        (Nylas or the database failed) is tried again by a later scan, backing off."""
         settings, found, settled = self.settings, 0, False
         try:
             context = await self._context(run_id, status=RunStatus.CANCELLED)
-            if context is None or revokes(context):
+            if context is None:
                 return
             found, settled = await look_up_unanswered(
                 context=context,

@@ -1,12 +1,16 @@
-"""Grants that calls without a usable answer may have made. A call that timed out, lost its
-connection or met a 5xx may have made the grant all the same; its user keeps that attempt
-(`HandBack.SENT`) and is looked up at Nylas (List Grants by email) before it is sent again, given
-up, or, once its run is cancelled, instead. A grant found is recorded and audited like any other
-(`found_at_nylas`).
+"""What calls without a usable answer may have done at Nylas. A call that timed out, lost its
+connection or met a 5xx may have acted all the same; its user keeps that attempt
+(`HandBack.SENT`) and is looked up at Nylas before it is sent again, given up, or, once its run
+is cancelled, instead:
+- a grant run's user by List Grants by email: a grant found is recorded and audited like any
+  other (`found_at_nylas`);
+- a revocation's user by its grant's own page (GET /v3/grants/{id}): a 404 says the DELETE (or
+  someone else) deleted it, recorded and audited as revoked ("already revoked").
 
 Nylas's filtered lists can lag a fresh grant, so the look right after a cancel (for the run's
-report) leaves the users it finds nothing for in doubt, and only a final look, at least
-BULKAUTH_LOOKUP_DELAY_SECONDS later (the engine's scan), clears them (`HandBack.CHECKED`)."""
+report) leaves the grant-run users it finds nothing for in doubt, and only a final look, at least
+BULKAUTH_LOOKUP_DELAY_SECONDS later (the engine's scan), clears them (`HandBack.CHECKED`). A
+grant's own page does not lag: a revocation's user is cleared at the first look."""
 
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.nylas.client import NylasClient
-from bot.nylas.errors import NylasError
+from bot.nylas.errors import NylasError, NylasNotFound
 from bot.nylas.models import Grant, GrantFilters
-from bot.runs.execution.outcomes import Outcome, RunContext, found_earlier, made_earlier
+from bot.runs.execution.actions import revokes
+from bot.runs.execution.outcomes import Outcome, RunContext, found_earlier, made_earlier, revoked
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
 from storage.models import as_utc, utcnow
@@ -37,6 +42,25 @@ async def grant_made_earlier(
     return made_earlier(grants, context, since=since)
 
 
+async def done_at_nylas(
+    nylas: NylasClient, context: RunContext, item: ClaimedItem
+) -> Outcome | None:
+    """The outcome Nylas shows for a user whose calls went unanswered: the grant one of them
+    made, or the grant a revocation's DELETE removed; None when Nylas shows nothing done."""
+    if revokes(context):
+        if not item.known_grant_id:
+            return None
+        try:
+            await nylas.get_grant(item.known_grant_id)
+        except NylasNotFound as gone:
+            return revoked(item, gone.request_id, already_gone=True)
+        return None
+    if item.known_grant_id:  # the user's grant was there before the run
+        return None
+    found = await grant_made_earlier(nylas, context, item)
+    return found_earlier(item, found) if found is not None else None
+
+
 @dataclass(frozen=True)
 class LookupLimits:
     batch: int  # users looked up at a time
@@ -48,14 +72,15 @@ async def _look_up(
     nylas: NylasClient, context: RunContext, item: ClaimedItem, *, final: bool
 ) -> Outcome:
     try:
-        found = await grant_made_earlier(nylas, context, item)
+        done = await done_at_nylas(nylas, context, item)
     except Exception as error:  # still in doubt: a later look tries again
         if not isinstance(error, NylasError):
             log.exception("run %s: unexpected error looking up one user", context.run_id)
         return Outcome(item, None)
-    if found is not None:
-        return found_earlier(item, found)
-    return Outcome(item, None, hand_back=HandBack.CHECKED if final else HandBack.SENT)
+    if done is not None:
+        return done
+    cleared = final or revokes(context)  # a grant's own page does not lag
+    return Outcome(item, None, hand_back=HandBack.CHECKED if cleared else HandBack.SENT)
 
 
 async def look_up_unanswered(

@@ -28,7 +28,7 @@ from bot.runs.execution.actions import revoke, revokes
 from bot.runs.execution.breaker import Breaker
 from bot.runs.execution.canary import Canary, CanaryCalls, PropagationWait
 from bot.runs.execution.control import PassLimits, RunControl
-from bot.runs.execution.lookups import grant_made_earlier
+from bot.runs.execution.lookups import done_at_nylas, grant_made_earlier
 from bot.runs.execution.outcomes import (
     Outcome,
     RunContext,
@@ -220,15 +220,12 @@ class RunPass:
 
     async def _unless_made_after_all(self, gave_up: Outcome) -> Outcome:
         """A user given up after calls without a usable answer: one of them may have made the
-        grant, so Nylas is asked first (lookups.py)."""
-        item = gave_up.item
-        if revokes(self._context) or item.known_grant_id:
-            return gave_up
+        grant (or deleted it), so Nylas is asked first (lookups.py)."""
         try:
-            found = await grant_made_earlier(self._nylas, self._context, item)
+            done = await done_at_nylas(self._nylas, self._context, gave_up.item)
         except NylasError:
             return gave_up
-        return found_earlier(item, found) if found is not None else gave_up
+        return done or gave_up
 
     async def _grant(self, item: ClaimedItem) -> Outcome:
         context = self._context
