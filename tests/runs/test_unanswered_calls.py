@@ -202,3 +202,37 @@ async def test_a_user_given_up_after_a_lost_delete_answer_is_looked_up_first(
         f"user{index}@acme.com": 1 for index in range(3)
     }
     assert len(run_csv_rows(report)) == 3
+
+
+async def test_a_delete_still_under_way_at_the_cancel_is_found_by_the_final_look(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """The bot stopped waiting for a DELETE that Nylas carries out only later: the cancel's
+    look still finds the grant, so the user stays in doubt until the final look finds it gone."""
+    settings = revoking_settings(
+        make_settings,
+        slack,
+        bulkauth_nylas_concurrency=1,
+        bulkauth_nylas_timeout_seconds=2,
+        bulkauth_lookup_delay_seconds=3,
+    )
+    async with run_bot(settings) as bot:
+        nylas.hold(GRANT_PAGE, after=1, method="DELETE")  # the canary goes; user1's waits
+        await start_revocation(bot, slack, nylas, count=5)
+        await nylas.wait_held(1)
+        progress = await slack.wait_for("chat.postMessage", is_run_progress)
+        await Person(bot, slack, ADMIN).click(progress[0], "Cancel")
+        await cancel_landed(bot, run_id=1)
+        report = await wait_for_csv(slack)  # after user1's DELETE timed out, and a first look
+        nylas.release()  # Nylas deletes user1's grant only now
+        lookups = await nylas.wait_for("GET", GRANT_PAGE, count=2)
+        await bot.deps.run_engine.wait_stopped(1, timeout=10)
+        items, events = await items_and_events(bot)
+    assert Counter(row["outcome"] for row in run_csv_rows(report))["pending"] == 4
+    assert [r.status for r in lookups] == [200, 404]
+    assert lookups[1].at - lookups[0].at >= 1.0  # the final look waited
+    assert Counter(e.email for e in events if e.action == "grant.revoked") == {
+        "user0@acme.com": 1,
+        "user1@acme.com": 1,
+    }
+    assert Counter(item.status for item in items) == {"revoked": 2, "pending": 3}

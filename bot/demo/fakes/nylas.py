@@ -149,8 +149,8 @@ class FakeNylas(NylasFaults, ProviderRefusals, NylasRoutes, NylasWebhooks, Serve
     def answer_oddly(
         self, kind: OddReply, *, path_pattern: str = "/v3/connect/custom", times: int = 1
     ) -> None:
-        """The next `times` successful POSTs matching the pattern do their work, then answer
-        with `kind` instead of the normal envelope."""
+        """The next `times` successful requests (any method) matching the pattern do their
+        work, then answer with `kind` instead of the normal envelope."""
         self._odd.append(OddSuccess(kind, path_pattern, times))
 
     def calls(self, method: str, path_pattern: str = ".*") -> list[Recorded]:

@@ -170,7 +170,7 @@ class RunEngine:
             elif final:
                 self._lookup_backoff.failed(run_id)
         if found:
-            log_event(log, "run.found_at_nylas", run=run_id, grants=found, final=final)
+            log_event(log, "run.found_at_nylas", run=run_id, users=found, final=final)
 
     def progressed(self, run_id: int) -> None:
         for observer in self._observers:

@@ -7,10 +7,10 @@ is cancelled, instead:
 - a revocation's user by its grant's own page (GET /v3/grants/{id}): a 404 says the DELETE (or
   someone else) deleted it, recorded and audited as revoked ("already revoked").
 
-Nylas's filtered lists can lag a fresh grant, so the look right after a cancel (for the run's
-report) leaves the grant-run users it finds nothing for in doubt, and only a final look, at least
-BULKAUTH_LOOKUP_DELAY_SECONDS later (the engine's scan), clears them (`HandBack.CHECKED`). A
-grant's own page does not lag: a revocation's user is cleared at the first look."""
+Nylas's filtered lists can lag a fresh grant, and a DELETE the bot stopped waiting for may still
+be under way at Nylas, so the look right after a cancel (for the run's report) leaves the users it
+finds nothing done for in doubt, and only a final look, at least BULKAUTH_LOOKUP_DELAY_SECONDS
+later (the engine's scan), clears them (`HandBack.CHECKED`)."""
 
 from __future__ import annotations
 
@@ -79,8 +79,7 @@ async def _look_up(
         return Outcome(item, None)
     if done is not None:
         return done
-    cleared = final or revokes(context)  # a grant's own page does not lag
-    return Outcome(item, None, hand_back=HandBack.CHECKED if cleared else HandBack.SENT)
+    return Outcome(item, None, hand_back=HandBack.CHECKED if final else HandBack.SENT)
 
 
 async def look_up_unanswered(

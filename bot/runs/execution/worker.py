@@ -223,7 +223,9 @@ class RunPass:
         grant (or deleted it), so Nylas is asked first (lookups.py)."""
         try:
             done = await done_at_nylas(self._nylas, self._context, gave_up.item)
-        except NylasError:
+        except Exception as error:  # the user stays given up; the pass goes on
+            if not isinstance(error, NylasError):
+                log.exception("run %s: unexpected error looking up one user", self._context.run_id)
             return gave_up
         return done or gave_up
 
