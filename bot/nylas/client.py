@@ -21,8 +21,11 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
+    wait_chain,
     wait_exponential_jitter,
+    wait_random,
 )
+from tenacity.wait import wait_base
 
 from bot.metrics import Metrics, nylas_endpoint
 from bot.nylas.errors import (
@@ -56,14 +59,25 @@ _SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "pass
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff 0.1-0.2 s, then doubling up to the cap (Retry-After when Nylas sends one). The
-    first retry comes soon because every retry waits its turn in the shared rate budget anyway:
-    the backoff only keeps one failing request from looping hot, and a run's last users are not
-    kept waiting half a second for a transient 503."""
+    """The first retry goes at once (a few milliseconds of jitter), then backoff 0.2-0.3 s,
+    doubling up to the cap (Retry-After when Nylas sends one). The first retry needs no backoff:
+    it already waited for the failed call's answer, and every retry waits its turn in the shared
+    rate budget, so a run's last users are not kept waiting for a transient 503. The doubling
+    after it keeps one failing request from looping hot, and rides out a longer outage."""
 
     max_attempts: int = 6
     max_backoff_seconds: float = 30.0
     initial_backoff_seconds: float = 0.1
+    first_retry_jitter_seconds: float = 0.01
+
+    def backoff(self) -> wait_base:
+        """The wait before each retry that Nylas gave no Retry-After for."""
+        later = wait_exponential_jitter(
+            multiplier=self.initial_backoff_seconds,
+            jitter=self.initial_backoff_seconds,
+            max=self.max_backoff_seconds,
+        )
+        return wait_chain(wait_random(0, self.first_retry_jitter_seconds), later)
 
 
 def redact_body(body: Any) -> Any:
@@ -113,11 +127,7 @@ class NylasClient:
         self._throttle = throttle
         self._metrics = metrics or Metrics()  # a private registry when nobody scrapes it
         self._retry = retry or RetryPolicy()
-        self._backoff = wait_exponential_jitter(
-            multiplier=self._retry.initial_backoff_seconds,
-            jitter=self._retry.initial_backoff_seconds,
-            max=self._retry.max_backoff_seconds,
-        )
+        self._backoff = self._retry.backoff()
         self._http = nylas_http(
             api_uri=api_uri,
             api_key=api_key,

@@ -10,6 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 from pydantic import SecretStr
+from tenacity import RetryCallState
 
 from bot.nylas.client import NylasClient, RetryPolicy, redact_body
 from bot.nylas.errors import (
@@ -247,6 +248,23 @@ async def test_retry_after_is_capped(nylas: FakeNylas) -> None:
     await capped.get_connector("google")
     await capped.aclose()
     assert time.monotonic() - started < 5
+
+
+def test_the_first_retry_goes_at_once_and_later_ones_back_off_to_the_cap() -> None:
+    """A run's last user whose call met a transient 503 is not kept waiting a backoff on top of
+    the 503's own round trip; a request that keeps failing still backs off, doubling."""
+
+    def waits(policy: RetryPolicy, retry: int) -> list[float]:
+        backoff = policy.backoff()
+        state = RetryCallState(None, None, (), {})
+        state.attempt_number = retry
+        return [backoff(state) for _ in range(200)]
+
+    policy = RetryPolicy()
+    assert max(waits(policy, 1)) <= policy.first_retry_jitter_seconds
+    assert min(waits(policy, 2)) >= 2 * policy.initial_backoff_seconds
+    assert min(waits(policy, 5)) >= 16 * policy.initial_backoff_seconds
+    assert max(waits(RetryPolicy(max_backoff_seconds=1.0), 12)) == 1.0
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
