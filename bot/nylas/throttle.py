@@ -25,10 +25,12 @@ is spent after.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 WINDOW_SECONDS = 1.0  # Nylas's rate window
@@ -42,6 +44,10 @@ CATCH_UP_GAP = 0.5  # ... but calls stay at least half the application's interva
 SLOWDOWN_STEP = 0.01  # a 429 soon after another makes every call cost 1 % more of the budget ...
 MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
+# The event loop's timers fire in whole milliseconds, on average most of one late, and a call
+# that waits for the call one window back to leave carries that lateness into every second
+# after. The last stretch of a wait is slept in a worker thread, which wakes the loop on time.
+PRECISE_SECONDS = 0.002
 
 
 def never() -> bool:
@@ -59,6 +65,23 @@ class Departure:
 
     def left(self) -> None:
         self.at = time.monotonic()
+
+
+@functools.cache
+def _pacing_thread() -> ThreadPoolExecutor:
+    """The thread that sleeps the last stretch of pacing waits, its own so that no other work
+    in the loop's default executor (planning a large run, say) can hold a call back."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nylas-pacing")
+
+
+async def _sleep_until(when: float) -> None:
+    """Sleep until `when` (monotonic), within a fraction of a millisecond."""
+    left = when - time.monotonic()
+    if left > PRECISE_SECONDS:
+        await asyncio.sleep(left - PRECISE_SECONDS)
+        left = when - time.monotonic()
+    if left > 0:
+        await asyncio.get_running_loop().run_in_executor(_pacing_thread(), time.sleep, left)
 
 
 def size_of(rate: float) -> float:
@@ -165,7 +188,7 @@ class Throttle:
                 due, rate = self._next_turn(now)
                 if due <= now:
                     break
-                await asyncio.sleep(due - now)
+                await _sleep_until(due)
             self._due = max(self._due, due) + 1.0 / rate
             self._last = time.monotonic()
             departure = Departure(self._last)
