@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 200
 # Set by `withdrawn_when` for the calls of one task (a run's sender): is its work stopped?
 _STOPPED: ContextVar[Callable[[], bool]] = ContextVar("nylas_call_stopped", default=never)
+# Set by `finishing_when`: are the calls of this task among the last of their run?
+_FINISHING: ContextVar[Callable[[], bool]] = ContextVar("nylas_call_finishing", default=never)
 _SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "password", "api_key"})
 
 
@@ -162,6 +164,18 @@ class NylasClient:
         finally:
             _STOPPED.reset(token)
 
+    @staticmethod
+    @contextmanager
+    def finishing_when(finishing: Callable[[], bool]) -> Iterator[None]:
+        """Calls made inside (by this task) while `finishing()` says so are among the last of
+        their run: they keep a wider margin on Nylas's window, as one refused there would hold
+        the run's end for its Retry-After."""
+        token = _FINISHING.set(finishing)
+        try:
+            yield
+        finally:
+            _FINISHING.reset(token)
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -220,7 +234,8 @@ class NylasClient:
         endpoint = nylas_endpoint(method, path)
         sent = self._metrics.nylas_requests
         asked = time.monotonic()
-        async with self._throttle.slot(never if reached else _STOPPED.get()) as departure:
+        stopped = never if reached else _STOPPED.get()
+        async with self._throttle.slot(stopped, finishing=_FINISHING.get()()) as departure:
             if departure is None:
                 raise NylasCallWithdrawn(f"{method} {path} not sent: its work stopped")
             started = time.monotonic()

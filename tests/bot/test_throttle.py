@@ -13,7 +13,7 @@ import pytest
 
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.errors import NylasCallWithdrawn
-from bot.nylas.throttle import Throttle
+from bot.nylas.throttle import FINISHING_MARGIN, WINDOW_SECONDS, Throttle
 from bot.runs.execution.budget import BudgetShare
 from storage.db import Sessions
 from storage.models import RunStatus, utcnow
@@ -135,6 +135,23 @@ async def test_a_call_waits_for_the_one_before_it_to_leave_not_only_for_its_turn
 
     left, went = await asyncio.gather(held_on_its_way_out(), next_call())
     assert went - left >= 1.0
+
+
+async def test_a_runs_last_calls_keep_a_wider_margin_on_nylas_window() -> None:
+    """One of a run's last calls that Nylas refuses holds the run's end for its whole-second
+    Retry-After, so those calls leave a little more room after the call one window back."""
+    nylas = FakeNylas()
+    client = client_of(nylas, rate=1)  # the window holds one call
+    try:
+        await client.get_connector("google")
+        await client.get_connector("google")  # an ordinary call: one window after the first
+        with client.finishing_when(lambda: True):
+            await client.get_connector("google")
+    finally:
+        await client.aclose()
+    first, ordinary, last = (r.arrived for r in nylas.calls("GET", "/v3/connectors/google"))
+    assert ordinary - first >= WINDOW_SECONDS
+    assert last - ordinary >= WINDOW_SECONDS + FINISHING_MARGIN
 
 
 async def calling(client: NylasClient, *, until: float, callers: int = 20) -> None:

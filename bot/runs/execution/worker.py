@@ -203,8 +203,12 @@ class RunPass:
     async def _send(self, item: ClaimedItem) -> Outcome:
         run_id = self._context.run_id
         try:
-            # A hold or cancel also stops the calls already paced and waiting for their turn
-            with self._nylas.withdrawn_when(lambda: self._control.should_stop(run_id)):
+            # A hold or cancel also stops the calls already paced and waiting for their turn;
+            # once nobody is left to claim, the calls are the run's last
+            with (
+                self._nylas.withdrawn_when(lambda: self._control.should_stop(run_id)),
+                self._nylas.finishing_when(lambda: self._draining),
+            ):
                 if revokes(self._context):
                     return await revoke(self._nylas, item)
                 return await self._grant(item)
