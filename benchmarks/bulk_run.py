@@ -125,7 +125,7 @@ async def rate(dbs: Databases, backends: list[str], users: int, rates: list[floa
             )  # fmt: skip
             key = f"{configured:.0f}/s {backend}"
             before = ISSUE_BEFORE[f"rate{configured:.0f}"]
-            line(f"achieved / configured, {key}", f"{run['ratio']:.3f}", ">= 0.97", before)
+            line(f"achieved / configured, {key}", f"{run['ratio']:.4f}", ">= 0.97", before)
             line(f"  (first to last Nylas call), {key}", f"{run['sending_ratio']:.3f}", "")
             line(f"  Nylas calls accepted / configured, {key}", f"{run['budget_ratio']:.3f}", "")
             share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
@@ -184,7 +184,7 @@ async def replicas(dbs: Databases, users: int) -> None:
     run = await one_run(
         dbs, "postgresql", users, latency=0.3, limit=50, rate=50.0, concurrency=50, joiners=1
     )
-    line("achieved / configured, together", f"{run['ratio']:.3f}", ">= 0.97")
+    line("achieved / configured, together", f"{run['ratio']:.4f}", ">= 0.97")
     line("  (first to last Nylas call)", f"{run['sending_ratio']:.3f}", "")
     line("  Nylas calls accepted / configured", f"{run['budget_ratio']:.3f}", "")
     share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
