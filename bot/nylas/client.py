@@ -31,6 +31,7 @@ from bot.metrics import Metrics, nylas_endpoint
 from bot.nylas.errors import (
     NylasCallWithdrawn,
     NylasError,
+    NylasRateLimited,
     NylasTransportError,
     error_from_response,
     odd_success,
@@ -61,25 +62,30 @@ _SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "pass
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """The first retry goes at once (a few milliseconds of jitter), then backoff 0.2-0.3 s,
-    doubling up to the cap (Retry-After when Nylas sends one). The first retry needs no backoff:
-    it already waited for the failed call's answer, and every retry waits its turn in the shared
-    rate budget, so a run's last users are not kept waiting for a transient 503. The doubling
-    after it keeps one failing request from looping hot, and rides out a longer outage."""
+    """A failed call's first retry goes at once (a few milliseconds of jitter), then backoff
+    0.2-0.3 s, doubling up to the cap. The first retry needs no backoff of its own: every retry
+    waits its turn in the shared rate budget, and a 5xx or a timeout has usually taken its round
+    trip already, so a run's last users are not kept waiting for a transient 503. A 429 says the
+    budget is spent: its caller waits the Retry-After, or without one backs off from the start
+    (0.1-0.2 s, doubling). The doubling keeps one failing request from looping hot, and rides
+    out a longer outage."""
 
     max_attempts: int = 6
     max_backoff_seconds: float = 30.0
     initial_backoff_seconds: float = 0.1
     first_retry_jitter_seconds: float = 0.01
 
-    def backoff(self) -> wait_base:
-        """The wait before each retry that Nylas gave no Retry-After for."""
-        later = wait_exponential_jitter(
+    def doubling(self) -> wait_base:
+        """The wait before each retry of a call refused (429) without a Retry-After."""
+        return wait_exponential_jitter(
             multiplier=self.initial_backoff_seconds,
             jitter=self.initial_backoff_seconds,
             max=self.max_backoff_seconds,
         )
-        return wait_chain(wait_random(0, self.first_retry_jitter_seconds), later)
+
+    def backoff(self) -> wait_base:
+        """The wait before each retry of a call that failed otherwise (5xx, timeout...)."""
+        return wait_chain(wait_random(0, self.first_retry_jitter_seconds), self.doubling())
 
 
 def redact_body(body: Any) -> Any:
@@ -130,6 +136,7 @@ class NylasClient:
         self._metrics = metrics or Metrics()  # a private registry when nobody scrapes it
         self._retry = retry or RetryPolicy()
         self._backoff = self._retry.backoff()
+        self._refused_backoff = self._retry.doubling()
         self._http = nylas_http(
             api_uri=api_uri,
             api_key=api_key,
@@ -185,6 +192,8 @@ class NylasClient:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
             return float(min(retry_after, self._retry.max_backoff_seconds))
+        if isinstance(error, NylasRateLimited):
+            return float(self._refused_backoff(state))
         return float(self._backoff(state))
 
     async def _request(
@@ -235,7 +244,7 @@ class NylasClient:
         sent = self._metrics.nylas_requests
         asked = time.monotonic()
         stopped = never if reached else _STOPPED.get()
-        async with self._throttle.slot(stopped, finishing=_FINISHING.get()()) as departure:
+        async with self._throttle.slot(stopped, finishing=_FINISHING.get()) as departure:
             if departure is None:
                 raise NylasCallWithdrawn(f"{method} {path} not sent: its work stopped")
             started = time.monotonic()

@@ -160,7 +160,7 @@ class Throttle:
             self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
         self._slowdown_at, self._throttled_before = now, True
 
-    def _next_turn(self, now: float, extra_margin: float) -> tuple[float, float]:
+    def _next_turn(self, now: float, finishing: bool) -> tuple[float, float]:
         """When the next call may go (or when to look again), and the pace it goes at."""
         rate = self.effective_rate
         size = self._window_size(now, rate)
@@ -176,12 +176,14 @@ class Throttle:
             # (calls leave in the order of their turns but for a fraction of a millisecond, and
             # this runs for every call: at 10,000/s, sorting the window by departure cost more
             # than the calls)
-            margin = self._current_margin() + extra_margin
+            margin = self._current_margin() + (FINISHING_MARGIN if finishing else 0.0)
             leaving = self._sent[-in_window].at + WINDOW_SECONDS + margin
             due = max(due, min(leaving, grows))
         return due, rate
 
-    async def _pace(self, stopped: Callable[[], bool], extra_margin: float) -> Departure | None:
+    async def _pace(
+        self, stopped: Callable[[], bool], finishing: Callable[[], bool]
+    ) -> Departure | None:
         async with self._turn:
             now = time.monotonic()
             if self._replicas > 1 and not (self._sent and self._sent[-1].at > now - WINDOW_SECONDS):
@@ -190,7 +192,8 @@ class Throttle:
                 if stopped():  # withdrawn: the turn passes on at once, unspent
                     return None
                 now = time.monotonic()
-                due, rate = self._next_turn(now, extra_margin)
+                # (finishing() is asked on each pass: the run may reach its end meanwhile)
+                due, rate = self._next_turn(now, finishing())
                 if due <= now:
                     break
                 await _sleep_until(due)
@@ -202,10 +205,10 @@ class Throttle:
 
     @asynccontextmanager
     async def slot(
-        self, stopped: Callable[[], bool] = never, *, finishing: bool = False
+        self, stopped: Callable[[], bool] = never, *, finishing: Callable[[], bool] = never
     ) -> AsyncIterator[Departure | None]:
         """Hold one of the calls in flight, once it is this call's turn; yields its place in the
         window, to be told when the call leaves (None: `stopped()` said so while it waited).
-        `finishing`: one of a run's last calls, which keeps FINISHING_MARGIN more."""
+        While `finishing()` says so, it is one of a run's last calls: FINISHING_MARGIN more."""
         async with self._slots:
-            yield await self._pace(stopped, FINISHING_MARGIN if finishing else 0.0)
+            yield await self._pace(stopped, finishing)

@@ -4,7 +4,7 @@ against Nylas's official OpenAPI spec."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -254,17 +254,32 @@ def test_the_first_retry_goes_at_once_and_later_ones_back_off_to_the_cap() -> No
     """A run's last user whose call met a transient 503 is not kept waiting a backoff on top of
     the 503's own round trip; a request that keeps failing still backs off, doubling."""
 
-    def waits(policy: RetryPolicy, retry: int) -> list[float]:
-        backoff = policy.backoff()
+    def waits(strategy: Callable[[RetryCallState], float], retry: int) -> list[float]:
         state = RetryCallState(None, None, (), {})
         state.attempt_number = retry
-        return [backoff(state) for _ in range(200)]
+        return [strategy(state) for _ in range(200)]
 
     policy = RetryPolicy()
-    assert max(waits(policy, 1)) <= policy.first_retry_jitter_seconds
-    assert min(waits(policy, 2)) >= 2 * policy.initial_backoff_seconds
-    assert min(waits(policy, 5)) >= 16 * policy.initial_backoff_seconds
-    assert max(waits(RetryPolicy(max_backoff_seconds=1.0), 12)) == 1.0
+    assert max(waits(policy.backoff(), 1)) <= policy.first_retry_jitter_seconds
+    assert min(waits(policy.backoff(), 2)) >= 2 * policy.initial_backoff_seconds
+    assert min(waits(policy.backoff(), 5)) >= 16 * policy.initial_backoff_seconds
+    assert min(waits(policy.doubling(), 1)) >= policy.initial_backoff_seconds
+    assert max(waits(RetryPolicy(max_backoff_seconds=1.0).backoff(), 12)) == 1.0
+
+
+async def test_a_429_without_retry_after_backs_off_from_the_first_retry(nylas: FakeNylas) -> None:
+    """A 429 says the application's budget is spent: its retry is not sent at once."""
+    client = NylasClient(
+        api_uri="https://x",
+        api_key=API_KEY,
+        throttle=Throttle(rate_per_second=1000, concurrency=4),
+        transport=nylas.transport(),
+    )
+    nylas.fail("GET", "/v3/connectors/google", status=429)
+    await client.get_connector("google")
+    await client.aclose()
+    refused, retried = nylas.calls("GET", "/v3/connectors/google")
+    assert retried.at - refused.at >= RetryPolicy().initial_backoff_seconds
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

@@ -139,13 +139,16 @@ async def test_a_call_waits_for_the_one_before_it_to_leave_not_only_for_its_turn
 
 async def test_a_runs_last_calls_keep_a_wider_margin_on_nylas_window() -> None:
     """One of a run's last calls that Nylas refuses holds the run's end for its whole-second
-    Retry-After, so those calls leave a little more room after the call one window back."""
+    Retry-After, so those calls leave a little more room after the call one window back, also
+    a call that was already waiting for its turn when the run reached its end."""
     nylas = FakeNylas()
     client = client_of(nylas, rate=1)  # the window holds one call
+    ending = asyncio.Event()
     try:
         await client.get_connector("google")
         await client.get_connector("google")  # an ordinary call: one window after the first
-        with client.finishing_when(lambda: True):
+        with client.finishing_when(ending.is_set):
+            asyncio.get_running_loop().call_later(0.3, ending.set)  # while the call waits
             await client.get_connector("google")
     finally:
         await client.aclose()
