@@ -11,15 +11,16 @@ the way to Nylas). A 429 makes only the caller that got it wait its
 Retry-After (the client's retry does that) and the refused call leaves the window (Nylas counts
 only the calls it accepts). A lone 429 says the way to Nylas varies: the margin grows a little.
 429s within a second of each other say something else spends the application's budget too: the
-pace also eases off by 1 % each (back within a second), instead of cutting every caller for long.
+pace also eases off by 1 %, once a window (the refusals of one burst are one event; back within a
+second), instead of cutting every caller for long.
 
-A replica that starts calling while others are counted (it joins a run, or starts one beside
-theirs) finds the window full: the others spent the whole budget until they noticed it, and
-Nylas still counts their last second. Its share starts empty and fills over one window, from when
-the others have noticed it (`share(..., others_notice_within=)`); they stop calling until their
-own calls fit their smaller share, which leaves the newcomer room as those calls leave. Its first
-call (a canary) goes once the share holds one; what it leaves unused while that call is answered
-is spent after.
+A replica that starts calling while others are counted (it joins a run, or starts one beside theirs,
+or learns of them only after its canary call) finds the window full: the others spent the whole
+budget until they noticed it, and Nylas still counts their last second. Its share starts empty and
+fills over one window, from when the others have noticed it (`share(..., others_notice_within=)`);
+they stop calling until their own calls fit their smaller share, which leaves the newcomer room as
+those calls leave. Its first call (a canary) goes once the share holds one; what it leaves unused
+while that call is answered is spent after.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class Throttle:
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()  # the last 429
         self._throttled_before = False
+        self._eased_at = -math.inf  # the last 429 that eased the pace off
         self._margin = MARGIN[0]
         self._notice_seconds = 0.0  # how soon the other replicas see this one calling
         self._filling_from: float | None = None  # its share fills over one window from then
@@ -133,8 +135,16 @@ class Throttle:
     def share(self, replicas: int, *, others_notice_within: float = 0.0) -> None:
         """`replicas` processes (this one included) are calling Nylas for runs right now: each
         takes an equal share of the application's budget. The others see this process start
-        calling within `others_notice_within` seconds."""
-        self._replicas = max(1, replicas)
+        calling within `others_notice_within` seconds. One that learns of others while it was
+        not spending its new share (it is starting: its calls so far, a run's canary, were
+        made alone) fills its share as the others' last second leaves Nylas's count."""
+        replicas = max(1, replicas)
+        now = time.monotonic()
+        if replicas > self._replicas and self._filling_from is None:
+            recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
+            if recent < size_of(self.rate_per_second / replicas):
+                self._filling_from = now + others_notice_within
+        self._replicas = replicas
         self._notice_seconds = others_notice_within
 
     def _window_size(self, now: float, rate: float) -> float:
@@ -149,15 +159,19 @@ class Throttle:
         return full * max(0.0, filled)
 
     def throttled(self, refused: Departure | None = None) -> None:
-        """Nylas refused the call `refused` (429): it leaves the window and every caller eases
-        off a step (the caller that got it also waits the Retry-After before its retry)."""
+        """Nylas refused the call `refused` (429): it leaves the window (the caller that got it
+        waits the Retry-After before its retry). A lone 429 widens the margin a step; one soon
+        after another eases the pace off a step, once a window: the refusals of one burst
+        (calls already on their way when the first came back) are one event, not many."""
         if refused is not None and refused in self._sent:
             self._sent.remove(refused)
-        _least, step, most, _recovery = MARGIN
-        self._margin = min(most, self._current_margin() + step)
         now = time.monotonic()
-        if self._throttled_before and now - self._slowdown_at < WINDOW_SECONDS:
+        if not (self._throttled_before and now - self._slowdown_at < WINDOW_SECONDS):
+            _least, step, most, _recovery = MARGIN
+            self._margin = min(most, self._current_margin() + step)
+        elif now - self._eased_at >= WINDOW_SECONDS:
             self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
+            self._eased_at = now
         self._slowdown_at, self._throttled_before = now, True
 
     def _next_turn(self, now: float, finishing: bool) -> tuple[float, float]:

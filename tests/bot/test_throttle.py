@@ -157,12 +157,14 @@ async def test_a_runs_last_calls_keep_a_wider_margin_on_nylas_window() -> None:
     assert last - ordinary >= WINDOW_SECONDS + FINISHING_MARGIN
 
 
-async def calling(client: NylasClient, *, until: float, callers: int = 20) -> None:
+async def calling(
+    client: NylasClient, *, until: float, callers: int = 20, path: str = "google"
+) -> None:
     """Calls to Nylas, as many as the client's pace lets through, until `until`."""
 
     async def one() -> None:
         while time.monotonic() < until:
-            await client.get_connector("google")
+            await client.get_connector(path)
 
     await asyncio.gather(*(one() for _ in range(callers)))
 
@@ -190,6 +192,53 @@ async def test_a_replica_that_joins_takes_its_share_as_the_others_calls_leave_ny
         await joining.aclose()
     assert nylas.throttled <= 1  # 0, or a stray one when this machine stalls a call
     assert accepted_between(nylas, start + 1.0, start + 3.0) >= 36  # of 40
+
+
+async def test_a_replica_that_learns_of_others_after_its_canary_still_fills_its_share() -> None:
+    """Its canary went while it still counted itself alone (its next count of the others was not
+    due), and the other was spending the whole budget. Its share still fills over one window once
+    it learns of the other: the canary in its window used to make it look like one already
+    calling, so it took its whole share at once (calls answered 429)."""
+    nylas = FakeNylas(rate_limit_per_second=20)
+    alone, joining = client_of(nylas, rate=20, concurrency=20), client_of(nylas, rate=20)
+    start = time.monotonic()
+    try:
+        first = asyncio.create_task(calling(alone, until=start + 3.0))
+        await asyncio.sleep(1.0)  # the whole budget is spent by the first replica
+        canary = asyncio.create_task(joining.get_connector("microsoft"))
+        await nylas.wait_for("GET", "/v3/connectors/microsoft")
+        joining.share_budget(2, others_notice_within=0.25)  # its count, just after the canary
+        asyncio.get_running_loop().call_later(0.2, alone.share_budget, 2)  # the other's count
+        await asyncio.gather(first, canary, calling(joining, until=start + 3.0, path="microsoft"))
+    finally:
+        await alone.aclose()
+        await joining.aclose()
+    _canary, *wide = nylas.calls("GET", "/v3/connectors/microsoft")
+    assert sum(call.status == 429 for call in wide) <= 1  # 0, or a stray one on a stalled machine
+    assert accepted_between(nylas, start + 1.0, start + 3.0) >= 34  # of 40
+
+
+async def test_the_refusals_of_one_burst_ease_the_pace_off_once() -> None:
+    """Calls already on their way when the first 429 comes back are refused too: one event. The
+    pace eases off one step (1 %), not one per refusal (it used to lose 1 % for each, and a
+    replica joining a full window lost a tenth of its pace for seconds)."""
+    nylas = FakeNylas(rate_limit_per_second=5)
+    throttle = Throttle(rate_per_second=20, concurrency=16)
+    client = NylasClient(
+        api_uri="https://api.us.nylas.com",
+        api_key=API_KEY,
+        throttle=throttle,
+        retry=RetryPolicy(max_attempts=1),  # each refusal is reported, not retried
+        transport=nylas.transport(),
+    )
+    try:
+        await asyncio.gather(
+            *(client.get_connector("google") for _ in range(12)), return_exceptions=True
+        )
+    finally:
+        await client.aclose()
+    assert nylas.throttled >= 5  # one burst, refused within the same second
+    assert throttle.effective_rate > 20 / 1.015
 
 
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:
