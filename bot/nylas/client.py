@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +48,7 @@ from bot.nylas.models import (
     Provider,
     credential_type_of,
 )
-from bot.nylas.throttle import Throttle, never
+from bot.nylas.throttle import Departure, Throttle, never
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,22 @@ PAGE_SIZE = 200
 _STOPPED: ContextVar[Callable[[], bool]] = ContextVar("nylas_call_stopped", default=never)
 # Set by `finishing_when`: are the calls of this task among the last of their run?
 _FINISHING: ContextVar[Callable[[], bool]] = ContextVar("nylas_call_finishing", default=never)
+# Set by `turn_first`: a turn this task took before choosing its call
+_RESERVED: ContextVar[_Reserved | None] = ContextVar("nylas_reserved_turn", default=None)
 _SECRET_KEYS = frozenset({"private_key", "client_secret", "refresh_token", "password", "api_key"})
+
+
+class _Reserved:
+    """A turn taken ahead of its call: the first call made spends it."""
+
+    __slots__ = ("departure",)
+
+    def __init__(self, departure: Departure | None) -> None:
+        self.departure = departure
+
+    def take(self) -> Departure | None:
+        departure, self.departure = self.departure, None
+        return departure
 
 
 @dataclass(frozen=True)
@@ -183,6 +198,24 @@ class NylasClient:
         finally:
             _FINISHING.reset(token)
 
+    @asynccontextmanager
+    async def turn_first(self) -> AsyncIterator[bool]:
+        """Take this task's next turn in the budget before choosing what to call with it (a
+        run's sender takes its turn, then a user: so a replica holds only the users it is about
+        to send). The first call made inside goes on that turn at once; a turn no call spent
+        goes back to the budget. Yields False when withdrawn while waiting (`withdrawn_when`)."""
+        asked = time.monotonic()
+        departure = await self._throttle.turn(_STOPPED.get(), finishing=_FINISHING.get())
+        self._metrics.nylas_rate_wait.inc(time.monotonic() - asked)
+        reserved = _Reserved(departure)
+        token = _RESERVED.set(reserved)
+        try:
+            yield departure is not None
+        finally:
+            _RESERVED.reset(token)
+            if (unspent := reserved.take()) is not None:
+                self._throttle.unused(unspent)
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -244,7 +277,11 @@ class NylasClient:
         sent = self._metrics.nylas_requests
         asked = time.monotonic()
         stopped = never if reached else _STOPPED.get()
-        async with self._throttle.slot(stopped, finishing=_FINISHING.get()) as departure:
+        reserved = _RESERVED.get()
+        turn = reserved.take() if reserved is not None else None
+        async with self._throttle.slot(
+            stopped, finishing=_FINISHING.get(), reserved=turn
+        ) as departure:
             if departure is None:
                 raise NylasCallWithdrawn(f"{method} {path} not sent: its work stopped")
             started = time.monotonic()

@@ -163,8 +163,8 @@ class Throttle:
         waits the Retry-After before its retry). A lone 429 widens the margin a step; one soon
         after another eases the pace off a step, once a window: the refusals of one burst
         (calls already on their way when the first came back) are one event, not many."""
-        if refused is not None and refused in self._sent:
-            self._sent.remove(refused)
+        if refused is not None:
+            self.unused(refused)
         now = time.monotonic()
         if not (self._throttled_before and now - self._slowdown_at < WINDOW_SECONDS):
             _least, step, most, _recovery = MARGIN
@@ -217,12 +217,31 @@ class Throttle:
             self._sent.append(departure)
             return departure
 
+    async def turn(
+        self, stopped: Callable[[], bool] = never, *, finishing: Callable[[], bool] = never
+    ) -> Departure | None:
+        """Wait for the next turn, taken ahead of the call that spends it (`slot(reserved=)`)
+        or handed back unspent (`unused`); None: `stopped()` said so while it waited. While
+        `finishing()` says so, it is one of a run's last calls: FINISHING_MARGIN more."""
+        return await self._pace(stopped, finishing)
+
+    def unused(self, departure: Departure) -> None:
+        """A turn no call spent (or one Nylas refused, which it does not count) leaves the
+        window: the next call may take its place."""
+        if departure in self._sent:
+            self._sent.remove(departure)
+
     @asynccontextmanager
     async def slot(
-        self, stopped: Callable[[], bool] = never, *, finishing: Callable[[], bool] = never
+        self,
+        stopped: Callable[[], bool] = never,
+        *,
+        finishing: Callable[[], bool] = never,
+        reserved: Departure | None = None,
     ) -> AsyncIterator[Departure | None]:
-        """Hold one of the calls in flight, once it is this call's turn; yields its place in the
-        window, to be told when the call leaves (None: `stopped()` said so while it waited).
-        While `finishing()` says so, it is one of a run's last calls: FINISHING_MARGIN more."""
+        """Hold one of the calls in flight, once it is this call's turn (at once on a turn
+        `reserved` before); yields its place in the window, to be told when the call leaves."""
         async with self._slots:
-            yield await self._pace(stopped, finishing)
+            yield (
+                reserved if reserved is not None else await self.turn(stopped, finishing=finishing)
+            )

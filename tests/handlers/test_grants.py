@@ -497,6 +497,28 @@ async def test_two_workers_on_postgresql_share_one_run(
     )
 
 
+async def test_a_replica_that_joins_a_slow_run_finds_users_left_to_work(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, postgres_server: Any
+) -> None:
+    """A pass claims only what it sends in a moment (a sender takes its turn, then a user), so a
+    replica started while a run is under way shares it. The first used to claim a whole batch
+    (64 users here), which at 10/s held everyone for the run, and the two reached its end
+    seconds apart, one alone at half the budget."""
+    settings = make_settings(
+        **RUN_SETTINGS, bulkauth_nylas_rps=10, database_url=await postgres_server.new_database()
+    )
+    async with run_bot(settings) as first:
+        await start_run(first, slack, nylas, users(40))
+        await nylas.wait_for("POST", "/v3/connect/custom", count=5)
+        async with run_bot(settings) as second:
+            report = await wait_for_csv(slack)
+            async with second.deps.sessions() as session:
+                items = (await session.exec(select(RunItem))).all()
+    assert Counter(row["outcome"] for row in run_csv_rows(report)) == {"created": 40}
+    workers = Counter(item.claimed_by for item in items)
+    assert workers[second.deps.run_engine.worker_id] >= 10
+
+
 async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:

@@ -1,6 +1,7 @@
-"""One pass of one process over one run: a feeder claims items in batches, senders call Nylas
-(paced by the client's shared rate limit), a recorder writes outcomes and audit events in
-batches, and a heartbeat keeps this worker's claims fresh.
+"""One pass of one process over one run: a feeder claims items in batches of what the pass sends
+in a moment, senders each take a turn in the client's shared rate budget and then a user
+(ready.py), a recorder writes outcomes and audit events in batches, and a heartbeat keeps this
+worker's claims fresh.
 
 A grant Nylas made must reach the audit log whatever the database does. The recorder retries
 for BULKAUTH_RECORD_RETRY_SECONDS; if it still cannot write, the pass stops sending, hands its
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,6 +40,7 @@ from bot.runs.execution.outcomes import (
     not_granted,
     unsent,
 )
+from bot.runs.execution.ready import ReadyUsers, claim_size
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
 from storage.models import ItemStatus, utcnow
@@ -75,9 +79,7 @@ class RunPass:
         self._limits = limits
         self._metrics = metrics
         self._concurrency = limits.concurrency
-        self._queue: asyncio.Queue[ClaimedItem | None] = asyncio.Queue(
-            maxsize=self._concurrency * 2
-        )
+        self._ready = ReadyUsers()
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._in_flight = 0
         self._draining = False  # nothing left to claim: only the users in flight remain
@@ -177,9 +179,17 @@ class RunPass:
             self._give_up("claim users", error)
         return None
 
+    def _claim_size(self) -> int:
+        share = self._nylas.rate_per_second / self._nylas.replicas
+        return claim_size(share, self._concurrency)
+
     async def _feed(self) -> None:
         stale = timedelta(seconds=self._limits.lease_seconds)
-        while (claimed := await self._next_claims(stale, self._concurrency)) is not None:
+        while True:
+            size = self._claim_size()
+            await self._ready.at_most(size // 2)
+            if (claimed := await self._next_claims(stale, size)) is None:
+                break
             if not claimed:
                 if self._in_flight == 0:
                     break
@@ -188,27 +198,34 @@ class RunPass:
                 await self._recorded.wait()  # retries come back as pending items
                 continue
             self._in_flight += len(claimed)
-            for item in claimed:
-                await self._queue.put(item)
-        for _ in range(self._concurrency):
-            await self._queue.put(None)
+            self._ready.add(claimed)
+        self._ready.close(self._concurrency)
 
     async def _send_all(self) -> None:
-        while (item := await self._queue.get()) is not None:
-            if self._broken or self._control.should_stop(self._context.run_id):
-                await self._outcomes.put(unsent(item))
-            else:
-                await self._outcomes.put(await self._send(item))
+        with self._calls():
+            while await self._ready.promised():
+                async with self._nylas.turn_first() as turn:
+                    item = self._ready.take()
+                    if not turn or self._broken or self._control.should_stop(self._context.run_id):
+                        outcome = unsent(item)
+                    else:
+                        outcome = await self._send(item)
+                await self._outcomes.put(outcome)
+
+    @contextmanager
+    def _calls(self) -> Iterator[None]:
+        """A hold or cancel also stops the calls already paced and waiting for their turn; once
+        nobody is left to claim, the calls are the run's last."""
+        run_id = self._context.run_id
+        with (
+            self._nylas.withdrawn_when(lambda: self._control.should_stop(run_id)),
+            self._nylas.finishing_when(lambda: self._draining),
+        ):
+            yield
 
     async def _send(self, item: ClaimedItem) -> Outcome:
-        run_id = self._context.run_id
         try:
-            # A hold or cancel also stops the calls already paced and waiting for their turn;
-            # once nobody is left to claim, the calls are the run's last
-            with (
-                self._nylas.withdrawn_when(lambda: self._control.should_stop(run_id)),
-                self._nylas.finishing_when(lambda: self._draining),
-            ):
+            with self._calls():
                 if revokes(self._context):
                     return await revoke(self._nylas, item)
                 return await self._grant(item)

@@ -1,0 +1,63 @@
+"""The users a pass has claimed and not sent yet. A sender is promised one, waits for its turn in
+Nylas's budget, and only then takes whichever comes first: so users wait here, not in senders queued
+for their turns. A claim takes CLAIM_AHEAD_SECONDS of the pass's pace, and the next comes once half
+of it is taken: so a pass holds at most 0.6 s of its pace (it used to hold up to three times
+BULKAUTH_NYLAS_CONCURRENCY, seconds of a replica's share), a replica started during a slow run finds
+users left, and replicas sharing a run run out within moments of each other. Each claim is a
+database round trip, so claims are not made smaller than that."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+
+from storage.runs import ClaimedItem
+
+CLAIM_AHEAD_SECONDS = 0.4
+
+
+def claim_size(rate_per_second: float, most: int) -> int:
+    """The users one claim takes at this pace (the pass claims again once half are taken)."""
+    return max(1, min(most, math.ceil(rate_per_second * CLAIM_AHEAD_SECONDS)))
+
+
+class ReadyUsers:
+    def __init__(self) -> None:
+        self._users: deque[ClaimedItem] = deque()
+        self._promised = 0  # users some sender will take once its turn comes
+        self._tickets = asyncio.Semaphore(0)  # one per user added, then one per sender at the end
+        self._taken = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def add(self, users: list[ClaimedItem]) -> None:
+        self._users.extend(users)
+        for _ in users:
+            self._tickets.release()
+
+    def close(self, senders: int) -> None:
+        """No more users will come: each sender, once the users left are promised, is told so."""
+        for _ in range(senders):
+            self._tickets.release()
+
+    async def promised(self) -> bool:
+        """Wait until a user is promised to this sender (True) or none will come (False)."""
+        await self._tickets.acquire()
+        if len(self._users) > self._promised:
+            self._promised += 1
+            return True
+        return False
+
+    def take(self) -> ClaimedItem:
+        """The promised user (the first waiting: senders' turns come in their own order)."""
+        self._promised -= 1
+        self._taken.set()
+        return self._users.popleft()
+
+    async def at_most(self, count: int) -> None:
+        """Wait until no more than `count` users are waiting."""
+        while len(self._users) > count:
+            self._taken.clear()
+            await self._taken.wait()
