@@ -202,10 +202,11 @@ class NylasClient:
     async def turn_first(self) -> AsyncIterator[bool]:
         """Take this task's next turn in the budget before choosing what to call with it (a
         run's sender takes its turn, then a user: so a replica holds only the users it is about
-        to send). The first call made inside goes on that turn at once; a turn no call spent
-        goes back to the budget. Yields False when withdrawn while waiting (`withdrawn_when`)."""
+        to send). The turn holds one of the calls in flight, and the first call made inside goes
+        on it at once; a turn no call spent leaves the window again. Yields False when withdrawn
+        while waiting (`withdrawn_when`)."""
         asked = time.monotonic()
-        departure = await self._throttle.turn(_STOPPED.get(), finishing=_FINISHING.get())
+        departure = await self._throttle.reserve(_STOPPED.get(), finishing=_FINISHING.get())
         self._metrics.nylas_rate_wait.inc(time.monotonic() - asked)
         reserved = _Reserved(departure)
         token = _RESERVED.set(reserved)
@@ -214,7 +215,7 @@ class NylasClient:
         finally:
             _RESERVED.reset(token)
             if (unspent := reserved.take()) is not None:
-                self._throttle.unused(unspent)
+                self._throttle.unreserve(unspent)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -111,6 +111,7 @@ class Throttle:
         self._margin = MARGIN[0]
         self._notice_seconds = 0.0  # how soon the other replicas see this one calling
         self._filling_from: float | None = None  # its share fills over one window from then
+        self._calling_since = -math.inf  # its first call after a window without any
 
     def _current_margin(self) -> float:
         least, _step, _most, recovery = MARGIN
@@ -136,11 +137,13 @@ class Throttle:
         """`replicas` processes (this one included) are calling Nylas for runs right now: each
         takes an equal share of the application's budget. The others see this process start
         calling within `others_notice_within` seconds. One that learns of others while it was
-        not spending its new share (it is starting: its calls so far, a run's canary, were
-        made alone) fills its share as the others' last second leaves Nylas's count."""
+        not spending its new share, and began calling less than a window ago (its calls so far,
+        a run's canary, were made alone), fills its share as the others' last second leaves
+        Nylas's count. (One calling for longer, below its share, goes on as it was.)"""
         replicas = max(1, replicas)
         now = time.monotonic()
-        if replicas > self._replicas and self._filling_from is None:
+        starting = now - self._calling_since < WINDOW_SECONDS
+        if replicas > self._replicas and starting and self._filling_from is None:
             recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
             if recent < size_of(self.rate_per_second / replicas):
                 self._filling_from = now + others_notice_within
@@ -165,12 +168,14 @@ class Throttle:
         (calls already on their way when the first came back) are one event, not many."""
         if refused is not None:
             self.unused(refused)
+        # what recovered since the last 429 stays recovered: the quiet clock restarts now
+        self._margin, self._slowdown = self._current_margin(), self._current_slowdown()
         now = time.monotonic()
         if not (self._throttled_before and now - self._slowdown_at < WINDOW_SECONDS):
             _least, step, most, _recovery = MARGIN
-            self._margin = min(most, self._current_margin() + step)
+            self._margin = min(most, self._margin + step)
         elif now - self._eased_at >= WINDOW_SECONDS:
-            self._slowdown = min(MAX_SLOWDOWN, self._current_slowdown() + SLOWDOWN_STEP)
+            self._slowdown = min(MAX_SLOWDOWN, self._slowdown + SLOWDOWN_STEP)
             self._eased_at = now
         self._slowdown_at, self._throttled_before = now, True
 
@@ -200,8 +205,10 @@ class Throttle:
     ) -> Departure | None:
         async with self._turn:
             now = time.monotonic()
-            if self._replicas > 1 and not (self._sent and self._sent[-1].at > now - WINDOW_SECONDS):
-                self._filling_from = now + self._notice_seconds  # the others still take it all
+            if not (self._sent and self._sent[-1].at > now - WINDOW_SECONDS):
+                self._calling_since = now
+                if self._replicas > 1:  # the others still take it all
+                    self._filling_from = now + self._notice_seconds
             while True:  # again after each wait: calls leaving meanwhile move the window
                 if stopped():  # withdrawn: the turn passes on at once, unspent
                     return None
@@ -217,17 +224,29 @@ class Throttle:
             self._sent.append(departure)
             return departure
 
-    async def turn(
+    async def reserve(
         self, stopped: Callable[[], bool] = never, *, finishing: Callable[[], bool] = never
     ) -> Departure | None:
-        """Wait for the next turn, taken ahead of the call that spends it (`slot(reserved=)`)
-        or handed back unspent (`unused`); None: `stopped()` said so while it waited. While
-        `finishing()` says so, it is one of a run's last calls: FINISHING_MARGIN more."""
-        return await self._pace(stopped, finishing)
+        """A turn taken ahead of the call that spends it (`slot(reserved=)`), holding one of the
+        calls in flight meanwhile, or handed back unspent (`unreserve`); None: `stopped()` said
+        so while it waited. While `finishing()` says so, it is one of a run's last calls."""
+        await self._slots.acquire()
+        departure: Departure | None = None
+        try:
+            departure = await self._pace(stopped, finishing)
+        finally:
+            if departure is None:  # withdrawn, or cancelled while it waited
+                self._slots.release()
+        return departure
+
+    def unreserve(self, departure: Departure) -> None:
+        """A reserved turn no call spent: it leaves the window (the next call may take its place
+        there) and its call in flight is free."""
+        self.unused(departure)
+        self._slots.release()
 
     def unused(self, departure: Departure) -> None:
-        """A turn no call spent (or one Nylas refused, which it does not count) leaves the
-        window: the next call may take its place."""
+        """A call Nylas refused (it does not count those) leaves the window."""
         if departure in self._sent:
             self._sent.remove(departure)
 
@@ -239,9 +258,15 @@ class Throttle:
         finishing: Callable[[], bool] = never,
         reserved: Departure | None = None,
     ) -> AsyncIterator[Departure | None]:
-        """Hold one of the calls in flight, once it is this call's turn (at once on a turn
-        `reserved` before); yields its place in the window, to be told when the call leaves."""
+        """Hold one of the calls in flight, once it is this call's turn (a `reserved` turn holds
+        its own since then); yields its place in the window, to be told when the call leaves
+        (None: `stopped()` said so while it waited). While `finishing()` says so, it is one of a
+        run's last calls: FINISHING_MARGIN more."""
+        if reserved is not None:
+            try:
+                yield reserved
+            finally:
+                self._slots.release()
+            return
         async with self._slots:
-            yield (
-                reserved if reserved is not None else await self.turn(stopped, finishing=finishing)
-            )
+            yield await self._pace(stopped, finishing)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.nylas.client import NylasClient, RetryPolicy
-from bot.nylas.errors import NylasCallWithdrawn
+from bot.nylas.errors import NylasCallWithdrawn, NylasError
 from bot.nylas.throttle import FINISHING_MARGIN, WINDOW_SECONDS, Throttle
 from bot.runs.execution.budget import BudgetShare
 from storage.db import Sessions
@@ -239,6 +239,82 @@ async def test_the_refusals_of_one_burst_ease_the_pace_off_once() -> None:
         await client.aclose()
     assert nylas.throttled >= 5  # one burst, refused within the same second
     assert throttle.effective_rate > 20 / 1.015
+
+
+async def test_a_replica_calling_below_its_share_goes_on_when_another_joins() -> None:
+    """Only a replica that began calling within the last window fills its share when it learns
+    of another: one that has been calling for longer, below its share (its calls are slow), goes
+    on at once instead of standing idle for the fill."""
+    nylas = FakeNylas()
+    nylas.latency = 0.1
+    client = client_of(nylas, rate=20)
+    try:
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:  # one caller: about 10 calls a second, of 20
+            await client.get_connector("google")
+        client.share_budget(2, others_notice_within=0.25)
+        joined = time.monotonic()
+        await client.get_connector("microsoft")
+    finally:
+        await client.aclose()
+    [call] = nylas.calls("GET", "/v3/connectors/microsoft")
+    assert call.arrived - joined < 0.1  # not after the others' notice and a filling share
+
+
+async def test_a_reserved_turn_holds_one_of_the_calls_in_flight() -> None:
+    """A sender's turn, taken before it chose its user, keeps its place among the calls in
+    flight: another call does not slip in meanwhile and leave at the same moment."""
+    nylas = FakeNylas()
+    client = client_of(nylas, rate=1000, concurrency=1)
+    chosen = asyncio.Event()
+
+    async def sender() -> None:
+        async with client.turn_first():
+            await chosen.wait()  # choosing its user
+            await client.get_connector("google")
+
+    sending = asyncio.create_task(sender())
+    await asyncio.sleep(0)  # its turn is taken
+    other = asyncio.create_task(client.get_connector("microsoft"))
+    try:
+        await asyncio.sleep(0.05)
+        assert nylas.calls("GET", "/v3/connectors/microsoft") == []  # it waits for the slot
+        chosen.set()
+        await asyncio.gather(sending, other)
+    finally:
+        for task in (sending, other):
+            task.cancel()
+        await asyncio.gather(sending, other, return_exceptions=True)
+        await client.aclose()
+    google, microsoft = nylas.requests
+    assert (google.path, microsoft.path) == ("/v3/connectors/google", "/v3/connectors/microsoft")
+
+
+async def test_a_429_after_a_quiet_spell_does_not_bring_back_the_recovered_slowdown() -> None:
+    """The pace eased off after a burst of refusals recovers within a second; a lone 429 later
+    widens the margin only (it used to bring the old slowdown back for as long again)."""
+    nylas = FakeNylas(rate_limit_per_second=5)
+    throttle = Throttle(rate_per_second=20, concurrency=16)
+    client = NylasClient(
+        api_uri="https://api.us.nylas.com",
+        api_key=API_KEY,
+        throttle=throttle,
+        retry=RetryPolicy(max_attempts=1),
+        transport=nylas.transport(),
+    )
+    try:
+        await asyncio.gather(
+            *(client.get_connector("google") for _ in range(12)), return_exceptions=True
+        )
+        assert throttle.effective_rate < 20  # eased off
+        await asyncio.sleep(1.5)  # quiet: recovered, and Nylas's window is empty again
+        assert throttle.effective_rate == 20
+        nylas.fail("GET", "/v3/connectors/google", status=429, retry_after="1")
+        with pytest.raises(NylasError):
+            await client.get_connector("google")
+    finally:
+        await client.aclose()
+    assert throttle.effective_rate == 20
 
 
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:

@@ -1,10 +1,10 @@
 """The users a pass has claimed and not sent yet. A sender is promised one, waits for its turn in
 Nylas's budget, and only then takes whichever comes first: so users wait here, not in senders queued
 for their turns. A claim takes CLAIM_AHEAD_SECONDS of the pass's pace, and the next comes once half
-of it is taken: so a pass holds at most 0.6 s of its pace (it used to hold up to three times
-BULKAUTH_NYLAS_CONCURRENCY, seconds of a replica's share), a replica started during a slow run finds
-users left, and replicas sharing a run run out within moments of each other. Each claim is a
-database round trip, so claims are not made smaller than that."""
+of it is taken: so a pass holds at most 0.6 s of the process's share of the pace (it used to hold up
+to three times BULKAUTH_NYLAS_CONCURRENCY, seconds of a replica's share), a replica started during a
+slow run finds users left, and replicas sharing a run run out within moments of each other. Each
+claim is a database round trip, so claims are not made smaller than that."""
 
 from __future__ import annotations
 

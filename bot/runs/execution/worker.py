@@ -184,6 +184,12 @@ class RunPass:
         return claim_size(share, self._concurrency)
 
     async def _feed(self) -> None:
+        try:
+            await self._claim_all()
+        finally:  # whatever stopped it, the senders finish the users claimed and end
+            self._ready.close(self._concurrency)
+
+    async def _claim_all(self) -> None:
         stale = timedelta(seconds=self._limits.lease_seconds)
         while True:
             size = self._claim_size()
@@ -199,26 +205,29 @@ class RunPass:
                 continue
             self._in_flight += len(claimed)
             self._ready.add(claimed)
-        self._ready.close(self._concurrency)
 
     async def _send_all(self) -> None:
         with self._calls():
             while await self._ready.promised():
+                if self._stopped():  # handed back without a turn
+                    await self._outcomes.put(unsent(self._ready.take()))
+                    continue
                 async with self._nylas.turn_first() as turn:
                     item = self._ready.take()
-                    if not turn or self._broken or self._control.should_stop(self._context.run_id):
-                        outcome = unsent(item)
-                    else:
-                        outcome = await self._send(item)
+                    outcome = await self._send(item) if turn else unsent(item)
                 await self._outcomes.put(outcome)
+
+    def _stopped(self) -> bool:
+        """Held or cancelled, or the database refused our writes: send nobody else."""
+        return self._broken or self._control.should_stop(self._context.run_id)
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
-        """A hold or cancel also stops the calls already paced and waiting for their turn; once
-        nobody is left to claim, the calls are the run's last."""
-        run_id = self._context.run_id
+        """A hold or cancel (or a database that refuses our writes) also stops the calls already
+        paced and waiting for their turn; once nobody is left to claim, the calls are the run's
+        last."""
         with (
-            self._nylas.withdrawn_when(lambda: self._control.should_stop(run_id)),
+            self._nylas.withdrawn_when(self._stopped),
             self._nylas.finishing_when(lambda: self._draining),
         ):
             yield
