@@ -35,6 +35,19 @@ def client_of(nylas: FakeNylas, *, rate: float, concurrency: int = 16) -> NylasC
     )
 
 
+def unretried_client_of(nylas: FakeNylas, *, rate: float) -> tuple[Throttle, NylasClient]:
+    """A client that reports each refusal instead of retrying it, and its throttle."""
+    throttle = Throttle(rate_per_second=rate, concurrency=16)
+    client = NylasClient(
+        api_uri="https://api.us.nylas.com",
+        api_key=API_KEY,
+        throttle=throttle,
+        retry=RetryPolicy(max_attempts=1),
+        transport=nylas.transport(),
+    )
+    return throttle, client
+
+
 @pytest.fixture
 async def fast() -> AsyncIterator[tuple[FakeNylas, NylasClient]]:
     nylas = FakeNylas()
@@ -200,7 +213,8 @@ async def test_a_replica_that_learns_of_others_after_its_canary_still_fills_its_
     it learns of the other: the canary in its window used to make it look like one already
     calling, so it took its whole share at once (calls answered 429)."""
     nylas = FakeNylas(rate_limit_per_second=20)
-    alone, joining = client_of(nylas, rate=20, concurrency=20), client_of(nylas, rate=20)
+    # configured a call below Nylas's limit, so that the canary finds room and stays in the window
+    alone, joining = client_of(nylas, rate=19, concurrency=20), client_of(nylas, rate=19)
     start = time.monotonic()
     try:
         first = asyncio.create_task(calling(alone, until=start + 3.0))
@@ -214,8 +228,12 @@ async def test_a_replica_that_learns_of_others_after_its_canary_still_fills_its_
         await alone.aclose()
         await joining.aclose()
     _canary, *wide = nylas.calls("GET", "/v3/connectors/microsoft")
-    assert sum(call.status == 429 for call in wide) <= 1  # 0, or a stray one on a stalled machine
-    assert accepted_between(nylas, start + 1.0, start + 3.0) >= 34  # of 40
+    # while its share fills (both go on at a full budget after, where a stalled call may be
+    # refused: the callers still waiting at the end go too)
+    joining_calls = [call for call in wide if call.arrived < start + 2.5]
+    assert sum(call.status == 429 for call in joining_calls) <= 1  # or a stray on a stalled machine
+    # of 38: its filling share leaves about half of one share's window unspent
+    assert accepted_between(nylas, start + 1.0, start + 3.0) >= 30
 
 
 async def test_the_refusals_of_one_burst_ease_the_pace_off_once() -> None:
@@ -223,14 +241,7 @@ async def test_the_refusals_of_one_burst_ease_the_pace_off_once() -> None:
     pace eases off one step (1 %), not one per refusal (it used to lose 1 % for each, and a
     replica joining a full window lost a tenth of its pace for seconds)."""
     nylas = FakeNylas(rate_limit_per_second=5)
-    throttle = Throttle(rate_per_second=20, concurrency=16)
-    client = NylasClient(
-        api_uri="https://api.us.nylas.com",
-        api_key=API_KEY,
-        throttle=throttle,
-        retry=RetryPolicy(max_attempts=1),  # each refusal is reported, not retried
-        transport=nylas.transport(),
-    )
+    throttle, client = unretried_client_of(nylas, rate=20)
     try:
         await asyncio.gather(
             *(client.get_connector("google") for _ in range(12)), return_exceptions=True
@@ -294,14 +305,7 @@ async def test_a_429_after_a_quiet_spell_does_not_bring_back_the_recovered_slowd
     """The pace eased off after a burst of refusals recovers within a second; a lone 429 later
     widens the margin only (it used to bring the old slowdown back for as long again)."""
     nylas = FakeNylas(rate_limit_per_second=5)
-    throttle = Throttle(rate_per_second=20, concurrency=16)
-    client = NylasClient(
-        api_uri="https://api.us.nylas.com",
-        api_key=API_KEY,
-        throttle=throttle,
-        retry=RetryPolicy(max_attempts=1),
-        transport=nylas.transport(),
-    )
+    throttle, client = unretried_client_of(nylas, rate=20)
     try:
         await asyncio.gather(
             *(client.get_connector("google") for _ in range(12)), return_exceptions=True
