@@ -36,7 +36,6 @@ from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.throttle import Throttle
 from bot.offboarding.deletion import CredentialDeletion
 from bot.runs.approving import ApprovalDesk
-from bot.runs.execution.budget import BudgetShare
 from bot.runs.execution.engine import RunEngine
 from bot.runs.execution.observers import WhenFinished
 from bot.runs.lifecycle import Runs
@@ -240,14 +239,6 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
         )
         run_engine.start()
-        budget = BudgetShare(
-            sessions=sessions,
-            nylas=nylas,
-            worker_id=run_engine.worker_id,
-            lease_seconds=settings.bulkauth_item_lease_seconds,
-        )
-        budget.start()
-        stack.push_async_callback(budget.stop)
         webhooks, alerts = await start_webhooks(settings, sessions, slack, scheduler, stack)
         sweep = HealthSweep(
             sessions=sessions,

@@ -294,6 +294,18 @@ class OnceClaim(SQLModel, table=True):
     claimed_by: str = Field(max_length=64)
 
 
+class NylasCaller(SQLModel, table=True):
+    """What one replica calling Nylas for runs may hold of the application's budget until it
+    says otherwise (`storage/callers.py`): a replica that joins takes the room the others leave
+    instead of filling its share blind (bot/runs/execution/budget.py)."""
+
+    __tablename__ = "nylas_caller"
+
+    worker_id: str = Field(primary_key=True, max_length=64)
+    holds: int  # the most calls it may have in Nylas's one-second window
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
 class HealthSnapshot(SQLModel, table=True):
     """A credential's invalid grants at the last sweep (the App Home shows these, never a live
     Nylas call)."""

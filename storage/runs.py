@@ -357,6 +357,18 @@ async def refresh_claims(*, session: AsyncSession, worker_id: str) -> None:
     )
 
 
+async def pending_left(*, session: AsyncSession, run_id: int, most: int) -> int:
+    """How many of the run's users wait to be claimed, counted up to `most` (a bounded look)."""
+    waiting = (
+        select(RunItem.id)
+        .where(col(RunItem.run_id) == run_id)
+        .where(col(RunItem.status) == ItemStatus.PENDING)
+        .limit(most)
+        .subquery()
+    )
+    return (await session.exec(select(func.count()).select_from(waiting))).one()
+
+
 async def live_workers(*, session: AsyncSession, fresh_since: datetime) -> set[str]:
     """The workers holding fresh claims on items of running runs (their heartbeat or claim is
     newer than `fresh_since`): the processes calling Nylas for runs right now."""

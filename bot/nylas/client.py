@@ -169,10 +169,27 @@ class NylasClient:
         """The processes sharing the application's budget, as last told."""
         return self._throttle.replicas
 
-    def share_budget(self, replicas: int, *, others_notice_within: float = 0.0) -> None:
+    def share_budget(
+        self,
+        replicas: int,
+        *,
+        others_notice_within: float = 0.0,
+        others_hold: int | None = None,
+    ) -> None:
         """`replicas` processes (this one included) call Nylas now: take an equal share. The
-        others see this one start calling within `others_notice_within` seconds."""
-        self._throttle.share(replicas, others_notice_within=others_notice_within)
+        others see this one start calling within `others_notice_within` seconds, and may have
+        `others_hold` calls in Nylas's window together (None: not known)."""
+        self._throttle.share(
+            replicas, others_notice_within=others_notice_within, others_hold=others_hold
+        )
+
+    def holds(self, *, canary: bool = False) -> int:
+        """The most calls this process may have in Nylas's window until its share changes."""
+        return self._throttle.holds(canary=canary)
+
+    def begin_share(self) -> None:
+        """A run's canary passed: take the whole share, filling it as the others make room."""
+        self._throttle.begin_share()
 
     @staticmethod
     @contextmanager

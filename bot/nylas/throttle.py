@@ -14,13 +14,13 @@ only the calls it accepts). A lone 429 says the way to Nylas varies: the margin 
 pace also eases off by 1 %, once a window (the refusals of one burst are one event; back within a
 second), instead of cutting every caller for long.
 
-A replica that starts calling while others are counted (it joins a run, or starts one beside theirs,
-or learns of them only after its canary call) finds the window full: the others spent the whole
-budget until they noticed it, and Nylas still counts their last second. Its share starts empty and
-fills over one window, from when the others have noticed it (`share(..., others_notice_within=)`);
-they stop calling until their own calls fit their smaller share, which leaves the newcomer room as
-those calls leave. Its first call (a canary) goes once the share holds one; what it leaves unused
-while that call is answered is spent after.
+A replica that starts calling while others are counted (it joins a run, or starts one beside
+theirs; a run's pass counts the callers before its first call) finds the window full: the others
+spent the whole budget until they noticed it, and Nylas still counts their last second. Its share
+starts empty and fills over one window, from when the others have noticed it
+(`share(..., others_notice_within=)`); they stop calling until their own calls fit their smaller
+share, which leaves the newcomer room as those calls leave. Its first call (a canary) goes once
+the share holds one; what it leaves unused while that call is answered is spent after.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class Throttle:
         self._margin = MARGIN[0]
         self._notice_seconds = 0.0  # how soon the other replicas see this one calling
         self._filling_from: float | None = None  # its share fills over one window from then
-        self._calling_since = -math.inf  # its first call after a window without any
+        self._others_hold: int | None = None  # the most the others may have in the window
 
     def _current_margin(self) -> float:
         least, _step, _most, recovery = MARGIN
@@ -131,27 +131,52 @@ class Throttle:
     @property
     def effective_rate(self) -> float:
         """This process's pace now: its share of the budget, eased off after 429s."""
-        return self.rate_per_second / self._replicas / (1.0 + self._current_slowdown())
+        return self._share_rate() / (1.0 + self._current_slowdown())
 
-    def share(self, replicas: int, *, others_notice_within: float = 0.0) -> None:
+    def _share_rate(self) -> float:
+        """An equal share, or what the others leave if more (one of them is making its canary
+        call: it holds one call until it has passed, and then fills its share)."""
+        share = self.rate_per_second / self._replicas
+        if self._others_hold is not None:
+            left = size_of(self.rate_per_second) - self._others_hold
+            share = max(share, left / WINDOW_SECONDS)
+        return share
+
+    def share(
+        self,
+        replicas: int,
+        *,
+        others_notice_within: float = 0.0,
+        others_hold: int | None = None,
+    ) -> None:
         """`replicas` processes (this one included) are calling Nylas for runs right now: each
         takes an equal share of the application's budget. The others see this process start
-        calling within `others_notice_within` seconds. One that learns of others while it was
-        not spending its new share, and began calling less than a window ago (its calls so far,
-        a run's canary, were made alone), fills its share as the others' last second leaves
-        Nylas's count. (One calling for longer, below its share, goes on as it was.)"""
-        replicas = max(1, replicas)
-        now = time.monotonic()
-        starting = now - self._calling_since < WINDOW_SECONDS
-        if replicas > self._replicas and starting and self._filling_from is None:
-            recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
-            if recent < size_of(self.rate_per_second / replicas):
-                self._filling_from = now + others_notice_within
-        self._replicas = replicas
+        calling within `others_notice_within` seconds; `others_hold`, when known, is the most
+        calls they may have in Nylas's window together (their `holds`): while this process's
+        share fills, it may take the room they leave at once."""
+        self._replicas = max(1, replicas)
         self._notice_seconds = others_notice_within
+        self._others_hold = others_hold
+
+    def holds(self, *, canary: bool = False) -> int:
+        """The most calls this process may have in Nylas's window until its share changes: its
+        calls of the last window, or its share if more (its pace eased off or not); while a
+        run's canary is its only work, those calls and the canary's next."""
+        now = time.monotonic()
+        recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
+        if canary:
+            return recent + 1
+        return max(recent, math.ceil(size_of(self._share_rate())))
+
+    def begin_share(self) -> None:
+        """This process goes on from a run's canary to its whole share: with others calling, it
+        fills it from when they have noticed (they kept the budget meanwhile)."""
+        if self._replicas > 1:
+            self._filling_from = time.monotonic() + self._notice_seconds
 
     def _window_size(self, now: float, rate: float) -> float:
-        """How many calls may be in the window now (a fraction while the share fills)."""
+        """How many calls may be in the window now: while the share fills, what it has filled
+        or the room the others leave (when they said what they hold), whichever is more."""
         full = size_of(rate)
         if self._filling_from is None:
             return full
@@ -159,7 +184,10 @@ class Throttle:
         if filled >= 1.0:
             self._filling_from = None
             return full
-        return full * max(0.0, filled)
+        left = 0.0
+        if self._others_hold is not None:
+            left = size_of(self.rate_per_second) - self._others_hold
+        return max(full * max(0.0, filled), min(full, left))
 
     def throttled(self, refused: Departure | None = None) -> None:
         """Nylas refused the call `refused` (429): it leaves the window (the caller that got it
@@ -205,10 +233,9 @@ class Throttle:
     ) -> Departure | None:
         async with self._turn:
             now = time.monotonic()
-            if not (self._sent and self._sent[-1].at > now - WINDOW_SECONDS):
-                self._calling_since = now
-                if self._replicas > 1:  # the others still take it all
-                    self._filling_from = now + self._notice_seconds
+            calling = self._sent and self._sent[-1].at > now - WINDOW_SECONDS
+            if self._replicas > 1 and not calling:  # the others still take it all
+                self._filling_from = now + self._notice_seconds
             while True:  # again after each wait: calls leaving meanwhile move the window
                 if stopped():  # withdrawn: the turn passes on at once, unspent
                     return None

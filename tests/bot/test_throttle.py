@@ -15,12 +15,13 @@ from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.errors import NylasCallWithdrawn, NylasError
 from bot.nylas.throttle import FINISHING_MARGIN, WINDOW_SECONDS, Throttle
 from bot.runs.execution.budget import BudgetShare
+from storage.callers import holds_of
 from storage.db import Sessions
 from storage.models import RunStatus, utcnow
-from storage.runs import claim_items, transition
+from storage.runs import release_claims, transition
 from tests.contracts.nylas_spec import check_exchange
 from tests.fakes.nylas import API_KEY, FakeNylas
-from tests.storage.test_runs import new_run
+from tests.storage.test_runs import claim_all, new_run
 
 RETRY = RetryPolicy(max_attempts=4, max_backoff_seconds=5.0, initial_backoff_seconds=0.001)
 
@@ -207,35 +208,6 @@ async def test_a_replica_that_joins_takes_its_share_as_the_others_calls_leave_ny
     assert accepted_between(nylas, start + 1.0, start + 3.0) >= 36  # of 40
 
 
-async def test_a_replica_that_learns_of_others_after_its_canary_still_fills_its_share() -> None:
-    """Its canary went while it still counted itself alone (its next count of the others was not
-    due), and the other was spending the whole budget. Its share still fills over one window once
-    it learns of the other: the canary in its window used to make it look like one already
-    calling, so it took its whole share at once (calls answered 429)."""
-    nylas = FakeNylas(rate_limit_per_second=20)
-    # configured a call below Nylas's limit, so that the canary finds room and stays in the window
-    alone, joining = client_of(nylas, rate=19, concurrency=20), client_of(nylas, rate=19)
-    start = time.monotonic()
-    try:
-        first = asyncio.create_task(calling(alone, until=start + 3.0))
-        await asyncio.sleep(1.0)  # the whole budget is spent by the first replica
-        canary = asyncio.create_task(joining.get_connector("microsoft"))
-        await nylas.wait_for("GET", "/v3/connectors/microsoft")
-        joining.share_budget(2, others_notice_within=0.25)  # its count, just after the canary
-        asyncio.get_running_loop().call_later(0.2, alone.share_budget, 2)  # the other's count
-        await asyncio.gather(first, canary, calling(joining, until=start + 3.0, path="microsoft"))
-    finally:
-        await alone.aclose()
-        await joining.aclose()
-    _canary, *wide = nylas.calls("GET", "/v3/connectors/microsoft")
-    # while its share fills (both go on at a full budget after, where a stalled call may be
-    # refused: the callers still waiting at the end go too)
-    joining_calls = [call for call in wide if call.arrived < start + 2.5]
-    assert sum(call.status == 429 for call in joining_calls) <= 1  # or a stray on a stalled machine
-    # of 38: its filling share leaves about half of one share's window unspent
-    assert accepted_between(nylas, start + 1.0, start + 3.0) >= 30
-
-
 async def test_the_refusals_of_one_burst_ease_the_pace_off_once() -> None:
     """Calls already on their way when the first 429 comes back are refused too: one event. The
     pace eases off one step (1 %), not one per refusal (it used to lose 1 % for each, and a
@@ -321,11 +293,101 @@ async def test_a_429_after_a_quiet_spell_does_not_bring_back_the_recovered_slowd
     assert throttle.effective_rate == 20
 
 
+async def test_replicas_counting_each_other_say_what_they_hold_until_alone_again(
+    sessions: Sessions,
+) -> None:
+    run_id = await running_run(sessions, users=4)
+    nylas = FakeNylas()
+    clients = {worker: client_of(nylas, rate=50) for worker in ("here", "there")}
+    shares = {
+        worker: BudgetShare(sessions=sessions, nylas=client, worker_id=worker, lease_seconds=60)
+        for worker, client in clients.items()
+    }
+
+    async def held() -> dict[str, int]:
+        async with sessions() as session:
+            since = utcnow() - timedelta(minutes=1)
+            return await holds_of(session=session, workers=list(shares), updated_since=since)
+
+    for worker in shares:
+        await claim_all(sessions, run_id, worker, limit=2)
+    for share in shares.values():
+        await share.refresh()
+    assert await held() == {"here": 25, "there": 25}  # half of 50 calls a second each
+    async with sessions() as session:
+        await release_claims(session=session, run_id=run_id, worker_id="there")
+        await session.commit()
+    await shares["here"].refresh()  # alone again: an old word must not mislead a later replica
+    assert await held() == {"there": 25}
+    await shares["there"].stop()
+    assert await held() == {}
+    for client in clients.values():
+        await client.aclose()
+
+
+async def test_the_others_keep_the_budget_while_a_replica_makes_its_canary_calls(
+    sessions: Sessions,
+) -> None:
+    """A replica joining a run makes its canary calls first, one at a time. The others keep
+    Nylas's budget but for those calls, and hand its share over once they passed. (The first
+    replica used to cut to half its pace at the joiner's claim, and the half it gave up went
+    unspent while the canary was answered: a second replica cost a run half a second.)"""
+    run_id = await running_run(sessions, users=4)
+    nylas = FakeNylas(rate_limit_per_second=20)
+    first, joining = client_of(nylas, rate=20, concurrency=20), client_of(nylas, rate=20)
+    in_canary = {"first": False, "joining": True}
+    shares = {
+        name: BudgetShare(
+            sessions=sessions,
+            nylas=client,
+            worker_id=name,
+            lease_seconds=60,
+            canaries_only=lambda name=name: in_canary[name],
+        )
+        for name, client in (("first", first), ("joining", joining))
+    }
+    try:
+        await claim_all(sessions, run_id, "first", limit=2)
+        await shares["first"].refresh()
+        await shares["joining"].refresh()  # before its canary's claim
+        await claim_all(sessions, run_id, "joining", limit=1)
+        await shares["first"].refresh()  # its next count
+        began = time.monotonic()
+        await asyncio.gather(*(first.get_connector("google") for _ in range(19)))
+        kept = time.monotonic() - began
+        await joining.get_connector("microsoft")  # the canary call
+        in_canary["joining"] = False
+        await shares["joining"].refresh()
+        joining.begin_share()
+        await shares["first"].refresh()
+        until = time.monotonic() + 2.5
+        await asyncio.gather(
+            calling(first, until=until), calling(joining, until=until, path="microsoft")
+        )
+    finally:
+        await first.aclose()
+        await joining.aclose()
+    assert kept < 0.5  # at half the budget, its eleventh call waited a second
+    assert nylas.throttled <= 1  # 0, or a stray one when this machine stalls a call
+    assert len(nylas.calls("GET", "/v3/connectors/microsoft")) >= 15  # its share, filled
+
+
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:
     nylas = FakeNylas()
     client = client_of(nylas, rate=50)
     share = BudgetShare(sessions=sessions, nylas=client, worker_id="here", lease_seconds=60)
-    run_id = await new_run(sessions, [f"user{index}@acme.com" for index in range(4)])
+    run_id = await running_run(sessions, users=4)
+    await share.refresh()
+    assert client.replicas == 1  # nobody else is calling Nylas
+    for worker in ("here", "there"):
+        await claim_all(sessions, run_id, worker, limit=2)
+    await share.refresh()
+    assert client.replicas == 2
+    await client.aclose()
+
+
+async def running_run(sessions: Sessions, *, users: int) -> int:
+    run_id = await new_run(sessions, [f"user{index}@acme.com" for index in range(users)])
     async with sessions() as session:
         await transition(
             session=session,
@@ -334,21 +396,7 @@ async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> Non
             to_status=RunStatus.RUNNING,
         )
         await session.commit()
-    await share.refresh()
-    assert client.replicas == 1  # nobody else is calling Nylas
-    for worker in ("here", "there"):
-        async with sessions() as session:
-            await claim_items(
-                session=session,
-                run_id=run_id,
-                worker_id=worker,
-                limit=2,
-                stale_before=utcnow() - timedelta(minutes=1),
-            )
-            await session.commit()
-    await share.refresh()
-    assert client.replicas == 2
-    await client.aclose()
+    return run_id
 
 
 async def test_calls_withdrawn_while_waiting_for_their_turn_leave_it_unspent() -> None:

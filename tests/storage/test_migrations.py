@@ -58,6 +58,7 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0010",
             "0011",
             "0012",
+            "0013",
         ]
     finally:
         await fresh.dispose()

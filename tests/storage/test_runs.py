@@ -24,6 +24,7 @@ from storage.runs import (
     item_counts,
     items_of,
     live_workers,
+    pending_left,
     release_items,
     runs_with_unanswered_users,
     transition,
@@ -156,13 +157,15 @@ async def test_stale_claims_are_taken_over_and_the_old_worker_cannot_finish_them
         await session.commit()
 
 
-async def claim_all(sessions: Sessions, run_id: int, worker_id: str) -> list[ClaimedItem]:
+async def claim_all(
+    sessions: Sessions, run_id: int, worker_id: str, *, limit: int = 100
+) -> list[ClaimedItem]:
     async with sessions() as session:
         claimed = await claim_items(
             session=session,
             run_id=run_id,
             worker_id=worker_id,
-            limit=100,
+            limit=limit,
             stale_before=utcnow() - timedelta(minutes=5),
         )
         await session.commit()
@@ -230,6 +233,18 @@ async def test_live_workers_are_those_with_fresh_claims_on_running_runs(
     assert await live(utcnow() + timedelta(seconds=1)) == set()  # its heartbeat went stale
     await move(RunStatus.RUNNING, RunStatus.FINISHED)
     assert await live(utcnow() - timedelta(minutes=1)) == set()  # only running runs count
+
+
+async def test_the_users_left_to_claim_are_counted_up_to_a_bound(sessions: Sessions) -> None:
+    run_id = await new_run(sessions, [f"user{index}@acme.com" for index in range(6)])
+    await claim_all(sessions, run_id, "replica-1", limit=2)
+
+    async def left(most: int) -> int:
+        async with sessions() as session:
+            return await pending_left(session=session, run_id=run_id, most=most)
+
+    assert await left(most=100) == 4  # the two claimed are no longer waiting
+    assert await left(most=3) == 3  # a bounded look, however many wait
 
 
 async def test_a_read_only_session_reads_while_a_writer_holds_the_lock(

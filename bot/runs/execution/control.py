@@ -22,6 +22,11 @@ class RunControl(CanaryControl, Protocol):
     def progressed(self, run_id: int) -> None:
         """Outcomes of the run were recorded."""
 
+    async def count_callers(self, run_id: int, *, canary: bool) -> None:
+        """Count the replicas calling Nylas for runs now and take this process's share of the
+        budget. `canary`: this run's pass is about to make its canary calls (while no pass here
+        calls at its share, the others keep the budget but for those), else it passed them."""
+
 
 @dataclass(frozen=True)
 class PassLimits:

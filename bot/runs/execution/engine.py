@@ -18,6 +18,7 @@ from bot.logs import log_event
 from bot.metrics import Metrics
 from bot.nylas.client import NylasClient
 from bot.runs.execution.breaker import Trip
+from bot.runs.execution.budget import BudgetShare
 from bot.runs.execution.control import PassLimits
 from bot.runs.execution.lookups import LookupLimits, look_up_unanswered
 from bot.runs.execution.observers import RunObserver
@@ -65,6 +66,14 @@ class RunEngine:
         self._scheduler = scheduler
         self._observers = tuple(observers)  # told in this order
         self.worker_id = new_worker_id()
+        self._wide: set[int] = set()  # runs whose pass here has passed its canary
+        self._budget = BudgetShare(
+            sessions=sessions,
+            nylas=nylas,
+            worker_id=self.worker_id,
+            lease_seconds=settings.bulkauth_item_lease_seconds,
+            canaries_only=lambda: not self._wide,
+        )
         self._active: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
         self._cancelled: set[int] = set()
@@ -81,17 +90,20 @@ class RunEngine:
             id=f"run-scan:{self.worker_id}",
             next_run_time=utcnow(),
         )
+        self._budget.start()
 
     async def stop(self, *, timeout: float) -> None:
         """Stop claiming, hand queued items back, let in-flight calls finish."""
         self._stopping.set()
-        if not self._active:
-            return
-        _done, late = await asyncio.wait(list(self._active.values()), timeout=timeout)
-        for task in late:  # their claims go stale and another process takes the items over
-            task.cancel()
-        if late:
-            await asyncio.wait(late, timeout=1.0)
+        try:
+            if self._active:
+                _done, late = await asyncio.wait(list(self._active.values()), timeout=timeout)
+                for task in late:  # their claims go stale and another process takes them over
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late, timeout=1.0)
+        finally:
+            await self._budget.stop()
 
     def is_working(self, run_id: int) -> bool:
         return run_id in self._active
@@ -183,6 +195,13 @@ class RunEngine:
                 await observer.finished(run_id, cancelled_by=cancelled_by)
             except Exception:
                 log.exception("run %s: %s failed at the run's end", run_id, type(observer).__name__)
+
+    async def count_callers(self, run_id: int, *, canary: bool) -> None:
+        if canary:
+            self._wide.discard(run_id)
+        else:
+            self._wide.add(run_id)
+        await self._budget.refresh()
 
     async def still_running(self, run_id: int) -> bool:
         if self.should_stop(run_id):
@@ -319,6 +338,8 @@ class RunEngine:
             await self._maybe_finish(run_id)
         except Exception:
             log.exception("run %s: worker stopped; the next scan picks it up again", run_id)
+        finally:
+            self._wide.discard(run_id)
 
     async def _maybe_finish(self, run_id: int) -> None:
         """The process that sees the last item done closes the run (once)."""

@@ -4,7 +4,10 @@ for their turns. A claim takes CLAIM_AHEAD_SECONDS of the pass's pace, and the n
 of it is taken: so a pass holds at most 0.6 s of the process's share of the pace (it used to hold up
 to three times BULKAUTH_NYLAS_CONCURRENCY, seconds of a replica's share), a replica started during a
 slow run finds users left, and replicas sharing a run run out within moments of each other. Each
-claim is a database round trip, so claims are not made smaller than that."""
+claim is a database round trip, so claims are not made smaller than that, but near a run's end:
+there, with other replicas calling, a claim takes only half of this replica's part of the users
+left (`fair_part`), so that they reach the end together instead of one sending its last users
+alone, at its share of the budget, while the others' share stands idle."""
 
 from __future__ import annotations
 
@@ -20,6 +23,11 @@ CLAIM_AHEAD_SECONDS = 0.4
 def claim_size(rate_per_second: float, most: int) -> int:
     """The users one claim takes at this pace (the pass claims again once half are taken)."""
     return max(1, min(most, math.ceil(rate_per_second * CLAIM_AHEAD_SECONDS)))
+
+
+def fair_part(size: int, *, left: int, replicas: int) -> int:
+    """A claim of at most `size` users when `left` wait to be claimed and `replicas` share them."""
+    return max(1, min(size, math.ceil(left / (2 * replicas))))
 
 
 class ReadyUsers:

@@ -40,13 +40,14 @@ from bot.runs.execution.outcomes import (
     not_granted,
     unsent,
 )
-from bot.runs.execution.ready import ReadyUsers, claim_size
+from bot.runs.execution.ready import ReadyUsers, claim_size, fair_part
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
 from storage.models import ItemStatus, utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
+    pending_left,
     refresh_claims,
     release_claims,
 )
@@ -94,6 +95,8 @@ class RunPass:
         try:
             if not await self._canary().passes():
                 return
+            await self._control.count_callers(self._context.run_id, canary=False)
+            self._nylas.begin_share()
             recording = asyncio.create_task(self._record_all())
             await asyncio.gather(
                 self._feed(), *(self._send_all() for _ in range(self._concurrency))
@@ -114,7 +117,7 @@ class RunPass:
             context=self._context,
             control=self._control,
             calls=CanaryCalls(
-                claim_one=lambda: self._next_claims(stale, limit=1),
+                claim_one=lambda: self._claim_canary(stale),
                 send=self._send,
                 record=self._record_told,
             ),
@@ -156,6 +159,12 @@ class RunPass:
 
     async def _claim(self, stale: timedelta, limit: int) -> list[ClaimedItem]:
         async with self._sessions() as session:
+            replicas = self._nylas.replicas
+            if replicas > 1:  # near the run's end, a fair part of what is left
+                left = await pending_left(
+                    session=session, run_id=self._context.run_id, most=2 * replicas * limit
+                )
+                limit = fair_part(limit, left=left, replicas=replicas)
             claimed = await claim_items(
                 session=session,
                 run_id=self._context.run_id,
@@ -178,6 +187,13 @@ class RunPass:
         except SQLAlchemyError as error:
             self._give_up("claim users", error)
         return None
+
+    async def _claim_canary(self, stale: timedelta) -> list[ClaimedItem] | None:
+        """A canary user. First this pass counts the callers (before its first call), and with
+        others calling says it makes canary calls, before its claim shows it to them: they keep
+        the budget but for those calls until they passed (bot/runs/execution/budget.py)."""
+        await self._control.count_callers(self._context.run_id, canary=True)
+        return await self._next_claims(stale, limit=1)
 
     def _claim_size(self) -> int:
         share = self._nylas.rate_per_second / self._nylas.replicas
