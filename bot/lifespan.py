@@ -239,6 +239,8 @@ async def lifespan(settings: Settings, *, redactor: Redactor | None = None) -> A
             observers=[reporter, WhenFinished(home.refresh), WhenFinished(anchors.anchor)],
         )
         run_engine.start()
+        run_engine.budget.start()
+        stack.push_async_callback(run_engine.budget.stop)
         webhooks, alerts = await start_webhooks(settings, sessions, slack, scheduler, stack)
         sweep = HealthSweep(
             sessions=sessions,

@@ -1,12 +1,14 @@
 """What each replica calling Nylas for runs may hold of the application's budget: the most calls
-it may have in Nylas's one-second window until its next word. A replica writes its row while it
-counts others calling beside it and deletes it when it counts itself alone again; the others read
-the rows of the live workers (bot/runs/execution/budget.py). Only a worker writes its own row, so
-an update that finds none inserts it without a race."""
+it may have in Nylas's one-second window until its next word, and whether it makes nothing but
+runs' canary calls. A replica writes its row while it counts others calling beside it and deletes
+it when it counts itself alone again; the others read the recent rows of the live workers
+(bot/runs/execution/budget.py). Only a worker writes its own row (one write at a time), so an
+update that finds none inserts it without a race."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, update
@@ -16,15 +18,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import NylasCaller, utcnow
 
 
-async def publish_holds(*, session: AsyncSession, worker_id: str, holds: int) -> None:
+@dataclass(frozen=True)
+class Holds:
+    calls: int  # the most it may have in Nylas's window until its next word
+    canary: bool  # it makes nothing but runs' canary calls
+
+
+async def publish_holds(*, session: AsyncSession, worker_id: str, holds: Holds) -> None:
     now = utcnow()
     changed = await session.exec(
         update(NylasCaller)
         .where(col(NylasCaller.worker_id) == worker_id)
-        .values(holds=holds, updated_at=now)
+        .values(holds=holds.calls, canary=holds.canary, updated_at=now)
     )
     if not changed.rowcount:
-        session.add(NylasCaller(worker_id=worker_id, holds=holds, updated_at=now))
+        row = NylasCaller(worker_id=worker_id, holds=holds.calls, canary=holds.canary)
+        session.add(row)
 
 
 async def withdraw_holds(*, session: AsyncSession, worker_id: str) -> None:
@@ -33,11 +42,12 @@ async def withdraw_holds(*, session: AsyncSession, worker_id: str) -> None:
 
 async def holds_of(
     *, session: AsyncSession, workers: Collection[str], updated_since: datetime
-) -> dict[str, int]:
+) -> dict[str, Holds]:
     """The holds of `workers` written since `updated_since` (a worker without one is missing)."""
     query = (
-        select(NylasCaller.worker_id, NylasCaller.holds)
+        select(NylasCaller.worker_id, NylasCaller.holds, NylasCaller.canary)
         .where(col(NylasCaller.worker_id).in_(list(workers)))
         .where(col(NylasCaller.updated_at) >= updated_since)
     )
-    return dict((await session.exec(query)).all())
+    rows = (await session.exec(query)).all()
+    return {worker: Holds(calls, canary) for worker, calls, canary in rows}

@@ -81,6 +81,7 @@ async def test_db_upgrade_lists_the_migrations_it_applied(tmp_path: Path) -> Non
         "applied 0010 grant health",
         "applied 0011 webhooks",
         "applied 0012 revoke across every credential",
+        "applied 0013 what each replica calling Nylas holds of the budget",
         "database is up to date",
     ]
     code, out, _err = await bulkauth(tmp_path, "db", "upgrade")

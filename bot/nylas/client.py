@@ -175,17 +175,23 @@ class NylasClient:
         *,
         others_notice_within: float = 0.0,
         others_hold: int | None = None,
+        set_aside: int = 0,
     ) -> None:
-        """`replicas` processes (this one included) call Nylas now: take an equal share. The
+        """`replicas` processes (this one included) call Nylas now: take an equal share of the
+        budget but for `set_aside` calls a window (others in their canary hold those). The
         others see this one start calling within `others_notice_within` seconds, and may have
         `others_hold` calls in Nylas's window together (None: not known)."""
         self._throttle.share(
-            replicas, others_notice_within=others_notice_within, others_hold=others_hold
+            replicas,
+            others_notice_within=others_notice_within,
+            others_hold=others_hold,
+            set_aside=set_aside,
         )
 
-    def holds(self, *, canary: bool = False) -> int:
-        """The most calls this process may have in Nylas's window until its share changes."""
-        return self._throttle.holds(canary=canary)
+    def holds(self, *, canaries: int = 0) -> int:
+        """The most calls this process may have in Nylas's window until its share changes
+        (`canaries`: the runs whose canary is its only work)."""
+        return self._throttle.holds(canaries=canaries)
 
     def begin_share(self) -> None:
         """A run's canary passed: take the whole share, filling it as the others make room."""

@@ -19,8 +19,11 @@ theirs; a run's pass counts the callers before its first call) finds the window 
 spent the whole budget until they noticed it, and Nylas still counts their last second. Its share
 starts empty and fills over one window, from when the others have noticed it
 (`share(..., others_notice_within=)`); they stop calling until their own calls fit their smaller
-share, which leaves the newcomer room as those calls leave. Its first call (a canary) goes once
-the share holds one; what it leaves unused while that call is answered is spent after.
+share, which leaves the newcomer room as those calls leave. When the others have said what they
+hold (`others_hold`), it takes at once the room they leave. Its first call (a canary) goes once
+the share holds one; while a replica's runs are all in their canary, the others keep the budget
+but for what it holds (`set_aside`), and it begins filling its share once a canary passed
+(`begin_share`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ PRECISE_SECONDS = 0.002
 # its whole-second Retry-After, and refusals come only a little early (in the 50/s benchmark,
 # a median of 0.3 ms and 90 % within 1.1 ms before the window had room).
 FINISHING_MARGIN = 0.003
+# What a replica whose only work is a run's canary may send before its next word to the others:
+# the canary call, an immediate retry, a look-up of a user sent before.
+CANARY_CALLS = 3
 
 
 def never() -> bool:
@@ -112,6 +118,7 @@ class Throttle:
         self._notice_seconds = 0.0  # how soon the other replicas see this one calling
         self._filling_from: float | None = None  # its share fills over one window from then
         self._others_hold: int | None = None  # the most the others may have in the window
+        self._set_aside = 0  # calls a window held by others in their canary
 
     def _current_margin(self) -> float:
         least, _step, _most, recovery = MARGIN
@@ -134,13 +141,9 @@ class Throttle:
         return self._share_rate() / (1.0 + self._current_slowdown())
 
     def _share_rate(self) -> float:
-        """An equal share, or what the others leave if more (one of them is making its canary
-        call: it holds one call until it has passed, and then fills its share)."""
-        share = self.rate_per_second / self._replicas
-        if self._others_hold is not None:
-            left = size_of(self.rate_per_second) - self._others_hold
-            share = max(share, left / WINDOW_SECONDS)
-        return share
+        """An equal share of what the replicas in their canary leave (`share`)."""
+        left = max(size_of(self.rate_per_second) - self._set_aside, 1.0)
+        return left / WINDOW_SECONDS / self._replicas
 
     def share(
         self,
@@ -148,24 +151,28 @@ class Throttle:
         *,
         others_notice_within: float = 0.0,
         others_hold: int | None = None,
+        set_aside: int = 0,
     ) -> None:
         """`replicas` processes (this one included) are calling Nylas for runs right now: each
-        takes an equal share of the application's budget. The others see this process start
-        calling within `others_notice_within` seconds; `others_hold`, when known, is the most
-        calls they may have in Nylas's window together (their `holds`): while this process's
-        share fills, it may take the room they leave at once."""
+        takes an equal share of the application's budget, but for `set_aside` calls a window
+        that others still in their canary hold. The others see this process start calling
+        within `others_notice_within` seconds; `others_hold`, when known, is the most calls all
+        the others may have in Nylas's window together: while this process's share fills, it
+        takes at once the room they leave."""
         self._replicas = max(1, replicas)
         self._notice_seconds = others_notice_within
         self._others_hold = others_hold
+        self._set_aside = set_aside
 
-    def holds(self, *, canary: bool = False) -> int:
+    def holds(self, *, canaries: int = 0) -> int:
         """The most calls this process may have in Nylas's window until its share changes: its
-        calls of the last window, or its share if more (its pace eased off or not); while a
-        run's canary is its only work, those calls and the canary's next."""
+        calls of the last window, or its share if more (its pace eased off or not). While its
+        only work is `canaries` runs' canaries (one call at a time each), its calls of the last
+        window and a few more for each: the call, a retry, a look-up."""
         now = time.monotonic()
         recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
-        if canary:
-            return recent + 1
+        if canaries:
+            return recent + CANARY_CALLS * canaries
         return max(recent, math.ceil(size_of(self._share_rate())))
 
     def begin_share(self) -> None:

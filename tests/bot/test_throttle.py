@@ -293,34 +293,54 @@ async def test_a_429_after_a_quiet_spell_does_not_bring_back_the_recovered_slowd
     assert throttle.effective_rate == 20
 
 
-async def test_replicas_counting_each_other_say_what_they_hold_until_alone_again(
+async def test_replicas_share_what_a_replica_in_its_canary_leaves_and_say_so(
     sessions: Sessions,
 ) -> None:
-    run_id = await running_run(sessions, users=4)
+    """Two replicas calling at their share and a third in its canary: the two share equally
+    what the third leaves (it holds a few calls), each writing what it holds; a replica alone
+    again withdraws its word, and so does one that stops."""
+    run_id = await running_run(sessions, users=6)
     nylas = FakeNylas()
-    clients = {worker: client_of(nylas, rate=50) for worker in ("here", "there")}
+    names = ("here", "there", "joining")
+    clients = {name: client_of(nylas, rate=50) for name in names}
     shares = {
-        worker: BudgetShare(sessions=sessions, nylas=client, worker_id=worker, lease_seconds=60)
-        for worker, client in clients.items()
+        name: BudgetShare(
+            sessions=sessions,
+            nylas=clients[name],
+            worker_id=name,
+            lease_seconds=60,
+            canaries=lambda name=name: 1 if name == "joining" else 0,
+        )
+        for name in names
     }
 
-    async def held() -> dict[str, int]:
+    async def held() -> dict[str, tuple[int, bool]]:
         async with sessions() as session:
             since = utcnow() - timedelta(minutes=1)
-            return await holds_of(session=session, workers=list(shares), updated_since=since)
+            words = await holds_of(session=session, workers=names, updated_since=since)
+        return {name: (word.calls, word.canary) for name, word in words.items()}
 
-    for worker in shares:
-        await claim_all(sessions, run_id, worker, limit=2)
-    for share in shares.values():
-        await share.refresh()
-    assert await held() == {"here": 25, "there": 25}  # half of 50 calls a second each
-    async with sessions() as session:
-        await release_claims(session=session, run_id=run_id, worker_id="there")
-        await session.commit()
-    await shares["here"].refresh()  # alone again: an old word must not mislead a later replica
-    assert await held() == {"there": 25}
+    async def refresh(*refreshing: str) -> None:
+        for name in refreshing:
+            await shares[name].refresh()
+
+    for name in ("here", "there"):
+        await claim_all(sessions, run_id, name, limit=2)
+    await refresh("here", "there")
+    assert await held() == {"here": (25, False), "there": (25, False)}  # half of 50 each
+    await refresh("joining")  # its pass says so before its canary's claim shows it
+    await claim_all(sessions, run_id, "joining", limit=1)
+    await refresh("here", "there")
+    # (50 - 3) / 2 each: the canary's call, a retry and a look-up are left to the third
+    assert await held() == {"here": (24, False), "there": (24, False), "joining": (3, True)}
+    for name in ("there", "joining"):
+        async with sessions() as session:
+            await release_claims(session=session, run_id=run_id, worker_id=name)
+            await session.commit()
+    await refresh("here")  # alone again: an old word must not mislead a later replica
+    assert "here" not in await held()
     await shares["there"].stop()
-    assert await held() == {}
+    assert await held() == {"joining": (3, True)}
     for client in clients.values():
         await client.aclose()
 
@@ -342,7 +362,7 @@ async def test_the_others_keep_the_budget_while_a_replica_makes_its_canary_calls
             nylas=client,
             worker_id=name,
             lease_seconds=60,
-            canaries_only=lambda name=name: in_canary[name],
+            canaries=lambda name=name: 1 if in_canary[name] else 0,
         )
         for name, client in (("first", first), ("joining", joining))
     }
@@ -353,12 +373,12 @@ async def test_the_others_keep_the_budget_while_a_replica_makes_its_canary_calls
         await claim_all(sessions, run_id, "joining", limit=1)
         await shares["first"].refresh()  # its next count
         began = time.monotonic()
-        await asyncio.gather(*(first.get_connector("google") for _ in range(19)))
+        await asyncio.gather(*(first.get_connector("google") for _ in range(17)))  # 20 - 3
         kept = time.monotonic() - began
         await joining.get_connector("microsoft")  # the canary call
         in_canary["joining"] = False
         await shares["joining"].refresh()
-        joining.begin_share()
+        joining.begin_share()  # (the engine's count after a canary passed)
         await shares["first"].refresh()
         until = time.monotonic() + 2.5
         await asyncio.gather(
@@ -367,9 +387,10 @@ async def test_the_others_keep_the_budget_while_a_replica_makes_its_canary_calls
     finally:
         await first.aclose()
         await joining.aclose()
-    assert kept < 0.5  # at half the budget, its eleventh call waited a second
-    assert nylas.throttled <= 1  # 0, or a stray one when this machine stalls a call
-    assert len(nylas.calls("GET", "/v3/connectors/microsoft")) >= 15  # its share, filled
+    assert kept < 0.9  # at half the budget, its eleventh call waited a second
+    assert nylas.throttled <= 2  # 0, or strays at a window's edge when this machine stalls
+    _canary, *wide = nylas.calls("GET", "/v3/connectors/microsoft")
+    assert len(wide) >= 14  # its share, filled
 
 
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:

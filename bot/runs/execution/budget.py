@@ -6,17 +6,19 @@ heart-beats: the same lease that hands a stopped worker's items over) and paces 
 equal share: rate / (those others + itself). A replica that stops counts until its claims go
 stale (BULKAUTH_ITEM_LEASE_SECONDS); one that joins, or one whose last users are answered, is
 counted anew within a quarter of a second (an indexed query), so the others neither overshoot
-nor leave the budget idle for long. A run's pass also counts them once it has claimed its canary
-user, before its first call (the engine's `count_callers`).
+nor leave the budget idle for long. A run's pass also counts them before its canary's claim and
+once its canary passed (the engine's `count_callers`), so it knows at its first call.
 
-A replica that finds others calling cannot know how much of Nylas's last second they spent: its
-share fills over one window from when they have counted it, as they hand theirs over
-(bot/nylas/throttle.py). So while it counts others, each replica also writes what it holds: the
-most calls it may have in Nylas's window until its next word, its calls of the last second or its
-share if more (storage/callers.py). Once every other replica has written, one whose share fills
-takes at once the room they leave. (The first replica of a run, still spending the catch-up
-after its canary when the second joins, holds far less than the whole budget.) The engine runs
-the refresh loop."""
+A run's pass starts with canary calls, one at a time, and a joining replica used to cost the
+others half their pace while its canary was answered. So while it counts others, each replica
+writes its word (storage/callers.py): the most calls it may have in Nylas's window until its next
+word (its calls of the last second, or its share if more) and whether runs' canaries are its only
+work. A pass says so before its canary's claim shows it to the others. They leave it a few calls
+a window (its calls, a retry, a look-up) and share the rest equally among the replicas calling at
+their share; once its canary passed, it says so, they take their smaller share, and its share
+fills over one window as theirs leaves Nylas's count (bot/nylas/throttle.py), at once as far as
+their words leave room. A word is trusted while it is recent (a second): a replica whose writes
+fail counts as calling at its equal share."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
 from bot.runtime.tasks import cancel_and_wait
-from storage.callers import holds_of, publish_holds, withdraw_holds
+from storage.callers import Holds, holds_of, publish_holds, withdraw_holds
 from storage.db import Sessions, read_only_sessions
 from storage.models import utcnow
 from storage.runs import live_workers
@@ -40,6 +42,9 @@ BUDGET_SECONDS = 0.25
 # A replica's claims reach the others' next count within a refresh and its query
 NOTICE_SECONDS = BUDGET_SECONDS + 0.05
 IDLE_BUDGET_SECONDS = 1.0  # while no worker holds claims
+# A replica's word is trusted while this recent (it writes one every refresh): a replica whose
+# writes fail counts as one calling at its equal share, and an old word misleads nobody.
+WORD_FRESH_SECONDS = 4 * BUDGET_SECONDS
 
 
 class BudgetShare:
@@ -50,7 +55,7 @@ class BudgetShare:
         nylas: NylasClient,
         worker_id: str,
         lease_seconds: float,
-        canaries_only: Callable[[], bool] = lambda: False,
+        canaries: Callable[[], int] = lambda: 0,
     ) -> None:
         self._sessions = sessions
         self._readers = read_only_sessions(sessions)
@@ -60,8 +65,8 @@ class BudgetShare:
         self._task: asyncio.Task[None] | None = None
         self._published = False  # this process's holds are in the database
         self._counting = asyncio.Lock()  # the loop and a pass's count, one at a time
-        # this process makes nothing but runs' canary calls (one at a time): it holds those
-        self._canaries_only = canaries_only
+        # how many runs' canaries are this process's only work (0: it calls at its share)
+        self._canaries = canaries
 
     def start(self) -> None:
         """Refresh until `stop` (a loop of its own, not a scheduler job: it is frequent, cheap
@@ -70,8 +75,9 @@ class BudgetShare:
 
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
-        if self._published:
-            await self._publish(replicas=1)
+        async with self._counting:
+            if self._published:
+                await self._publish(others=False)
 
     async def _refreshing(self) -> None:
         while True:
@@ -85,20 +91,22 @@ class BudgetShare:
             return await self._count()
 
     async def _count(self) -> bool:
-        since = utcnow() - self._lease
         try:
             async with self._readers() as session:
-                workers = await live_workers(session=session, fresh_since=since)
+                now = utcnow()
+                workers = await live_workers(session=session, fresh_since=now - self._lease)
                 others = workers - {self._worker_id}
-                holds = (
-                    await holds_of(session=session, workers=others, updated_since=since)
+                fresh = now - timedelta(seconds=WORD_FRESH_SECONDS)
+                words = (
+                    await holds_of(session=session, workers=others, updated_since=fresh)
                     if others
                     else {}
                 )
         except SQLAlchemyError as error:  # keep the last share; try again in a second
             log.warning("Nylas budget share not refreshed (%s)", type(error).__name__)
             return False
-        replicas = len(others) + 1
+        in_canary = {worker: word for worker, word in words.items() if word.canary}
+        replicas = len(others) - len(in_canary) + 1
         if replicas != self._nylas.replicas:
             log_event(
                 log,
@@ -110,27 +118,26 @@ class BudgetShare:
             replicas,
             others_notice_within=NOTICE_SECONDS,
             # known only when every other replica said what it holds
-            others_hold=sum(holds.values()) if len(holds) == len(others) else None,
+            others_hold=sum(w.calls for w in words.values()) if len(words) == len(others) else None,
+            set_aside=sum(word.calls for word in in_canary.values()),
         )
-        if replicas > 1 or self._published:
-            await self._publish(replicas)
+        if others or self._published:
+            await self._publish(others=bool(others))
         return bool(workers)
 
-    async def _publish(self, replicas: int) -> None:
-        """Write what this process holds while others call beside it (they take the room it
-        leaves); delete it once alone again (a later replica must not read an old word)."""
+    async def _publish(self, *, others: bool) -> None:
+        """Write what this process holds while others call beside it; delete it once alone
+        again."""
         try:
             async with self._sessions() as session:
-                if replicas > 1:
-                    await publish_holds(
-                        session=session,
-                        worker_id=self._worker_id,
-                        holds=self._nylas.holds(canary=self._canaries_only()),
-                    )
+                if others:
+                    canaries = self._canaries()
+                    holds = Holds(self._nylas.holds(canaries=canaries), canary=canaries > 0)
+                    await publish_holds(session=session, worker_id=self._worker_id, holds=holds)
                 else:
                     await withdraw_holds(session=session, worker_id=self._worker_id)
                 await session.commit()
-        except SQLAlchemyError as error:  # the others fill their share blind meanwhile
+        except SQLAlchemyError as error:  # its word goes stale: it counts at its equal share
             log.warning("Nylas budget holds not written (%s)", type(error).__name__)
             return
-        self._published = replicas > 1
+        self._published = others

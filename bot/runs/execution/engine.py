@@ -66,13 +66,15 @@ class RunEngine:
         self._scheduler = scheduler
         self._observers = tuple(observers)  # told in this order
         self.worker_id = new_worker_id()
+        self._in_canary: set[int] = set()  # runs whose pass here makes its canary calls
         self._wide: set[int] = set()  # runs whose pass here has passed its canary
-        self._budget = BudgetShare(
+        # this process's share of Nylas's budget (the lifespan starts and stops its loop)
+        self.budget = BudgetShare(
             sessions=sessions,
             nylas=nylas,
             worker_id=self.worker_id,
             lease_seconds=settings.bulkauth_item_lease_seconds,
-            canaries_only=lambda: not self._wide,
+            canaries=lambda: 0 if self._wide else len(self._in_canary),
         )
         self._active: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
@@ -90,20 +92,17 @@ class RunEngine:
             id=f"run-scan:{self.worker_id}",
             next_run_time=utcnow(),
         )
-        self._budget.start()
 
     async def stop(self, *, timeout: float) -> None:
         """Stop claiming, hand queued items back, let in-flight calls finish."""
         self._stopping.set()
-        try:
-            if self._active:
-                _done, late = await asyncio.wait(list(self._active.values()), timeout=timeout)
-                for task in late:  # their claims go stale and another process takes them over
-                    task.cancel()
-                if late:
-                    await asyncio.wait(late, timeout=1.0)
-        finally:
-            await self._budget.stop()
+        if not self._active:
+            return
+        _done, late = await asyncio.wait(list(self._active.values()), timeout=timeout)
+        for task in late:  # their claims go stale and another process takes the items over
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
 
     def is_working(self, run_id: int) -> bool:
         return run_id in self._active
@@ -197,11 +196,16 @@ class RunEngine:
                 log.exception("run %s: %s failed at the run's end", run_id, type(observer).__name__)
 
     async def count_callers(self, run_id: int, *, canary: bool) -> None:
+        began = not canary and not self._wide  # this process goes on to its whole share
         if canary:
+            self._in_canary.add(run_id)
             self._wide.discard(run_id)
         else:
+            self._in_canary.discard(run_id)
             self._wide.add(run_id)
-        await self._budget.refresh()
+        await self.budget.refresh()
+        if began:  # with others calling, it fills its share as they hand theirs over
+            self.nylas.begin_share()
 
     async def still_running(self, run_id: int) -> bool:
         if self.should_stop(run_id):
@@ -339,6 +343,7 @@ class RunEngine:
         except Exception:
             log.exception("run %s: worker stopped; the next scan picks it up again", run_id)
         finally:
+            self._in_canary.discard(run_id)
             self._wide.discard(run_id)
 
     async def _maybe_finish(self, run_id: int) -> None:

@@ -96,7 +96,6 @@ class RunPass:
             if not await self._canary().passes():
                 return
             await self._control.count_callers(self._context.run_id, canary=False)
-            self._nylas.begin_share()
             recording = asyncio.create_task(self._record_all())
             await asyncio.gather(
                 self._feed(), *(self._send_all() for _ in range(self._concurrency))
