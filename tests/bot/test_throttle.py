@@ -298,10 +298,10 @@ async def test_replicas_share_what_a_replica_in_its_canary_leaves_and_say_so(
 ) -> None:
     """Two replicas calling at their share and a third in its canary: the two share equally
     what the third leaves (it holds a few calls), each writing what it holds; a replica alone
-    again withdraws its word, and so does one that stops."""
+    again withdraws its word, and so does one that stops. One with no claims writes none."""
     run_id = await running_run(sessions, users=6)
     nylas = FakeNylas()
-    names = ("here", "there", "joining")
+    names = ("here", "there", "joining", "idle")
     clients = {name: client_of(nylas, rate=50) for name in names}
     shares = {
         name: BudgetShare(
@@ -326,8 +326,9 @@ async def test_replicas_share_what_a_replica_in_its_canary_leaves_and_say_so(
 
     for name in ("here", "there"):
         await claim_all(sessions, run_id, name, limit=2)
-    await refresh("here", "there")
-    assert await held() == {"here": (25, False), "there": (25, False)}  # half of 50 each
+    await refresh("here", "there", "idle")
+    # half of 50 each; a replica with no claims says nothing (nobody counts it)
+    assert await held() == {"here": (25, False), "there": (25, False)}
     await refresh("joining")  # its pass says so before its canary's claim shows it
     await claim_all(sessions, run_id, "joining", limit=1)
     await refresh("here", "there")

@@ -523,21 +523,23 @@ async def test_a_replica_that_picks_a_run_up_as_it_starts_takes_its_share_withou
     make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, postgres_server: Any
 ) -> None:
     """Two idle replicas count the callers only once a second, so the second picks the run up
-    (it scans every 0.2 s) before its count shows the first calling. Its pass counts them
-    after claiming its canary user, before the call: it takes its share as the first makes room,
-    instead of its whole share into a window the first has filled (refused calls)."""
-    nylas.rate_limit_per_second = 10  # Nylas's limit: the budget the replicas share
+    (it scans every 0.2 s) before its count shows the first calling. Its pass counts them before
+    its canary's claim: it takes its share as the first makes room, instead of its whole share
+    into a window the first has filled (refused calls)."""
+    nylas.rate_limit_per_second = 20  # Nylas's limit: the budget the replicas share
     settings = make_settings(
-        **RUN_SETTINGS, bulkauth_nylas_rps=10, database_url=await postgres_server.new_database()
+        **RUN_SETTINGS, bulkauth_nylas_rps=20, database_url=await postgres_server.new_database()
     )
     async with run_bot(settings) as first, run_bot(settings) as second:
-        await start_run(first, slack, nylas, users(30))
+        await start_run(first, slack, nylas, users(60))
         report = await wait_for_csv(slack)
         async with second.deps.sessions() as session:
             items = (await session.exec(select(RunItem))).all()
-    assert Counter(row["outcome"] for row in run_csv_rows(report)) == {"created": 30}
+    assert Counter(row["outcome"] for row in run_csv_rows(report)) == {"created": 60}
     assert Counter(item.claimed_by for item in items)[second.deps.run_engine.worker_id] > 0
-    assert nylas.throttled <= 1  # 0, or a stray one when this machine stalls a call
+    # 0 to 3 here (strays at a window's edge when this machine is loaded); without the count
+    # before its canary, its whole share went at once: 12 or 13 refused
+    assert nylas.throttled <= 5
 
 
 async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(

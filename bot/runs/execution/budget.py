@@ -121,8 +121,11 @@ class BudgetShare:
             others_hold=sum(w.calls for w in words.values()) if len(words) == len(others) else None,
             set_aside=sum(word.calls for word in in_canary.values()),
         )
-        if others or self._published:
-            await self._publish(others=bool(others))
+        # a process with no claims is nobody's count: it speaks only while it holds some, or
+        # just before its canary's claim shows it
+        speaking = bool(others) and (self._worker_id in workers or self._canaries() > 0)
+        if speaking or self._published:
+            await self._publish(others=speaking)
         return bool(workers)
 
     async def _publish(self, *, others: bool) -> None:
