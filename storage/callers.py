@@ -1,13 +1,12 @@
-"""What each replica calling Nylas for runs may hold of the application's budget: the most calls
-it may have in Nylas's one-second window until its next word, and whether it makes nothing but
-runs' canary calls. A replica writes its row while it counts others calling beside it and deletes
-it when it counts itself alone again; the others read the recent rows of the live workers
-(bot/runs/execution/budget.py). Only a worker writes its own row (one write at a time), so an
-update that finds none inserts it without a race."""
+"""What each replica calling Nylas for runs may hold of the application's budget: the most calls it
+may have in Nylas's one-second window until its next word, and whether it makes nothing but runs'
+canary calls. A replica writes its row while it counts others calling beside it (and while it makes
+a canary's calls) and deletes it when it counts itself alone again; the others read the recent rows
+(bot/runs/execution/budget.py). Only a worker writes its own row (one write at a time), so an update
+that finds none inserts it without a race."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,14 +39,10 @@ async def withdraw_holds(*, session: AsyncSession, worker_id: str) -> None:
     await session.exec(delete(NylasCaller).where(col(NylasCaller.worker_id) == worker_id))
 
 
-async def holds_of(
-    *, session: AsyncSession, workers: Collection[str], updated_since: datetime
-) -> dict[str, Holds]:
-    """The holds of `workers` written since `updated_since` (a worker without one is missing)."""
-    query = (
-        select(NylasCaller.worker_id, NylasCaller.holds, NylasCaller.canary)
-        .where(col(NylasCaller.worker_id).in_(list(workers)))
-        .where(col(NylasCaller.updated_at) >= updated_since)
+async def holds_of(*, session: AsyncSession, updated_since: datetime) -> dict[str, Holds]:
+    """Every worker's holds written since `updated_since`."""
+    query = select(NylasCaller.worker_id, NylasCaller.holds, NylasCaller.canary).where(
+        col(NylasCaller.updated_at) >= updated_since
     )
     rows = (await session.exec(query)).all()
     return {worker: Holds(calls, canary) for worker, calls, canary in rows}

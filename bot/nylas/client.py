@@ -193,6 +193,12 @@ class NylasClient:
         (`canaries`: the runs whose canary is its only work)."""
         return self._throttle.holds(canaries=canaries)
 
+    @property
+    def settling(self) -> bool:
+        """Whether this process's share of the budget is changing hands (it fills, or it still
+        has more calls in Nylas's window than its share)."""
+        return self._throttle.settling
+
     def begin_share(self) -> None:
         """A run's canary passed: take the whole share, filling it as the others make room."""
         self._throttle.begin_share()

@@ -20,15 +20,17 @@ spent the whole budget until they noticed it, and Nylas still counts their last 
 starts empty and fills over one window, from when the others have noticed it
 (`share(..., others_notice_within=)`); they stop calling until their own calls fit their smaller
 share, which leaves the newcomer room as those calls leave. When the others have said what they
-hold (`others_hold`), it takes at once the room they leave. Its first call (a canary) goes once
-the share holds one; while a replica's runs are all in their canary, the others keep the budget
-but for what it holds (`set_aside`), and it begins filling its share once a canary passed
-(`begin_share`).
+hold (`others_hold`), it takes the room they leave, and no more: their calls may have gone late
+in the window. Its first call (a canary) goes once the share holds one; while a replica's runs
+are all in their canary, the others keep the budget but for what it holds (`set_aside`), and it
+begins filling its share once a canary passed (`begin_share`). A turn waiting for room looks
+again whenever the share changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import math
 import time
@@ -119,6 +121,7 @@ class Throttle:
         self._filling_from: float | None = None  # its share fills over one window from then
         self._others_hold: int | None = None  # the most the others may have in the window
         self._set_aside = 0  # calls a window held by others in their canary
+        self._reshared = asyncio.Event()  # the share changed: a turn waiting for it looks again
 
     def _current_margin(self) -> float:
         least, _step, _most, recovery = MARGIN
@@ -159,10 +162,13 @@ class Throttle:
         within `others_notice_within` seconds; `others_hold`, when known, is the most calls all
         the others may have in Nylas's window together: while this process's share fills, it
         takes at once the room they leave."""
+        before = (self._replicas, self._others_hold, self._set_aside)
         self._replicas = max(1, replicas)
         self._notice_seconds = others_notice_within
         self._others_hold = others_hold
         self._set_aside = set_aside
+        if (self._replicas, others_hold, set_aside) != before:
+            self._reshared.set()
 
     def holds(self, *, canaries: int = 0) -> int:
         """The most calls this process may have in Nylas's window until its share changes: its
@@ -175,6 +181,16 @@ class Throttle:
             return recent + CANARY_CALLS * canaries
         return max(recent, math.ceil(size_of(self._share_rate())))
 
+    @property
+    def settling(self) -> bool:
+        """Its share is changing hands: it fills, or this process still has more calls in the
+        window than its share (they leave the others room as they go)."""
+        now = time.monotonic()
+        if self._filling_from is not None and now < self._filling_from + WINDOW_SECONDS:
+            return True
+        recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
+        return recent > math.ceil(size_of(self._share_rate()))
+
     def begin_share(self) -> None:
         """This process goes on from a run's canary to its whole share: with others calling, it
         fills it from when they have noticed (they kept the budget meanwhile)."""
@@ -182,8 +198,10 @@ class Throttle:
             self._filling_from = time.monotonic() + self._notice_seconds
 
     def _window_size(self, now: float, rate: float) -> float:
-        """How many calls may be in the window now: while the share fills, what it has filled
-        or the room the others leave (when they said what they hold), whichever is more."""
+        """How many calls may be in the window now: while the share fills, the room the others
+        leave when they said what they hold, else what one window has filled since they noticed
+        (their calls leave it in the order they went, and they may have gone late in it: so
+        their word wins wherever there is one)."""
         full = size_of(rate)
         if self._filling_from is None:
             return full
@@ -191,10 +209,9 @@ class Throttle:
         if filled >= 1.0:
             self._filling_from = None
             return full
-        left = 0.0
         if self._others_hold is not None:
-            left = size_of(self.rate_per_second) - self._others_hold
-        return max(full * max(0.0, filled), min(full, left))
+            return min(full, max(0.0, size_of(self.rate_per_second) - self._others_hold))
+        return full * max(0.0, filled)
 
     def throttled(self, refused: Departure | None = None) -> None:
         """Nylas refused the call `refused` (429): it leaves the window (the caller that got it
@@ -222,8 +239,10 @@ class Throttle:
         catching_up = self._last + CATCH_UP_GAP / self.rate_per_second
         due = max(now, self._due - BURST_SECONDS, catching_up)
         grows = math.inf  # when a filling share holds one call more
-        if self._filling_from is not None:
+        if self._filling_from is not None and self._others_hold is None:
             grows = self._filling_from + (in_window + 1) / size_of(rate) * WINDOW_SECONDS
+        elif self._filling_from is not None:  # as their words say (`share`), or whole
+            grows = self._filling_from + WINDOW_SECONDS
         if in_window == 0:
             return max(due, grows), rate
         if len(self._sent) >= in_window:  # the call `in_window` back leaves the window
@@ -251,12 +270,22 @@ class Throttle:
                 due, rate = self._next_turn(now, finishing())
                 if due <= now:
                     break
+                if due - now > PRECISE_SECONDS:  # a new share may bring the turn forward
+                    await self._until_reshared(due - PRECISE_SECONDS)
+                    continue
                 await _sleep_until(due)
             self._due = max(self._due, due) + 1.0 / rate
             self._last = time.monotonic()
             departure = Departure(self._last)
             self._sent.append(departure)
             return departure
+
+    async def _until_reshared(self, when: float) -> None:
+        """Wait until `when` (monotonic), or until the share changes before then."""
+        self._reshared.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(when - time.monotonic()):
+                await self._reshared.wait()
 
     async def reserve(
         self, stopped: Callable[[], bool] = never, *, finishing: Callable[[], bool] = never

@@ -14,7 +14,12 @@ import pytest
 from bot.nylas.client import NylasClient, RetryPolicy
 from bot.nylas.errors import NylasCallWithdrawn, NylasError
 from bot.nylas.throttle import FINISHING_MARGIN, WINDOW_SECONDS, Throttle
-from bot.runs.execution.budget import BudgetShare
+from bot.runs.execution.budget import (
+    BUDGET_SECONDS,
+    HANDOVER_SECONDS,
+    IDLE_BUDGET_SECONDS,
+    BudgetShare,
+)
 from storage.callers import holds_of
 from storage.db import Sessions
 from storage.models import RunStatus, utcnow
@@ -297,8 +302,9 @@ async def test_replicas_share_what_a_replica_in_its_canary_leaves_and_say_so(
     sessions: Sessions,
 ) -> None:
     """Two replicas calling at their share and a third in its canary: the two share equally
-    what the third leaves (it holds a few calls), each writing what it holds; a replica alone
-    again withdraws its word, and so does one that stops. One with no claims writes none."""
+    what the third leaves (it holds a few calls), each writing what it holds; a replica that
+    works no run any more withdraws its word, so does one that stops, and one alone again. One
+    with no claims writes none."""
     run_id = await running_run(sessions, users=6)
     nylas = FakeNylas()
     names = ("here", "there", "joining", "idle")
@@ -317,7 +323,7 @@ async def test_replicas_share_what_a_replica_in_its_canary_leaves_and_say_so(
     async def held() -> dict[str, tuple[int, bool]]:
         async with sessions() as session:
             since = utcnow() - timedelta(minutes=1)
-            words = await holds_of(session=session, workers=names, updated_since=since)
+            words = await holds_of(session=session, updated_since=since)
         return {name: (word.calls, word.canary) for name, word in words.items()}
 
     async def refresh(*refreshing: str) -> None:
@@ -338,10 +344,11 @@ async def test_replicas_share_what_a_replica_in_its_canary_leaves_and_say_so(
         async with sessions() as session:
             await release_claims(session=session, run_id=run_id, worker_id=name)
             await session.commit()
+    await refresh("there")  # it works no run now: nobody counts it
+    assert "there" not in await held()
+    await shares["joining"].stop()
     await refresh("here")  # alone again: an old word must not mislead a later replica
-    assert "here" not in await held()
-    await shares["there"].stop()
-    assert await held() == {"joining": (3, True)}
+    assert await held() == {}
     for client in clients.values():
         await client.aclose()
 
@@ -392,6 +399,116 @@ async def test_the_others_keep_the_budget_while_a_replica_makes_its_canary_calls
     assert nylas.throttled <= 2  # 0, or strays at a window's edge when this machine stalls
     _canary, *wide = nylas.calls("GET", "/v3/connectors/microsoft")
     assert len(wide) >= 14  # its share, filled
+
+
+async def test_a_replica_in_its_canary_keeps_its_word_while_the_other_is_between_claims(
+    sessions: Sessions,
+) -> None:
+    """The first replica's canary passed and its record handed the user back, but its next
+    claim is not in yet; the joining one, in its canary meanwhile, counts nobody else. It used
+    to withdraw its word then, and the first, at its next count, took it for a replica calling
+    at its share and stopped at half the budget while only a canary call was on its way."""
+    run_id = await running_run(sessions, users=6)
+    nylas = FakeNylas()
+    first, joining = client_of(nylas, rate=50), client_of(nylas, rate=50)
+    shares = {
+        "first": BudgetShare(
+            sessions=sessions, nylas=first, worker_id="first", lease_seconds=60,
+            working=lambda: True,
+        ),
+        "joining": BudgetShare(
+            sessions=sessions, nylas=joining, worker_id="joining", lease_seconds=60,
+            canaries=lambda: 1, working=lambda: True,
+        ),
+    }  # fmt: skip
+    try:
+        await claim_all(sessions, run_id, "first", limit=1)  # its canary user
+        await shares["joining"].refresh()  # before its canary's claim
+        async with sessions() as session:  # the first's canary recorded
+            await release_claims(session=session, run_id=run_id, worker_id="first")
+            await session.commit()
+        await claim_all(sessions, run_id, "joining", limit=1)
+        await shares["joining"].refresh()  # nobody else holds a claim now
+        await claim_all(sessions, run_id, "first", limit=2)  # its pass goes wide
+        await shares["first"].refresh()
+    finally:
+        await first.aclose()
+        await joining.aclose()
+    assert first.replicas == 1
+    assert first.holds() == 47  # the budget but for the canary's call, a retry and a look-up
+
+
+async def test_a_turn_waiting_for_room_goes_as_soon_as_the_share_grows() -> None:
+    """A call waiting for its share's window to have room goes once another replica stops
+    calling (its share doubles), not when the window it waited for would have had room."""
+    nylas = FakeNylas()
+    client = client_of(nylas, rate=10)
+    try:
+        await client.get_connector("google")
+        client.share_budget(2)  # 5 calls a window
+        waiting = [asyncio.create_task(client.get_connector("google")) for _ in range(5)]
+        await nylas.wait_for("GET", "/v3/connectors/google", count=5)
+        client.share_budget(1)  # the other stopped
+        await asyncio.gather(*waiting)
+    finally:
+        await client.aclose()
+    first, *_, last = (record.arrived for record in nylas.calls("GET", "/v3/connectors/google"))
+    assert last - first < 0.75  # it waited for the first call to leave the window: 1 s
+
+
+async def test_a_joining_replica_takes_only_the_room_the_others_say_they_leave(
+    sessions: Sessions,
+) -> None:
+    """The other replica spent the whole budget in the last half second before it counted the
+    joining one, and said so. The joining replica's share used to fill over one window from when
+    the other noticed, as if the other's calls had gone evenly: its first calls went into a
+    window still full of them and were answered 429."""
+    run_id = await running_run(sessions, users=4)
+    nylas = FakeNylas(rate_limit_per_second=20)
+    first, joining = client_of(nylas, rate=20, concurrency=20), client_of(nylas, rate=20)
+    shares = {
+        name: BudgetShare(sessions=sessions, nylas=client, worker_id=name, lease_seconds=60)
+        for name, client in (("first", first), ("joining", joining))
+    }
+    try:
+        await claim_all(sessions, run_id, "first", limit=2)
+        await shares["first"].refresh()
+        await asyncio.gather(*(first.get_connector("google") for _ in range(20)))
+        await claim_all(sessions, run_id, "joining", limit=2)
+        await shares["first"].refresh()  # it says it holds its last second's 20 calls
+        await shares["joining"].refresh()
+        joining.begin_share()
+        await asyncio.gather(*(joining.get_connector("microsoft") for _ in range(5)))
+    finally:
+        await first.aclose()
+        await joining.aclose()
+    assert nylas.throttled == 0
+
+
+async def test_replicas_count_often_while_a_share_changes_hands(sessions: Sessions) -> None:
+    """While another replica makes its canary calls, each counts twenty times a second (its
+    canary passes any moment); a replica working a run counts four times a second between its
+    claims too; one with nothing to do, once a second."""
+    nylas = FakeNylas()
+    working = {"here": False, "joining": True}
+    clients = {name: client_of(nylas, rate=50) for name in working}
+    shares = {
+        name: BudgetShare(
+            sessions=sessions, nylas=clients[name], worker_id=name, lease_seconds=60,
+            canaries=lambda name=name: 1 if name == "joining" else 0,
+            working=lambda name=name: working[name],
+        )
+        for name in working
+    }  # fmt: skip
+    try:
+        assert await shares["here"].refresh() == IDLE_BUDGET_SECONDS
+        working["here"] = True  # a pass, between its claims
+        assert await shares["here"].refresh() == BUDGET_SECONDS
+        await shares["joining"].refresh()  # in its canary: it says so
+        assert await shares["here"].refresh() == HANDOVER_SECONDS
+    finally:
+        for client in clients.values():
+            await client.aclose()
 
 
 async def test_replicas_working_runs_share_the_budget(sessions: Sessions) -> None:

@@ -1,24 +1,25 @@
 """Sharing Nylas's budget between replicas. Nylas limits requests per application, so replicas
-working runs at the same time (on one PostgreSQL) must not exceed BULKAUTH_NYLAS_RPS together.
-Four times a second (once a second while no run is worked anywhere) each process counts the
-workers holding fresh claims on running runs' items (a claim is fresh while its worker
-heart-beats: the same lease that hands a stopped worker's items over) and paces its calls to an
-equal share: rate / (those others + itself). A replica that stops counts until its claims go
-stale (BULKAUTH_ITEM_LEASE_SECONDS); one that joins, or one whose last users are answered, is
-counted anew within a quarter of a second (an indexed query), so the others neither overshoot
-nor leave the budget idle for long. A run's pass also counts them before its canary's claim and
-once its canary passed (the engine's `count_callers`), so it knows at its first call.
+working runs at the same time (on one PostgreSQL) must not exceed BULKAUTH_NYLAS_RPS together. Four
+times a second (once a second while no run is worked anywhere) each process counts the workers
+holding fresh claims on running runs' items (a claim is fresh while its worker heart-beats: the same
+lease that hands a stopped worker's items over), and those that said what they hold (below), and
+paces its calls to an equal share: rate / (those others + itself). A replica that stops counts until
+its claims go stale (BULKAUTH_ITEM_LEASE_SECONDS); one that joins, or one whose last users are
+answered, is counted anew within a quarter of a second (an indexed query), so the others neither
+overshoot nor leave the budget idle for long. A run's pass also counts them before its canary's
+claim and once its canary passed (the engine's `count_callers`), so it knows at its first call.
 
-A run's pass starts with canary calls, one at a time, and a joining replica used to cost the
-others half their pace while its canary was answered. So while it counts others, each replica
-writes its word (storage/callers.py): the most calls it may have in Nylas's window until its next
-word (its calls of the last second, or its share if more) and whether runs' canaries are its only
-work. A pass says so before its canary's claim shows it to the others. They leave it a few calls
-a window (its calls, a retry, a look-up) and share the rest equally among the replicas calling at
-their share; once its canary passed, it says so, they take their smaller share, and its share
-fills over one window as theirs leaves Nylas's count (bot/nylas/throttle.py), at once as far as
-their words leave room. A word is trusted while it is recent (a second): a replica whose writes
-fail counts as calling at its equal share."""
+A run's pass starts with canary calls, one at a time, and a joining replica used to cost the others
+half their pace while its canary was answered. So while it counts others, each replica writes its
+word (storage/callers.py): the most calls it may have in Nylas's window until its next word (its
+calls of the last second, or its share if more) and whether runs' canaries are its only work. A pass
+says so before its canary's claim shows it to the others. They leave it a few calls a window (its
+calls, a retry, a look-up) and share the rest equally among the replicas calling at their share;
+once its canary passed, it says so, they take their smaller share, and its share fills as far as
+their words leave room (bot/nylas/throttle.py). While a share changes hands like this, the replicas
+concerned count twenty times a second, so that no call slot waits for a word for long. A word is
+trusted while it is recent (a second): a replica whose writes fail counts as calling at its equal
+share."""
 
 from __future__ import annotations
 
@@ -41,7 +42,11 @@ log = logging.getLogger(__name__)
 BUDGET_SECONDS = 0.25
 # A replica's claims reach the others' next count within a refresh and its query
 NOTICE_SECONDS = BUDGET_SECONDS + 0.05
-IDLE_BUDGET_SECONDS = 1.0  # while no worker holds claims
+IDLE_BUDGET_SECONDS = 1.0  # while no worker holds claims and no pass works here
+# While a share changes hands (another replica makes its canary calls, or this one's share fills
+# or it still holds more than its share), the words go back and forth in moments: every call
+# slot the handover waits for a word is lost to the run.
+HANDOVER_SECONDS = 0.05
 # A replica's word is trusted while this recent (it writes one every refresh): a replica whose
 # writes fail counts as one calling at its equal share, and an old word misleads nobody.
 WORD_FRESH_SECONDS = 4 * BUDGET_SECONDS
@@ -56,6 +61,7 @@ class BudgetShare:
         worker_id: str,
         lease_seconds: float,
         canaries: Callable[[], int] = lambda: 0,
+        working: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sessions = sessions
         self._readers = read_only_sessions(sessions)
@@ -67,6 +73,8 @@ class BudgetShare:
         self._counting = asyncio.Lock()  # the loop and a pass's count, one at a time
         # how many runs' canaries are this process's only work (0: it calls at its share)
         self._canaries = canaries
+        # whether a run's pass works here (between its claims too, when it holds none)
+        self._working = working
 
     def start(self) -> None:
         """Refresh until `stop` (a loop of its own, not a scheduler job: it is frequent, cheap
@@ -80,31 +88,28 @@ class BudgetShare:
                 await self._publish(others=False)
 
     async def _refreshing(self) -> None:
-        while True:
-            working = await self.refresh()
-            await asyncio.sleep(BUDGET_SECONDS if working else IDLE_BUDGET_SECONDS)
+        while True:  # noqa: ASYNC110 (no event to wait for: the count itself says when)
+            await asyncio.sleep(await self.refresh())
 
-    async def refresh(self) -> bool:
+    async def refresh(self) -> float:
         """Take this process's share now, and say what it holds while others call beside it;
-        True while some worker holds claims (then the next refresh comes sooner)."""
+        the seconds until the next refresh."""
         async with self._counting:
             return await self._count()
 
-    async def _count(self) -> bool:
+    async def _count(self) -> float:
         try:
             async with self._readers() as session:
                 now = utcnow()
                 workers = await live_workers(session=session, fresh_since=now - self._lease)
-                others = workers - {self._worker_id}
                 fresh = now - timedelta(seconds=WORD_FRESH_SECONDS)
-                words = (
-                    await holds_of(session=session, workers=others, updated_since=fresh)
-                    if others
-                    else {}
-                )
+                words = await holds_of(session=session, updated_since=fresh)
         except SQLAlchemyError as error:  # keep the last share; try again in a second
             log.warning("Nylas budget share not refreshed (%s)", type(error).__name__)
-            return False
+            return IDLE_BUDGET_SECONDS
+        words.pop(self._worker_id, None)
+        # a replica that said what it holds is calling, between its claims too
+        others = (workers | words.keys()) - {self._worker_id}
         in_canary = {worker: word for worker, word in words.items() if word.canary}
         replicas = len(others) - len(in_canary) + 1
         if replicas != self._nylas.replicas:
@@ -121,12 +126,15 @@ class BudgetShare:
             others_hold=sum(w.calls for w in words.values()) if len(words) == len(others) else None,
             set_aside=sum(word.calls for word in in_canary.values()),
         )
-        # a process with no claims is nobody's count: it speaks only while it holds some, or
-        # just before its canary's claim shows it
-        speaking = bool(others) and (self._worker_id in workers or self._canaries() > 0)
+        # a process that works no run is nobody's count and says nothing; one making a canary's
+        # calls says so even when it counts nobody else (another may be between its claims)
+        calling = self._worker_id in workers or self._working()
+        speaking = (bool(others) and calling) or self._canaries() > 0
         if speaking or self._published:
             await self._publish(others=speaking)
-        return bool(workers)
+        if in_canary or self._nylas.settling:
+            return HANDOVER_SECONDS
+        return BUDGET_SECONDS if workers or calling else IDLE_BUDGET_SECONDS
 
     async def _publish(self, *, others: bool) -> None:
         """Write what this process holds while others call beside it; delete it once alone

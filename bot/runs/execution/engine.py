@@ -75,6 +75,7 @@ class RunEngine:
             worker_id=self.worker_id,
             lease_seconds=settings.bulkauth_item_lease_seconds,
             canaries=lambda: 0 if self._wide else len(self._in_canary),
+            working=lambda: bool(self._wide or self._in_canary),
         )
         self._active: dict[int, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
