@@ -24,7 +24,7 @@ hold (`others_hold`), it takes the room they leave, and no more: their calls may
 in the window. Its first call (a canary) goes once the share holds one; while a replica's runs
 are all in their canary, the others keep the budget but for what it holds (`set_aside`), and it
 begins filling its share once a canary passed (`begin_share`). A turn waiting for room looks
-again whenever the share changes.
+again whenever the share changes, or a refused call leaves the window.
 """
 
 from __future__ import annotations
@@ -121,7 +121,9 @@ class Throttle:
         self._filling_from: float | None = None  # its share fills over one window from then
         self._others_hold: int | None = None  # the most the others may have in the window
         self._set_aside = 0  # calls a window held by others in their canary
-        self._reshared = asyncio.Event()  # the share changed: a turn waiting for it looks again
+        self._changed = (
+            asyncio.Event()
+        )  # the share or the window changed: a waiting turn looks again
 
     def _current_margin(self) -> float:
         least, _step, _most, recovery = MARGIN
@@ -168,7 +170,7 @@ class Throttle:
         self._others_hold = others_hold
         self._set_aside = set_aside
         if (self._replicas, others_hold, set_aside) != before:
-            self._reshared.set()
+            self._changed.set()
 
     def holds(self, *, canaries: int = 0) -> int:
         """The most calls this process may have in Nylas's window until its share changes: its
@@ -199,9 +201,8 @@ class Throttle:
 
     def _window_size(self, now: float, rate: float) -> float:
         """How many calls may be in the window now: while the share fills, the room the others
-        leave when they said what they hold, else what one window has filled since they noticed
-        (their calls leave it in the order they went, and they may have gone late in it: so
-        their word wins wherever there is one)."""
+        leave when they all said what they hold (their calls may have gone late in the window,
+        so their word wins), else what one window has filled since they noticed."""
         full = size_of(rate)
         if self._filling_from is None:
             return full
@@ -271,7 +272,7 @@ class Throttle:
                 if due <= now:
                     break
                 if due - now > PRECISE_SECONDS:  # a new share may bring the turn forward
-                    await self._until_reshared(due - PRECISE_SECONDS)
+                    await self._until_changed(due - PRECISE_SECONDS)
                     continue
                 await _sleep_until(due)
             self._due = max(self._due, due) + 1.0 / rate
@@ -280,12 +281,12 @@ class Throttle:
             self._sent.append(departure)
             return departure
 
-    async def _until_reshared(self, when: float) -> None:
-        """Wait until `when` (monotonic), or until the share changes before then."""
-        self._reshared.clear()
+    async def _until_changed(self, when: float) -> None:
+        """Wait until `when` (monotonic), or until the share or the window changes before then."""
+        self._changed.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(when - time.monotonic()):
-                await self._reshared.wait()
+                await self._changed.wait()
 
     async def reserve(
         self, stopped: Callable[[], bool] = never, *, finishing: Callable[[], bool] = never
@@ -309,9 +310,11 @@ class Throttle:
         self._slots.release()
 
     def unused(self, departure: Departure) -> None:
-        """A call Nylas refused (it does not count those) leaves the window."""
+        """A call Nylas refused (it does not count those) leaves the window: a turn waiting for
+        room looks again."""
         if departure in self._sent:
             self._sent.remove(departure)
+            self._changed.set()
 
     @asynccontextmanager
     async def slot(

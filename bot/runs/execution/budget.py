@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +48,7 @@ IDLE_BUDGET_SECONDS = 1.0  # while no worker holds claims and no pass works here
 # or it still holds more than its share), the words go back and forth in moments: every call
 # slot the handover waits for a word is lost to the run.
 HANDOVER_SECONDS = 0.05
+HANDOVER_WATCH_SECONDS = 2.0  # how long a canary is watched that closely
 # A replica's word is trusted while this recent (it writes one every refresh): a replica whose
 # writes fail counts as one calling at its equal share, and an old word misleads nobody.
 WORD_FRESH_SECONDS = 4 * BUDGET_SECONDS
@@ -75,6 +77,7 @@ class BudgetShare:
         self._canaries = canaries
         # whether a run's pass works here (between its claims too, when it holds none)
         self._working = working
+        self._canaries_seen: dict[str, float] = {}  # others in their canary, since when
 
     def start(self) -> None:
         """Refresh until `stop` (a loop of its own, not a scheduler job: it is frequent, cheap
@@ -127,14 +130,24 @@ class BudgetShare:
             set_aside=sum(word.calls for word in in_canary.values()),
         )
         # a process that works no run is nobody's count and says nothing; one making a canary's
-        # calls says so even when it counts nobody else (another may be between its claims)
-        calling = self._worker_id in workers or self._working()
-        speaking = (bool(others) and calling) or self._canaries() > 0
+        # calls beside others keeps its word when it counts nobody for a moment (another may be
+        # between its claims), but a lone one never starts writing
+        in_canary_here = self._canaries() > 0
+        calling = self._worker_id in workers or self._working() or in_canary_here
+        speaking = (bool(others) and calling) or (in_canary_here and self._published)
         if speaking or self._published:
             await self._publish(others=speaking)
-        if in_canary or self._nylas.settling:
+        if calling and (self._canary_news(in_canary) or self._nylas.settling):
             return HANDOVER_SECONDS
         return BUDGET_SECONDS if workers or calling else IDLE_BUDGET_SECONDS
+
+    def _canary_news(self, in_canary: Collection[str]) -> bool:
+        """Whether another replica began its canary within HANDOVER_WATCH_SECONDS: it passes
+        any moment then (a Microsoft canary waiting for consent to propagate can take half an
+        hour, and is not watched that closely all along)."""
+        now = time.monotonic()
+        self._canaries_seen = {worker: self._canaries_seen.get(worker, now) for worker in in_canary}
+        return any(now - seen < HANDOVER_WATCH_SECONDS for seen in self._canaries_seen.values())
 
     async def _publish(self, *, others: bool) -> None:
         """Write what this process holds while others call beside it; delete it once alone
