@@ -121,9 +121,8 @@ class Throttle:
         self._filling_from: float | None = None  # its share fills over one window from then
         self._others_hold: int | None = None  # the most the others may have in the window
         self._set_aside = 0  # calls a window held by others in their canary
-        self._changed = (
-            asyncio.Event()
-        )  # the share or the window changed: a waiting turn looks again
+        # the share or the window changed: a turn waiting for room looks again
+        self._changed = asyncio.Event()
 
     def _current_margin(self) -> float:
         least, _step, _most, recovery = MARGIN
@@ -163,7 +162,7 @@ class Throttle:
         that others still in their canary hold. The others see this process start calling
         within `others_notice_within` seconds; `others_hold`, when known, is the most calls all
         the others may have in Nylas's window together: while this process's share fills, it
-        takes at once the room they leave."""
+        takes the room they leave, and no more."""
         before = (self._replicas, self._others_hold, self._set_aside)
         self._replicas = max(1, replicas)
         self._notice_seconds = others_notice_within
