@@ -24,7 +24,7 @@ hold (`others_hold`), it takes the room they leave, and no more: their calls may
 in the window. Its first call (a canary) goes once the share holds one; while a replica's runs
 are all in their canary, the others keep the budget but for what it holds (`set_aside`), and it
 begins filling its share once a canary passed (`begin_share`). A turn waiting for room looks
-again whenever the share changes, or a refused call leaves the window.
+again whenever the share changes.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class Throttle:
         self._filling_from: float | None = None  # its share fills over one window from then
         self._others_hold: int | None = None  # the most the others may have in the window
         self._set_aside = 0  # calls a window held by others in their canary
-        # the share or the window changed: a turn waiting for room looks again
+        # the share changed: a turn waiting for room looks again
         self._changed = asyncio.Event()
 
     def _current_margin(self) -> float:
@@ -281,7 +281,7 @@ class Throttle:
             return departure
 
     async def _until_changed(self, when: float) -> None:
-        """Wait until `when` (monotonic), or until the share or the window changes before then."""
+        """Wait until `when` (monotonic), or until the share changes before then."""
         self._changed.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(when - time.monotonic()):
@@ -309,11 +309,10 @@ class Throttle:
         self._slots.release()
 
     def unused(self, departure: Departure) -> None:
-        """A call Nylas refused (it does not count those) leaves the window: a turn waiting for
-        room looks again."""
+        """A call Nylas refused (it does not count those) leaves the window. (It wakes no turn
+        waiting for room: Nylas's window is full then, and the next call would be refused too.)"""
         if departure in self._sent:
             self._sent.remove(departure)
-            self._changed.set()
 
     @asynccontextmanager
     async def slot(
