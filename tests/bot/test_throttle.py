@@ -209,7 +209,10 @@ async def test_a_replica_that_joins_takes_its_share_as_the_others_calls_leave_ny
     finally:
         await alone.aclose()
         await joining.aclose()
-    assert nylas.throttled <= 1  # 0, or a stray one when this machine stalls a call
+    # Callers still waiting for a turn at the end call on after it, both replicas at full pace:
+    # a stall of this machine then costs a stray refusal that says nothing about the join.
+    refused = [r.arrived - start for r in nylas.requests if r.status == 429]
+    assert sum(1 for at in refused if at < 3.0) <= 1  # 0, or a stray one when the machine stalls
     assert accepted_between(nylas, start + 1.0, start + 3.0) >= 36  # of 40
 
 
