@@ -4,8 +4,9 @@ Every replica runs one publisher. An alert whose message lags behind its counts 
 a conditional update (one replica edits it), posted the first time and edited afterwards, at
 most once per EDIT_INTERVAL_SECONDS per message however fast events arrive (Slack allows about
 one chat.update per second per message; the client retries a 429 after Retry-After). The
-message's ts is stored, so edits continue after a restart. With no alert channel nothing is
-posted: the events are still audited and counted."""
+message's ts is stored, so edits continue after a restart. A stop lets the message under way
+finish and be recorded (cut off there, the next bot would post it again once the claim ran out).
+With no alert channel nothing is posted: the events are still audited and counted."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL_SECONDS = 1.0
 POLL_SECONDS = 2.0  # alerts counted by another replica are noticed this often
 CLAIM_LEASE = timedelta(seconds=30)
+STOP_SECONDS = 10.0  # how long a stop waits for the message under way (Slack's own timeout is 30)
 # Slack's answers that retrying will not change (the bot is not in the channel, it is gone...).
 CHANNEL_PROBLEMS = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "message_not_found", "restricted_action"}
@@ -53,6 +55,7 @@ class AlertPublisher:
         self._worker_id = new_worker_id()
         self.wake = asyncio.Event()  # set by the processor after each batch
         self.activity = asyncio.Event()  # set after each publishing turn (tests await it)
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -60,25 +63,32 @@ class AlertPublisher:
             self._task = asyncio.create_task(self._loop(), name="alert-publisher")
 
     async def stop(self) -> None:
+        """End the loop once the message under way (if any) is shown and recorded."""
+        self._stopping.set()
+        self.wake.set()
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=STOP_SECONDS)
         await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):  # not wait_for: see WebhookProcessor._loop
-                async with asyncio.timeout(POLL_SECONDS):
-                    await self.wake.wait()
+            await _wait(self.wake, at_most=POLL_SECONDS)
             self.wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 await self.publish_due()
             except Exception as error:  # the database or Slack failed; the next turn retries
                 log.error("alerts: publishing failed", exc_info=error)
             self.activity.set()
-            await asyncio.sleep(EDIT_INTERVAL_SECONDS)  # coalesces the edits of a burst
+            await _wait(self._stopping, at_most=EDIT_INTERVAL_SECONDS)  # coalesces a burst's edits
 
     async def publish_due(self) -> None:
         async with self._sessions() as session:
             due = await alerts_to_publish(session=session)
         for alert_id in due:
+            if self._stopping.is_set():  # the others wait for the next bot
+                return
             async with self._sessions() as session:
                 alert = await claim_alert(
                     session=session,
@@ -152,3 +162,10 @@ class AlertPublisher:
                 at=utcnow(),
             )
             await session.commit()
+
+
+async def _wait(event: asyncio.Event, *, at_most: float) -> None:
+    # asyncio.timeout, not wait_for: see WebhookProcessor._loop
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(at_most):
+            await event.wait()

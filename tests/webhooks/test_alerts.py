@@ -125,6 +125,29 @@ async def test_mute_for_a_day_is_shown_stored_and_still_audited(
         assert len(alert_posts(slack)) == 1
 
 
+async def test_a_bot_stopped_while_it_posts_an_alert_records_the_post_and_posts_it_once(
+    make_settings: SettingsFactory, nylas: FakeNylas, slack: FakeSlack
+) -> None:
+    """A stop (a deploy, SIGTERM) that comes while an alert's message is on its way to Slack
+    waits for it and records it. It used to cut the publisher off there: the next bot saw no
+    message, and once the cut-off claim ran out (30 s) it posted a second one."""
+    settings = make_settings(**WEBHOOK_SETTINGS)
+    slack.latency["chat.postMessage"] = 0.5  # a slow Slack: the stop comes meanwhile
+    async with run_bot(settings) as bot:
+        nylas.add_webhook(f"{bot.url}/nylas/webhook", secret=WEBHOOK_SECRET)
+        acme = await granted_by_run(bot.deps.sessions, nylas, name="acme.com", count=4)
+        await nylas.notify_many("grant.expired", acme.grants[:2])
+        await slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == ALERT_CHANNEL)
+    slack.latency.clear()
+    async with run_bot(settings) as bot:  # the same window: the same message, edited
+        nylas.webhooks.clear()
+        nylas.add_webhook(f"{bot.url}/nylas/webhook", secret=WEBHOOK_SECRET)
+        await nylas.notify_many("grant.expired", acme.grants[2:])
+        await inbox_settled(bot, timeout=10.0)  # not the cut-off claim's 30 s
+    [post] = alert_posts(slack)
+    assert "4 grants of acme.com expired" in shown_text(slack, post)
+
+
 async def test_mute_asks_to_confirm_first(
     hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
 ) -> None:
