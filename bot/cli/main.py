@@ -1,114 +1,47 @@
-"""The `bulkauth` command line: `serve`, `check`, `db upgrade`, and the `audit`, `runs`,
-`credentials`, `demo` and `webhook` commands (bot/cli/audit.py, runs.py, credentials.py, demo.py,
-webhooks.py)."""
+"""The `bulkauth` command line: `serve` and `check` (bot/cli/serve.py), `db upgrade` (db.py), and
+the `audit`, `runs`, `credentials`, `doctor`, `demo` and `webhook` commands (their own modules).
+
+A command's module is imported only when that command runs: the bot's server, its Slack and Nylas
+clients and the migrations take seconds to import, and `bulkauth runs list` needs none of them."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
+import importlib
 
-import aiohttp
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.audit.key import AuditKeyProblem
-from bot.cli.audit import audit
-from bot.cli.common import database_url_option, load_settings
-from bot.cli.credentials import credentials
-from bot.cli.demo import demo
-from bot.cli.doctor import doctor
-from bot.cli.runs import runs
-from bot.cli.webhooks import webhook
-from bot.lifespan import SchemaNotCurrent, build_nylas_client, settings_secrets
-from bot.logs import Redactor, configure_logging
-from bot.preflight import Findings, TokensRefused, preflight
-from bot.serve import serve as run_server
-from bot.settings import DatabaseSettings, Settings
-from bot.slack.client import build_slack_client
-from storage.db import engine_for
-from storage.migrate import pending_revisions, revision_title, upgrade
+# command name -> "module:attribute" of its click command or group
+COMMANDS = {
+    "serve": "bot.cli.serve:serve",
+    "check": "bot.cli.serve:check",
+    "db": "bot.cli.db:db",
+    "audit": "bot.cli.audit:audit",
+    "runs": "bot.cli.runs:runs",
+    "credentials": "bot.cli.credentials:credentials",
+    "doctor": "bot.cli.doctor:doctor",
+    "demo": "bot.cli.demo:demo",
+    "webhook": "bot.cli.webhooks:webhook",
+}
 
 
-@click.group()
+class CommandsOnDemand(click.Group):
+    """A group whose commands are imported when asked for (COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 (click's signature)
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=CommandsOnDemand)
 @click.version_option(package_name="bulkauth")
 def main() -> None:
     """bulkauth: create Nylas bulk authentication grants from Slack."""
-
-
-@main.command()
-@database_url_option
-def serve(database_url: str | None) -> None:
-    """Run the bot (Socket Mode when SLACK_APP_TOKEN is set, HTTP mode otherwise)."""
-    settings = load_settings(Settings, database_url=database_url)
-    redactor = Redactor()
-    configure_logging(
-        redactor=redactor, level=settings.log_level, as_json=settings.log_format == "json"
-    )
-    try:
-        asyncio.run(run_server(settings, redactor=redactor))
-    except TokensRefused as refused:
-        click.echo("bulkauth: cannot start: a service refused a token:", err=True)
-        for line in refused.lines:
-            click.echo(f"  {line}", err=True)
-        sys.exit(1)
-    except (SchemaNotCurrent, AuditKeyProblem, OSError, SQLAlchemyError) as error:
-        # Startup problems (database unreachable, schema behind) get one line, not a traceback.
-        click.echo(
-            f"bulkauth: cannot start: {redactor.redact(str(error)).splitlines()[0]}", err=True
-        )
-        sys.exit(1)
-
-
-@main.command()
-def check() -> None:
-    """Check the settings and the tokens (Slack auth.test, one Nylas call); exit 1 on a problem."""
-    settings = load_settings(Settings)
-    redactor = Redactor()
-    redactor.add(*settings_secrets(settings))
-    configure_logging(redactor=redactor, level="WARNING")
-
-    async def run() -> Findings:
-        async with aiohttp.ClientSession() as http:
-            nylas = build_nylas_client(settings)
-            try:
-                return await preflight(build_slack_client(settings, http), nylas, settings)
-            finally:
-                await nylas.aclose()
-
-    found = asyncio.run(run())
-    for line in found.fine:
-        click.echo(f"ok: {line}")
-    for line in [*found.problems, *found.unreachable]:
-        click.echo(f"problem: {line}", err=True)
-    sys.exit(1 if found.problems or found.unreachable else 0)
-
-
-@main.group()
-def db() -> None:
-    """Database maintenance."""
-
-
-@db.command("upgrade")
-@database_url_option
-def db_upgrade(database_url: str | None) -> None:
-    """Apply pending migrations to DATABASE_URL, naming each one applied."""
-    settings = load_settings(DatabaseSettings, database_url=database_url)
-
-    async def apply() -> list[str]:
-        async with engine_for(settings.database_url) as engine:
-            pending = await pending_revisions(engine)
-            await upgrade(engine)
-        return sorted(pending)
-
-    applied = asyncio.run(apply())
-    for revision in applied:
-        click.echo(f"applied {revision_title(revision)}")
-    click.echo("database is up to date" if applied else "nothing to apply; database is up to date")
-
-
-main.add_command(audit)
-main.add_command(runs)
-main.add_command(credentials)
-main.add_command(doctor)
-main.add_command(demo)
-main.add_command(webhook)
