@@ -87,12 +87,10 @@ def _pacing_thread() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nylas-pacing")
 
 
-async def _sleep_until(when: float) -> None:
-    """Sleep until `when` (monotonic), within a fraction of a millisecond."""
+async def _sleep_precisely_until(when: float) -> None:
+    """Sleep the last stretch of a wait (PRECISE_SECONDS at most) until `when` (monotonic), within
+    a fraction of a millisecond."""
     left = when - time.monotonic()
-    if left > PRECISE_SECONDS:
-        await asyncio.sleep(left - PRECISE_SECONDS)
-        left = when - time.monotonic()
     if left > 0:
         await asyncio.get_running_loop().run_in_executor(_pacing_thread(), time.sleep, left)
 
@@ -273,7 +271,7 @@ class Throttle:
                 if due - now > PRECISE_SECONDS:  # a new share may bring the turn forward
                     await self._until_changed(due - PRECISE_SECONDS)
                     continue
-                await _sleep_until(due)
+                await _sleep_precisely_until(due)
             self._due = max(self._due, due) + 1.0 / rate
             self._last = time.monotonic()
             departure = Departure(self._last)
