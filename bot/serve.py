@@ -90,6 +90,7 @@ async def started_bot(
             yield StartedBot(deps=deps, app=bolt_app, port=port, slack_link=link)
         finally:
             log.info("shutting down")
+            deps.alerts.begin_stop()  # early: the drain below can outlast the grace period
             await cancel_and_wait(connecting)
             if socket_handler is not None:
                 await socket_handler.close_async()  # type: ignore[no-untyped-call]

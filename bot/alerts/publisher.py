@@ -23,6 +23,7 @@ from bot.alerts.messages import alert_message
 from bot.logs import log_event
 from bot.runs.execution.worker_id import new_worker_id
 from bot.runtime.tasks import cancel_and_wait
+from bot.slack.client import TIMEOUT_SECONDS as SLACK_TIMEOUT_SECONDS
 from storage.alerts import active_mutes, alerts_to_publish, claim_alert, published, release
 from storage.credentials import credentials_by_nylas_id
 from storage.db import Sessions
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL_SECONDS = 1.0
 POLL_SECONDS = 2.0  # alerts counted by another replica are noticed this often
 CLAIM_LEASE = timedelta(seconds=30)
-STOP_SECONDS = 10.0  # how long a stop waits for the message under way (Slack's own timeout is 30)
+STOP_SECONDS = SLACK_TIMEOUT_SECONDS  # a stop waits one attempt of the message under way
 # Slack's answers that retrying will not change (the bot is not in the channel, it is gone...).
 CHANNEL_PROBLEMS = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "message_not_found", "restricted_action"}
@@ -62,13 +63,19 @@ class AlertPublisher:
         if self.channel is not None:
             self._task = asyncio.create_task(self._loop(), name="alert-publisher")
 
-    async def stop(self) -> None:
-        """End the loop once the message under way (if any) is shown and recorded."""
+    def begin_stop(self) -> None:
+        """Start no other message (the bot is shutting down); the one under way goes on."""
         self._stopping.set()
         self.wake.set()
-        if self._task is not None:
-            await asyncio.wait([self._task], timeout=STOP_SECONDS)
-        await cancel_and_wait(self._task)
+
+    async def stop(self) -> None:
+        """End the loop once the message under way (if any) is shown and recorded."""
+        self.begin_stop()
+        try:
+            if self._task is not None:
+                await asyncio.wait([self._task], timeout=STOP_SECONDS)
+        finally:  # cancelled meanwhile too: nothing may post once the clients close
+            await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while True:

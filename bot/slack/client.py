@@ -18,6 +18,7 @@ from bot.metrics import Metrics, slack_error_label
 from bot.settings import Settings
 
 SLACK_RETRIES = 4
+TIMEOUT_SECONDS = 15  # one Slack call's attempt
 
 
 class CountingWebClient(AsyncWebClient):
@@ -49,7 +50,7 @@ def build_slack_client(
         metrics=metrics or Metrics(),
         token=settings.slack_bot_token.get_secret_value(),
         base_url=base_url.rstrip("/") + "/",
-        timeout=15,
+        timeout=TIMEOUT_SECONDS,
         session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),

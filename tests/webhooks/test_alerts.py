@@ -132,7 +132,7 @@ async def test_a_bot_stopped_while_it_posts_an_alert_records_the_post_and_posts_
     waits for it and records it. It used to cut the publisher off there: the next bot saw no
     message, and once the cut-off claim ran out (30 s) it posted a second one."""
     settings = make_settings(**WEBHOOK_SETTINGS)
-    slack.latency["chat.postMessage"] = 0.5  # a slow Slack: the stop comes meanwhile
+    slack.latency["chat.postMessage"] = 2.0  # a slow Slack: the stop comes meanwhile
     async with run_bot(settings) as bot:
         nylas.add_webhook(f"{bot.url}/nylas/webhook", secret=WEBHOOK_SECRET)
         acme = await granted_by_run(bot.deps.sessions, nylas, name="acme.com", count=4)
