@@ -24,6 +24,7 @@ from bot.logs import log_event
 from bot.runs.execution.worker_id import new_worker_id
 from bot.runtime.tasks import cancel_and_wait
 from bot.slack.client import TIMEOUT_SECONDS as SLACK_TIMEOUT_SECONDS
+from bot.slack.client import UNANSWERED
 from storage.alerts import active_mutes, alerts_to_publish, claim_alert, published, release
 from storage.credentials import credentials_by_nylas_id
 from storage.db import Sessions
@@ -147,13 +148,22 @@ class AlertPublisher:
             reason = error.response.get("error")
             log_event(log, "alert.not_posted", logging.WARNING, alert=alert.id, error=reason)
             if reason not in CHANNEL_PROBLEMS:
-                async with self._sessions() as session:
-                    await release(session=session, alert_id=alert.id, worker_id=self._worker_id)
-                    await session.commit()
+                await self._release(alert.id)
                 return
             await self._published(alert, None, None)  # tried again when more events arrive
             return
+        except UNANSWERED as error:  # Slack unreachable: tried again at the next turn
+            log_event(
+                log, "alert.not_posted", logging.WARNING, alert=alert.id, error=type(error).__name__
+            )
+            await self._release(alert.id)
+            return
         await self._published(alert, channel, ts)
+
+    async def _release(self, alert_id: int) -> None:
+        async with self._sessions() as session:
+            await release(session=session, alert_id=alert_id, worker_id=self._worker_id)
+            await session.commit()
 
     async def _published(self, alert: GrantAlert, channel: str | None, ts: str | None) -> None:
         """The alert as shown now (`channel` None: it could not be shown there)."""

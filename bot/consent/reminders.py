@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.consent.messages import build_consent_reminder
 from bot.logs import log_event
 from bot.runtime.scheduling import Scheduler
+from bot.slack.client import CALL_FAILED
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.consents import (
     claim_reminder,
@@ -71,7 +71,7 @@ class ReminderService:
             await self._slack.chat_postMessage(
                 channel=consent.channel_id, thread_ts=consent.thread_ts, **message.as_kwargs()
             )
-        except SlackApiError:
+        except CALL_FAILED:  # refused, or Slack unreachable: it is owed still
             log.exception("consent reminder %s could not be posted; retrying later", consent_id)
             async with self._sessions() as session:
                 await unclaim_reminder(session=session, consent_id=consent_id)

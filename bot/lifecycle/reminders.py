@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.consent.reminders import SCHEDULER_ACTOR
@@ -21,6 +20,7 @@ from bot.lifecycle.messages import build_expiry_reminder
 from bot.lifecycle.thresholds import Threshold, owed, thresholds, upcoming
 from bot.logs import log_event
 from bot.runtime.scheduling import Scheduler
+from bot.slack.client import CALL_FAILED, failure_reason
 from storage.audit import AuditAction, Subject, record_event
 from storage.credentials import (
     claim_credential_reminder,
@@ -139,12 +139,12 @@ class ExpiryReminders:
         for channel in places:
             try:
                 await self._slack.chat_postMessage(channel=channel, **message.as_kwargs())
-            except SlackApiError as error:
+            except CALL_FAILED as error:
                 log.warning(
                     "expiry reminder of credential %s not posted to %s: %s",
                     record.id,
                     channel,
-                    error.response.get("error"),
+                    failure_reason(error),
                 )
                 continue
             posted.append(channel)

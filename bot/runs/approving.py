@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
@@ -20,6 +19,7 @@ from bot.runs.kinds import kind_verb
 from bot.runs.messages import build_decided_request, reason_line
 from bot.runtime.scheduling import Scheduler
 from bot.slack.access import AccessPolicy, SlackActor
+from bot.slack.client import CALL_FAILED, failure_reason
 from storage.approvals import (
     add_approval,
     approvals_of,
@@ -231,5 +231,5 @@ class ApprovalDesk:
             return
         try:
             await getattr(self._slack, method)(**kwargs)
-        except SlackApiError as error:
-            log.warning("approval.%s_failed error=%s", method, error.response.get("error"))
+        except CALL_FAILED as error:
+            log.warning("approval.%s_failed error=%s", method, failure_reason(error))

@@ -19,6 +19,16 @@ from bot.settings import Settings
 
 SLACK_RETRIES = 4
 TIMEOUT_SECONDS = 15  # one Slack call's attempt
+# What a Slack call raises when no answer came (its retries spent), and when it failed at all
+UNANSWERED = (aiohttp.ClientError, TimeoutError)
+CALL_FAILED = (SlackApiError, *UNANSWERED)
+
+
+def failure_reason(error: BaseException) -> str:
+    """Slack's error code for a refused call; the exception's kind for one never answered."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error"))
+    return type(error).__name__
 
 
 class CountingWebClient(AsyncWebClient):
@@ -36,7 +46,7 @@ class CountingWebClient(AsyncWebClient):
             label = slack_error_label(error.response.get("error"))
             self._metrics.slack_api_errors.labels(api_method, label).inc()
             raise
-        except (aiohttp.ClientError, TimeoutError):
+        except UNANSWERED:
             self._metrics.slack_api_errors.labels(api_method, "unreachable").inc()
             raise
 

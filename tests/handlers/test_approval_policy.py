@@ -256,6 +256,21 @@ async def test_an_undecided_request_expires_by_itself(
     assert "Approve" not in json.dumps(closed.params["blocks"])
 
 
+async def test_an_expiry_slack_could_not_show_in_the_channel_still_tells_the_requester(
+    two_person_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """The request's message could not be closed (Slack unreachable: the connection dropped,
+    and the client's retries too): the requester is told all the same. The failure used to end
+    the expiry there, and nobody heard of it."""
+    credential = await seed_credential(two_person_bot, nylas)
+    request = await request_approval(two_person_bot, slack, credential, users(1))
+    await slack.answer_of(request)
+    slack.drop_next("chat.update", times=3)  # the call and the client's two retries
+    await backdate(two_person_bot, expires_at=utcnow() - timedelta(seconds=1))
+    told = "expired without a decision"
+    await slack.wait_for("chat.postMessage", lambda c: told in c.text_blob())
+
+
 async def test_two_replicas_remind_the_approvers_exactly_once(
     make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, people: None
 ) -> None:

@@ -373,6 +373,24 @@ async def test_a_reminder_missed_while_down_fires_once_at_start(
     assert len([c for c in slack.calls_to("chat.postMessage") if is_reminder(c)]) == 1
 
 
+async def test_a_reminder_slack_could_not_be_reached_for_is_posted_later(
+    make_settings: SettingsFactory, slack: FakeSlack
+) -> None:
+    """Slack unreachable when the reminder is due (the connection drops, and the client's own
+    retries too): the reminder is owed still, here posted by the next bot at its start. It used
+    to stay claimed, and was never posted."""
+    settings = make_settings(public_base_url=PUBLIC_URL, bulkauth_consent_wait_seconds=2.0)
+    async with run_bot(settings) as bot:
+        await _consented(bot, slack)
+        await slack.wait_for("chat.postMessage", lambda c: "can be created from" in c.text_blob())
+        slack.drop_next("chat.postMessage", times=3)  # the call and the client's two retries
+        await slack.wait_for("chat.postMessage", is_reminder, count=3)
+    async with run_bot(settings):
+        await slack.wait_for("chat.postMessage", is_reminder, count=4)
+    answered = [c for c in slack.calls_to("chat.postMessage") if is_reminder(c) and c.response]
+    assert len(answered) == 1
+
+
 async def test_two_replicas_post_each_reminder_exactly_once(
     make_settings: SettingsFactory, slack: FakeSlack, postgres_server
 ) -> None:

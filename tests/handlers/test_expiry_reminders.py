@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -184,14 +185,20 @@ async def test_two_replicas_post_each_threshold_exactly_once(
     assert len(claims) == 2
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
 async def test_a_reminder_slack_refused_everywhere_is_not_lost(
-    make_settings: SettingsFactory, slack: FakeSlack
+    make_settings: SettingsFactory, slack: FakeSlack, failure: str
 ) -> None:
-    """Neither the DM nor the alert channel took it: the claim is given back, the reminder is
-    tried again (a minute later; here its job is run at once), and posted then, once."""
+    """Neither the DM nor the alert channel took it (Slack refused, or could not be reached:
+    the connection dropped, and the client's retries too): the claim is given back, the
+    reminder is tried again (a minute later; here its job is run at once), and posted then,
+    once. Unreached, it used to stay claimed and was never posted."""
     slack.left_channels.update({ADMIN, ALERTS})
     async with run_bot(make_settings(bulkauth_alert_channel=ALERTS)) as bot:
         credential = await register_microsoft(bot, slack, expires_in=5)
+        if failure == "unreachable":  # the reminder's job runs once the credential is recorded
+            slack.left_channels.clear()
+            slack.drop_next("chat.postMessage", times=6)  # 2 places, 3 attempts each
         await jobs_settled_soon(bot, expiry_job_id(credential))
         async with bot.deps.sessions() as session:
             assert (await session.exec(select(CredentialReminder))).all() == []

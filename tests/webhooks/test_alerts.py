@@ -148,6 +148,20 @@ async def test_a_bot_stopped_while_it_posts_an_alert_records_the_post_and_posts_
     assert "4 grants of acme.com expired" in shown_text(slack, post)
 
 
+async def test_an_alert_slack_could_not_be_reached_for_is_posted_at_a_later_turn_once(
+    hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
+) -> None:
+    """Slack unreachable when an alert is due (the connection drops, and the client's own
+    retries too): the alert is posted at a later turn, once. Its claim used to stay for 30 s."""
+    acme = await granted_by_run(hooked.deps.sessions, nylas, name="acme.com", count=2)
+    slack.drop_next("chat.postMessage", times=3)  # the call and the client's two retries
+    await nylas.notify_many("grant.expired", acme.grants)
+    await inbox_settled(hooked, timeout=10.0)  # not the claim's 30 s
+    [post] = [call for call in alert_posts(slack) if call.response is not None]
+    assert len(alert_posts(slack)) == 4  # three dropped
+    assert "2 grants of acme.com expired" in shown_text(slack, post)
+
+
 async def test_mute_asks_to_confirm_first(
     hooked: RunningBot, nylas: FakeNylas, slack: FakeSlack
 ) -> None:

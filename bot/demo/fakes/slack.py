@@ -30,6 +30,8 @@ from bot.demo.fakes.slack_rules import (
 )
 from bot.ids import BOT_SCOPES
 
+DROPPED = 0  # a fault's status: the connection drops, no answer at all
+
 
 @dataclass
 class FakeSlack(SlackEndpoints, SlackMethods, Served):
@@ -89,6 +91,11 @@ class FakeSlack(SlackEndpoints, SlackMethods, Served):
         times: int = 1,
     ) -> None:
         self._faults.setdefault(method, []).append(Fault(status, error, retry_after, times))
+
+    def drop_next(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls to `method` lose their connection before any answer (a network
+        blip: the client raises once its own retries are spent)."""
+        self._faults.setdefault(method, []).append(Fault(DROPPED, "", None, times))
 
     def host_file(self, content: bytes, *, filename: str = "key.json") -> dict[str, Any]:
         """A file as Slack describes it in a file_input submission; the bytes are served here."""
@@ -189,6 +196,9 @@ class FakeSlack(SlackEndpoints, SlackMethods, Served):
         if self.latency.get(method):
             await asyncio.sleep(self.latency[method])  # a slow Slack, as seen from the bot
         status, headers, answer = self._answer(method, params, token)
+        if status == DROPPED and request.transport is not None:
+            request.transport.close()
+            return web.Response(status=500)  # never sent: the connection is gone
         headers = {**headers, "X-OAuth-Scopes": ",".join(self.granted_scopes)}  # as Slack does
         await self._answered(call, answer)
         return web.json_response(answer, status=status, headers=headers)
@@ -197,6 +207,8 @@ class FakeSlack(SlackEndpoints, SlackMethods, Served):
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         fault = self._take_fault(method)
+        if fault is not None and fault.status == DROPPED:
+            return DROPPED, {}, {}
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
             return fault.status, headers, {"ok": False, "error": fault.error}
