@@ -18,7 +18,7 @@ from bot.metrics import Metrics, slack_error_label
 from bot.settings import Settings
 
 SLACK_RETRIES = 4
-TIMEOUT_SECONDS = 15  # one Slack call's attempt
+TIMEOUT_SECONDS = 15.0  # one attempt of a Slack call
 # What a Slack call raises when no answer came (its retries spent), and when it failed at all
 UNANSWERED = (aiohttp.ClientError, TimeoutError)
 CALL_FAILED = (SlackApiError, *UNANSWERED)
@@ -39,6 +39,18 @@ class CountingWebClient(AsyncWebClient):
         super().__init__(**options)
         self._metrics = metrics
 
+    async def _request(
+        self, *, http_verb: str, api_url: str, req_args: dict[str, Any]
+    ) -> dict[str, Any]:
+        # The SDK applies its timeout only to a session it opens itself, and the bot shares one:
+        # a call Slack never answered waited aiohttp's default (five minutes). Each attempt
+        # (the retries reuse these arguments) now gives up after the client's timeout.
+        req_args.setdefault("timeout", aiohttp.ClientTimeout(total=self.timeout))
+        answer: dict[str, Any] = await super()._request(
+            http_verb=http_verb, api_url=api_url, req_args=req_args
+        )
+        return answer
+
     async def api_call(self, api_method: str, **options: Any) -> AsyncSlackResponse:
         try:
             return await super().api_call(api_method, **options)
@@ -52,7 +64,11 @@ class CountingWebClient(AsyncWebClient):
 
 
 def build_slack_client(
-    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics | None = None
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    metrics: Metrics | None = None,
+    *,
+    timeout: float = TIMEOUT_SECONDS,
 ) -> AsyncWebClient:
     """One pooled aiohttp session serves every call (the SDK default opens one per call)."""
     base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
@@ -60,7 +76,7 @@ def build_slack_client(
         metrics=metrics or Metrics(),
         token=settings.slack_bot_token.get_secret_value(),
         base_url=base_url.rstrip("/") + "/",
-        timeout=TIMEOUT_SECONDS,
+        timeout=timeout,
         session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
