@@ -24,7 +24,7 @@ from bot.logs import log_event
 from bot.runs.execution.worker_id import new_worker_id
 from bot.runtime.tasks import cancel_and_wait
 from bot.slack.client import TIMEOUT_SECONDS as SLACK_TIMEOUT_SECONDS
-from bot.slack.client import UNANSWERED
+from bot.slack.client import UNANSWERED, failure_reason
 from storage.alerts import active_mutes, alerts_to_publish, claim_alert, published, release
 from storage.credentials import credentials_by_nylas_id
 from storage.db import Sessions
@@ -153,9 +153,8 @@ class AlertPublisher:
             await self._published(alert, None, None)  # tried again when more events arrive
             return
         except UNANSWERED as error:  # Slack unreachable: tried again at the next turn
-            log_event(
-                log, "alert.not_posted", logging.WARNING, alert=alert.id, error=type(error).__name__
-            )
+            reason = failure_reason(error)
+            log_event(log, "alert.not_posted", logging.WARNING, alert=alert.id, error=reason)
             await self._release(alert.id)
             return
         await self._published(alert, channel, ts)

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.consent.messages import build_consent_reminder
 from bot.logs import log_event
 from bot.runtime.scheduling import Scheduler
-from bot.slack.client import CALL_FAILED
+from bot.slack.client import CALL_FAILED, failure_reason
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.consents import (
     claim_reminder,
@@ -71,8 +71,12 @@ class ReminderService:
             await self._slack.chat_postMessage(
                 channel=consent.channel_id, thread_ts=consent.thread_ts, **message.as_kwargs()
             )
-        except CALL_FAILED:  # refused, or Slack unreachable: it is owed still
-            log.exception("consent reminder %s could not be posted; retrying later", consent_id)
+        except CALL_FAILED as error:  # refused, or Slack unreachable: it is owed still
+            log.warning(
+                "consent reminder %s could not be posted (%s); retrying later",
+                consent_id,
+                failure_reason(error),
+            )
             async with self._sessions() as session:
                 await unclaim_reminder(session=session, consent_id=consent_id)
                 await session.commit()

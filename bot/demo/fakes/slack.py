@@ -93,8 +93,9 @@ class FakeSlack(SlackEndpoints, SlackMethods, Served):
         self._faults.setdefault(method, []).append(Fault(status, error, retry_after, times))
 
     def drop_next(self, method: str, *, times: int = 1) -> None:
-        """The next `times` calls to `method` lose their connection before any answer (a network
-        blip: the client raises once its own retries are spent)."""
+        """The next `times` requests for `method` lose their connection before any answer (a
+        network blip: the client raises once its own retries are spent; aiohttp itself retries a
+        GET once more)."""
         self._faults.setdefault(method, []).append(Fault(DROPPED, "", None, times))
 
     def host_file(self, content: bytes, *, filename: str = "key.json") -> dict[str, Any]:
@@ -196,8 +197,9 @@ class FakeSlack(SlackEndpoints, SlackMethods, Served):
         if self.latency.get(method):
             await asyncio.sleep(self.latency[method])  # a slow Slack, as seen from the bot
         status, headers, answer = self._answer(method, params, token)
-        if status == DROPPED and request.transport is not None:
-            request.transport.close()
+        if status == DROPPED:
+            if request.transport is not None:
+                request.transport.close()
             return web.Response(status=500)  # never sent: the connection is gone
         headers = {**headers, "X-OAuth-Scopes": ",".join(self.granted_scopes)}  # as Slack does
         await self._answered(call, answer)
