@@ -24,6 +24,7 @@ share."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -78,6 +79,8 @@ class BudgetShare:
         # whether a run's pass works here (between its claims too, when it holds none)
         self._working = working
         self._canaries_seen: dict[str, float] = {}  # others in their canary, since when
+        self._next_count = 0.0  # monotonic: when the loop counts next
+        self._rescheduled = asyncio.Event()  # a pass counted: the loop's next count moved
 
     def start(self) -> None:
         """Refresh until `stop` (a loop of its own, not a scheduler job: it is frequent, cheap
@@ -91,14 +94,25 @@ class BudgetShare:
                 await self._publish(others=False)
 
     async def _refreshing(self) -> None:
-        while True:  # noqa: ASYNC110 (no event to wait for: the count itself says when)
-            await asyncio.sleep(await self.refresh())
+        while True:
+            await self.refresh()
+            # A pass's own count (before its canary, say) sets when the next one is due: an
+            # idle replica's second-long pause must not outlast the start of its work, or the
+            # others' canaries and shares go unseen meanwhile.
+            while (left := self._next_count - time.monotonic()) > 0:
+                self._rescheduled.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(left):
+                        await self._rescheduled.wait()
 
     async def refresh(self) -> float:
         """Take this process's share now, and say what it holds while others call beside it;
         the seconds until the next refresh."""
         async with self._counting:
-            return await self._count()
+            pause = await self._count()
+        self._next_count = time.monotonic() + pause
+        self._rescheduled.set()
+        return pause
 
     async def _count(self) -> float:
         try:
