@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
@@ -29,6 +28,7 @@ from bot.logs import log_event
 from bot.nylas.client import NylasClient
 from bot.nylas.errors import NylasError, NylasNotFound
 from bot.runtime.pending import PendingStore
+from bot.slack.client import CALL_FAILED
 from bot.slack.files import FileProblem, SlackFiles
 from bot.slack.notify import tell_user
 from storage.audit import AuditAction, Subject, record_event
@@ -69,7 +69,7 @@ async def remove_uploaded_key(slack: AsyncWebClient, file_id: str | None) -> str
         return ""
     try:
         await slack.files_delete(file=file_id)
-    except SlackApiError:
+    except CALL_FAILED:
         return (
             ":warning: The key file you uploaded stays in Slack. Delete it now: open it "
             "from your Files, then ⋯ → *Delete file*."

@@ -95,11 +95,18 @@ async def test_google_registration_with_uploaded_key_downloads_it_then_deletes_i
     assert len(nylas.credentials) == 1
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
 async def test_when_slack_refuses_to_delete_the_upload_the_user_is_told_how(
-    bot: RunningBot, slack: FakeSlack
+    bot: RunningBot, slack: FakeSlack, failure: str
 ) -> None:
+    """Slack refused, or never answered (the connection dropped, and the client's retries too):
+    the credential is registered and the person is told the key is still in Slack. Unanswered,
+    they used to get a generic error, and were not told."""
     upload = slack.host_file(key_json().encode(), filename="acme-key.json")
-    slack.fail_next("files.delete", status=200, error="cant_delete_file", retry_after=None)
+    if failure == "refused":
+        slack.fail_next("files.delete", status=200, error="cant_delete_file", retry_after=None)
+    else:
+        slack.drop_next("files.delete", times=3)  # the call and the client's two retries
     view = await Person(bot, slack, ADMIN).open_modal("credential google")
     await submit_google(view, upload=upload)
     outcome = await registration_outcome(view, "Registered")
