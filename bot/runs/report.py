@@ -19,6 +19,7 @@ from bot.runs.holds import build_held, propagation_note
 from bot.runs.messages import build_progress, build_summary
 from bot.runs.results import write_run_csv
 from bot.settings import Settings
+from bot.slack.client import CALL_FAILED, failure_reason
 from bot.slack.upload import Upload, UploadFailed, scratch_file, upload_with_retries
 from storage.audit import Actor, AuditAction, Subject, record_event
 from storage.db import Sessions
@@ -168,15 +169,16 @@ class RunReporter:
         remaining = sum(counts[status] for status in UNSENT_ITEM_STATUSES)
         return rate, remaining / rate
 
-    async def _edit(self, run: BulkRun, content: dict[str, Any]) -> None:
+    async def _edit(self, run: BulkRun, content: dict[str, Any]) -> bool:
+        """False when Slack refused the edit or did not answer."""
         if not run.channel_id or not run.message_ts:
-            return
+            return False
         try:
             await self._slack.chat_update(channel=run.channel_id, ts=run.message_ts, **content)
-        except SlackApiError as error:
-            log.warning(
-                "run %s: progress message not updated (%s)", run.id, error.response.get("error")
-            )
+        except CALL_FAILED as error:
+            log.warning("run %s: progress message not updated (%s)", run.id, failure_reason(error))
+            return False
+        return True
 
     async def finished(self, run_id: int, *, cancelled_by: str | None = None) -> None:
         """Final counts, the summary in the progress message, the CSV in its thread."""
@@ -189,10 +191,12 @@ class RunReporter:
             failures = await self._write_report(run_id, counts, path, cancelled_by=cancelled_by)
             if run.message_ts and run.channel_id:
                 summary = build_summary(run, counts, failures, cancelled_by=cancelled_by)
-                await self._edit(run, summary.as_kwargs())  # at once; the upload may take a while
-                if not await self._send_csv(run, path):
+                # At once, the upload may take a while; not shown, it is tried again after it.
+                shown = await self._edit(run, summary.as_kwargs())
+                sent = await self._send_csv(run, path)
+                if not sent or not shown:
                     summary = build_summary(
-                        run, counts, failures, cancelled_by=cancelled_by, csv_sent=False
+                        run, counts, failures, cancelled_by=cancelled_by, csv_sent=sent
                     )
                     await self._edit(run, summary.as_kwargs())
 
