@@ -18,6 +18,7 @@ from bot.runs.messages import build_approval_request, build_progress, request_te
 from bot.runs.plan import PendingPlan
 from bot.runs.policy import ApprovalRules
 from bot.slack.access import AccessPolicy, SlackActor
+from bot.slack.client import CALL_FAILED, failure_reason
 from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
@@ -92,12 +93,20 @@ class Runs:
         request = build_approval_request(run, summary, calls=pending.plan.calls)
         try:
             posted = await self._slack.chat_postMessage(channel=channel, **request.as_kwargs())
-        except SlackApiError as error:
-            # Nobody could approve it: withdraw the run rather than leave it waiting forever.
+        except CALL_FAILED as error:
+            # Nobody could approve it: withdraw the run rather than leave it waiting unseen.
             await self._withdraw(run.id)
+            log_event(
+                log, "run.withdrawn", logging.WARNING, run=run.id, error=failure_reason(error)
+            )
+            if isinstance(error, SlackApiError):
+                return (
+                    f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
+                    f"({failure_reason(error)}). Invite it there and plan again."
+                )
             return (
-                f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
-                f"({error.response.get('error')}). Invite it there and plan again."
+                f":x: Run {run.id} was withdrawn: Slack did not answer when the bot posted its "
+                "approval request. Plan again in a moment."
             )
         async with self._sessions() as session:
             await set_approval_message(

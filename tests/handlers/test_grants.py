@@ -566,15 +566,25 @@ async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(
     )
 
 
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [("refused", "not_in_channel"), ("unreachable", "Slack did not answer")],
+)
 async def test_a_run_is_withdrawn_when_the_approval_channel_is_out_of_reach(
-    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str, words: str
 ) -> None:
+    """Slack refused the request's post, or never answered it (the connection dropped, and the
+    client's retries too): the run is withdrawn and the requester told why. Unanswered, the run
+    used to wait unseen for approval until it expired."""
     credential = await seed_credential(approval_bot, nylas)
     view = await plan(approval_bot, slack, credential, users(2))
-    slack.fail_next("chat.postMessage", status=200, error="not_in_channel", retry_after=None)
+    if failure == "refused":
+        slack.fail_next("chat.postMessage", status=200, error="not_in_channel", retry_after=None)
+    else:
+        slack.drop_next("chat.postMessage", times=3)  # the call and the client's two retries
     await confirm(approval_bot, view)
     told = await slack.wait_for("views.update", lambda c: "withdrawn" in c.text_blob())
-    assert "not_in_channel" in told[-1].text_blob()
+    assert words in told[-1].text_blob()
     await approval_bot.settled()
     async with approval_bot.deps.sessions() as session:
         run = (await session.exec(select(BulkRun))).one()
