@@ -238,8 +238,8 @@ class Runs:
         """Post the progress message (in the approval thread, or a DM), then start or queue the run;
         returns the channel the message went to. In that order: a short run can end within
         milliseconds, and its summary and CSV go to that message, so the message must exist before
-        the run may start. When the bot cannot post there (removed from the channel), the message
-        goes to the first of `fallbacks` (user ids: a DM) that works."""
+        the run may start. When the bot cannot post there (removed from the channel, or Slack did
+        not answer), the message goes to the first of `fallbacks` (user ids: a DM) that works."""
         async with self._sessions() as session:
             run = await get_run(session=session, run_id=run_id)
         assert run is not None and run.id is not None
@@ -258,14 +258,14 @@ class Runs:
                     channel=channel, thread_ts=thread, **progress.as_kwargs()
                 )
                 break
-            except SlackApiError as error:
+            except CALL_FAILED as error:  # refused, or Slack unreachable: the next place
                 if index == len(places) - 1:
                     raise
                 log.warning(
                     "run.progress_not_posted run=%s channel=%s error=%s",
                     run_id,
                     channel,
-                    error.response.get("error"),
+                    failure_reason(error),
                 )
         thread_ts = thread
         starter = actor_of(await self._access.actor(run.approved_by or run.requested_by))

@@ -21,6 +21,7 @@ from bot.runs.messages import approval_outcome, build_approval_request, build_de
 from bot.runs.modals import build_reject_reason_modal
 from bot.runs.policy import approvals_line
 from bot.slack.access import SlackActor
+from bot.slack.client import CALL_FAILED, failure_reason
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
 from storage.audit import AuditAction, Subject
@@ -124,9 +125,13 @@ async def close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, out
         await deps.slack.chat_update(
             channel=ref.channel_id, ts=ref.message_ts, **decided.as_kwargs()
         )
-    except SlackApiError as error:
-        problem = str(error.response.get("error") or "unknown error")
-        log.warning("run.request_not_updated run=%s error=%s", run.id, problem)
+    except CALL_FAILED as error:
+        problem = (  # as the person who clicked is told it
+            str(error.response.get("error") or "unknown error")
+            if isinstance(error, SlackApiError)
+            else "Slack did not answer"
+        )
+        log.warning("run.request_not_updated run=%s error=%s", run.id, failure_reason(error))
     try:
         told = plain_message(f"Your run {run.id}: {outcome}")
         await deps.slack.chat_postMessage(channel=run.requested_by, **told.as_kwargs())
