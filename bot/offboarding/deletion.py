@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
@@ -23,6 +22,7 @@ from bot.runs.emails import UserList
 from bot.runs.plan import PendingPlan, Plan
 from bot.runtime.scheduling import Scheduler
 from bot.slack.access import AccessPolicy, SlackActor
+from bot.slack.client import CALL_FAILED, failure_reason
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.credentials import get_credential, mark_deleted
 from storage.db import Sessions
@@ -132,10 +132,8 @@ class CredentialDeletion:
                     await self._slack.chat_postMessage(
                         channel=channel, thread_ts=thread, **plain_message(told).as_kwargs()
                     )
-                except SlackApiError as error:
-                    log.warning(
-                        "credential.deletion_not_told error=%s", error.response.get("error")
-                    )
+                except CALL_FAILED as error:  # refused, or Slack unreachable: the next place
+                    log.warning("credential.deletion_not_told error=%s", failure_reason(error))
         return told
 
     async def _delete(self, run_id: int, approver: SlackActor) -> str:

@@ -136,6 +136,29 @@ async def test_nylas_refusing_to_delete_the_default_credential_is_shown_as_such(
     assert event.outcome == "refused"
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_the_requester_hears_of_a_deletion_its_request_thread_did_not_take(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str
+) -> None:
+    """The approvers' DM refuses the bot after the first approval, or Slack never answers there
+    (the connection drops, and the client's retries too): the credential is deleted and the
+    requester told by DM. Unanswered, the notice in the thread ended it: the requester was not
+    told."""
+    credential = await seed_credential(bot, nylas)
+    request = await request_deletion(bot, slack, "acme.com")
+    await Person(bot, slack, ANN).click(request, "Approve")
+    await bot.settled()
+    out_of_reach = slack.left_channels if failure == "refused" else slack.dropped_channels
+    out_of_reach.add(request.params["channel"])
+    await Person(bot, slack, BOB).click(request, "Approve")
+    [told] = await slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.params["channel"] == ADMIN and "was deleted at Nylas" in c.text_blob(),
+    )
+    assert told.response is not None and told.response["ok"]
+    assert credential.nylas_credential_id not in nylas.credentials
+
+
 async def test_an_unknown_name_opens_nothing(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
