@@ -135,8 +135,8 @@ async def close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, out
     try:
         told = plain_message(f"Your run {run.id}: {outcome}")
         await deps.slack.chat_postMessage(channel=run.requested_by, **told.as_kwargs())
-    except SlackApiError as error:
-        log.warning("run.requester_not_told run=%s error=%s", run.id, error.response.get("error"))
+    except CALL_FAILED as error:  # refused, or Slack unreachable: the decision goes on
+        log.warning("run.requester_not_told run=%s error=%s", run.id, failure_reason(error))
     return problem
 
 

@@ -97,6 +97,23 @@ async def test_an_approval_whose_message_cannot_be_edited_still_reports(
     assert (await run_of(approval_bot, 1)).status == "finished"
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_an_approval_the_requester_cannot_be_told_of_still_starts_the_run(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str
+) -> None:
+    """Slack refused the requester's DM, or never answered it (the connection dropped, and the
+    client's retries too): the run starts all the same, its progress, summary and CSV in the
+    approval thread. Unanswered, the approval stopped there: approved, the run never started."""
+    request = await requested(approval_bot, slack, nylas)
+    out_of_reach = slack.left_channels if failure == "refused" else slack.dropped_channels
+    out_of_reach.add(ADMIN)  # the requester's DM
+    await Person(approval_bot, slack, APPROVER).click(request, "Approve")
+    report = await wait_for_csv(slack)
+    assert len(run_csv_rows(report)) == 3
+    assert [u.channel_id for u in slack.uploads.values() if u.content] == [APPROVALS]
+    assert (await run_of(approval_bot, 1)).status == "finished"
+
+
 async def test_a_decision_applies_only_to_the_run_of_its_message(
     approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
