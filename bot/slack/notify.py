@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message
+from bot.slack.client import CALL_FAILED, failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ async def tell_user(
         if channel:
             await client.chat_postEphemeral(channel=channel, user=user_id, **message.as_kwargs())
             return
-    except SlackApiError as error:
-        # not_in_channel / channel_not_found: the bot cannot post there, so fall back to a DM
-        log.info("ephemeral to %s failed (%s); sending a DM", user_id, error.response.get("error"))
+    except CALL_FAILED as error:
+        # not_in_channel / channel_not_found (the bot cannot post there), or no answer: a DM
+        log.info("ephemeral to %s failed (%s); sending a DM", user_id, failure_reason(error))
     await client.chat_postMessage(channel=user_id, **message.as_kwargs())

@@ -142,6 +142,25 @@ async def test_a_damaged_button_value_is_refused_clearly(
     assert (await run_of(approval_bot, 1)).status == "awaiting_approval"
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_a_refusal_slack_did_not_show_in_the_channel_comes_as_a_dm(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str
+) -> None:
+    """A refusal is shown in the channel, to the person who clicked only. Slack refused it
+    there, or never answered (the connection dropped, and the client's retries too): it comes
+    as a DM. Unanswered, the person was told nothing."""
+    request = await requested(approval_bot, slack, nylas)
+    out_of_reach = slack.left_channels if failure == "refused" else slack.dropped_channels
+    out_of_reach.add(APPROVALS)
+    await Person(approval_bot, slack, ADMIN).click(request, "Approve")  # their own request
+    [told] = await slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.params["channel"] == ADMIN and "own request" in c.text_blob(),
+    )
+    assert told.response is not None and told.response["ok"]
+    assert (await run_of(approval_bot, 1)).status == "awaiting_approval"
+
+
 async def test_a_huge_run_id_in_an_audit_filter_is_refused_clearly_on_postgresql(
     make_settings: SettingsFactory, slack: FakeSlack, postgres_server: Any
 ) -> None:
