@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import markdown, plain_message
 from bot.errors import BotError
 from bot.runtime.tasks import OnBehalfOf
+from bot.slack.client import CALL_FAILED, failure_reason
 from bot.slack.notify import tell_user
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ async def tell_failure(slack: AsyncWebClient, error: BaseException, who: OnBehal
         view = View(type="modal", title="bulkauth", close="Close", blocks=[markdown(text)])
         try:
             await slack.views_update(view_id=who.view_id, view=view)
-        except SlackApiError as problem:  # closed meanwhile: the message below still says it
-            log.info("failure not shown in the modal (%s)", problem.response.get("error"))
+        except CALL_FAILED as problem:  # closed meanwhile, or no answer: the message below says it
+            log.info("failure not shown in the modal (%s)", failure_reason(problem))
     await tell_user(
         slack, user_id=who.user_id, channel_id=who.channel_id, message=plain_message(text)
     )

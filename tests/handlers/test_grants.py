@@ -542,6 +542,27 @@ async def test_a_replica_that_picks_a_run_up_as_it_starts_takes_its_share_withou
     assert nylas.throttled <= 5
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_a_failure_slack_did_not_show_in_the_modal_is_told_all_the_same(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str
+) -> None:
+    """Slack refused the plan's view and then the failure's, or never answered them (the
+    connection dropped, and the client's retries too): the person is told in the channel that
+    something went wrong. Unanswered, the failure's own view ended it there: they were told
+    nothing, and the modal kept saying it was checking."""
+    credential = await seed_credential(bot, nylas)
+    modal = await open_request(Person(bot, slack, ADMIN), credential)
+    fill_request(modal, users=users(2))
+    if failure == "refused":
+        slack.fail_next("views.update", status=200, error="not_found", retry_after=None, times=2)
+    else:
+        slack.drop_next("views.update", times=6)  # two views, three attempts each
+    submitted = await modal.submit()
+    assert submitted.ack.get("response_action") == "update"
+    [told] = await slack.wait_for("chat.postEphemeral", lambda c: "went wrong" in c.text_blob())
+    assert told.params["user"] == ADMIN
+
+
 async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
