@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot.audit.recording import actor_of
 from bot.blocks import plain_message
@@ -24,6 +23,7 @@ from bot.errors import NotFound, UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, Subcommand
 from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
+from bot.slack.client import CALL_FAILED, failure_reason
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
 from handlers.commands import CommandRequest, SubcommandHandler
@@ -176,11 +176,11 @@ async def _post_link(
         posted = await deps.slack.chat_postMessage(
             channel=request.channel_id or actor.user_id, **message.as_kwargs()
         )
-    except SlackApiError as error:
+    except CALL_FAILED as error:  # refused, or Slack unreachable: a DM
         log.info(
             "cannot post the consent link in %s (%s); sending it as a DM",
             request.channel_id,
-            error.response.get("error"),
+            failure_reason(error),
         )
         posted = await deps.slack.chat_postMessage(channel=actor.user_id, **message.as_kwargs())
     async with deps.sessions() as session:

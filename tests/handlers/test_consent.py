@@ -174,6 +174,31 @@ async def test_a_credential_chosen_in_the_select_gets_its_link(
     assert "Admin consent link for contoso.com" in posted.text_blob()
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_a_link_slack_did_not_take_in_the_channel_comes_as_a_dm(
+    consent_bot: RunningBot, slack: FakeSlack, failure: str
+) -> None:
+    """Slack refused the link in the channel the command was typed in, or never answered there
+    (the connection dropped, and the client's retries too): the link comes as a DM. Unanswered,
+    no link was posted at all; the person was told only that something went wrong."""
+    await seed_credential(consent_bot)
+    out_of_reach = slack.left_channels if failure == "refused" else slack.dropped_channels
+    out_of_reach.add("C0OPS")
+    modal = await Person(consent_bot, slack, ADMIN).open_modal("consent contoso.com")
+    submitted = await modal.submit()
+    assert submitted.status == 200 and submitted.ack == {}, submitted.ack
+    [posted] = await slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.params["channel"] == ADMIN and "Admin consent link" in c.text_blob(),
+    )
+    answer = await slack.answer_of(posted)
+    await consent_bot.settled()
+    async with consent_bot.deps.sessions() as session:
+        [stored] = (await session.exec(select(ConsentRequest))).all()
+    # its thread gets the consent's news (the callback, the reminder)
+    assert (stored.channel_id, stored.thread_ts) == (answer["channel"], answer["ts"])
+
+
 async def test_bad_scope_is_refused_in_the_modal(consent_bot: RunningBot, slack: FakeSlack) -> None:
     await seed_credential(consent_bot)
     modal = await Person(consent_bot, slack, ADMIN).open_modal("consent contoso.com")
