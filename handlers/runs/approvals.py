@@ -201,8 +201,8 @@ async def _show_approvals(
         await deps.slack.chat_update(
             channel=ref.channel_id, ts=ref.message_ts, **message.as_kwargs()
         )
-    except SlackApiError as error:
-        log.warning("run.request_not_updated run=%s error=%s", run.id, error.response.get("error"))
+    except CALL_FAILED as error:  # refused, or Slack unreachable: the approval counts all the same
+        log.warning("run.request_not_updated run=%s error=%s", run.id, failure_reason(error))
 
 
 async def reject_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: SlackActor) -> None:

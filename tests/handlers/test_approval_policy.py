@@ -135,6 +135,27 @@ async def test_a_large_request_needs_two_distinct_approvers(
     assert sorted(e.outcome for e in approved) == ["ok", "partial"]  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_a_first_approval_slack_did_not_show_still_counts_without_a_false_alarm(
+    two_person_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str
+) -> None:
+    """The request's edit to "1 of 2 approvals" was refused, or never answered (the connection
+    dropped, and the client's retries too): the approval counts and the second one starts the
+    run. Unanswered, the approver was told something went wrong, their approval recorded all
+    the same."""
+    credential = await seed_credential(two_person_bot, nylas)
+    request = await request_approval(two_person_bot, slack, credential, users(3))
+    if failure == "refused":
+        slack.fail_next("chat.update", status=200, error="internal_error", retry_after=None)
+    else:
+        slack.drop_next("chat.update", times=3)  # the call and the client's two retries
+    await Person(two_person_bot, slack, ANN).click(request, "Approve")
+    await two_person_bot.settled()
+    assert not [c for c in slack.calls if "went wrong" in c.text_blob()]
+    await Person(two_person_bot, slack, BOB).click(request, "Approve")
+    assert len(run_csv_rows(await wait_for_csv(slack))) == 3
+
+
 async def test_a_small_request_needs_one_approval(
     two_person_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
