@@ -230,12 +230,11 @@ class RunReporter:
             await upload_with_retries(
                 self._slack, self._http, path, upload, attempts=self._upload_attempts
             )
-        except (SlackApiError, UploadFailed, aiohttp.ClientError, TimeoutError) as error:
-            reason = error.response.get("error") if isinstance(error, SlackApiError) else None
+        except (*CALL_FAILED, UploadFailed) as error:
             log.error(
                 "run %s: the CSV could not be sent to Slack (%s); the summary offers it again",
                 run.id,
-                reason or type(error).__name__,
+                failure_reason(error),
             )
             return False
         return True
