@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.runs.holds import build_held, propagation_note
@@ -152,10 +151,8 @@ class RunReporter:
                 thread_ts=run.thread_ts or run.message_ts,
                 **note.as_kwargs(),
             )
-        except SlackApiError as error:
-            log.warning(
-                "run %s: propagation note not posted (%s)", run_id, error.response.get("error")
-            )
+        except CALL_FAILED as error:  # refused, or Slack unreachable: the canary waits all the same
+            log.warning("run %s: propagation note not posted (%s)", run_id, failure_reason(error))
 
     @staticmethod
     def _pace(run: BulkRun, counts: Counter[str]) -> tuple[float | None, float | None]:
