@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.times import zone
 from bot.home.dashboard import HomeSnapshot, load_home
 from bot.home.views import build_home_refusal_view, build_home_view
 from bot.slack.access import AccessPolicy
+from bot.slack.client import CALL_FAILED, failure_reason
 from storage.db import Sessions
 from storage.models import utcnow
 
@@ -46,5 +46,5 @@ class HomeTab:
         for user_id in sorted(self._viewers):
             try:
                 await self.show(user_id, snapshot)
-            except SlackApiError as error:
-                log.warning("home of %s not refreshed (%s)", user_id, error.response.get("error"))
+            except CALL_FAILED as error:  # refused, or Slack unreachable: the next viewer
+                log.warning("home of %s not refreshed (%s)", user_id, failure_reason(error))

@@ -7,16 +7,20 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
 from storage.models import ConsentRequest, RunStatus, utcnow
 from storage.runs import add_items
-from tests.conftest import ADMIN, OUTSIDER, RunningBot
+from tests.conftest import ADMIN, OUTSIDER, RunningBot, SettingsFactory, run_bot
 from tests.fakes.nylas import FakeNylas
 from tests.fakes.slack import FakeSlack
 from tests.grant_flow import confirm, plan, seed_credential, wait_for_csv
 from tests.records import run_record, worked_by_another_replica
 from tests.slack_requests import app_home_opened
 from tests.slack_ui import Person
+
+ANN = "U0ANN"
 
 
 async def open_home(bot: RunningBot, slack: FakeSlack, user_id: str = ADMIN) -> dict[str, Any]:
@@ -157,6 +161,31 @@ async def test_the_home_refreshes_when_a_run_ends(
     await bot.settled()
     outsider = [c for c in slack.calls_to("views.publish") if c.params["user_id"] == OUTSIDER]
     assert len(outsider) == 1  # only when they opened it
+
+
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_a_home_slack_did_not_take_leaves_the_others_refreshed(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, failure: str
+) -> None:
+    """Slack refused the first viewer's refreshed Home, or never answered (the connection
+    dropped, and the client's retries too): the next viewer's Home is refreshed all the same.
+    Unanswered, the refresh stopped at the first: the others kept showing the run as active."""
+    slack.add_user(ANN, "Ann")
+    async with run_bot(make_settings(bulkauth_admins=[ADMIN, ANN])) as bot:
+        credential = await seed_credential(bot, nylas)
+        for viewer in (ADMIN, ANN):  # refreshed in this order
+            assert "0 grants from runs" in texts(await open_home(bot, slack, viewer))
+        if failure == "refused":
+            slack.fail_next("views.publish", status=200, error="internal_error", retry_after=None)
+        else:
+            slack.drop_next("views.publish", times=3)  # the call and the client's two retries
+        await confirm(bot, await plan(bot, slack, credential, "ann@acme.com\nbob@acme.com"))
+        await wait_for_csv(slack)
+        await slack.wait_for(
+            "views.publish",
+            lambda c: c.params["user_id"] == ANN and "2 grants from runs" in c.text_blob(),
+        )
+    assert "Active runs (0)" in texts(slack.home_views[ANN])
 
 
 async def test_home_buttons_open_the_right_modals(
