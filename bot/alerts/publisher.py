@@ -11,7 +11,6 @@ With no alert channel nothing is posted: the events are still audited and counte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -22,7 +21,7 @@ from bot.alerts.causes import likely_cause
 from bot.alerts.messages import alert_message
 from bot.logs import log_event
 from bot.runs.execution.worker_id import new_worker_id
-from bot.runtime.tasks import cancel_and_wait
+from bot.runtime.tasks import cancel_and_wait, wait_event
 from bot.slack.client import TIMEOUT_SECONDS as SLACK_TIMEOUT_SECONDS
 from bot.slack.client import UNANSWERED, failure_reason
 from storage.alerts import active_mutes, alerts_to_publish, claim_alert, published, release
@@ -80,7 +79,7 @@ class AlertPublisher:
 
     async def _loop(self) -> None:
         while True:
-            await _wait(self.wake, at_most=POLL_SECONDS)
+            await wait_event(self.wake, at_most=POLL_SECONDS)
             self.wake.clear()
             if self._stopping.is_set():
                 return
@@ -89,7 +88,8 @@ class AlertPublisher:
             except Exception as error:  # the database or Slack failed; the next turn retries
                 log.error("alerts: publishing failed", exc_info=error)
             self.activity.set()
-            await _wait(self._stopping, at_most=EDIT_INTERVAL_SECONDS)  # coalesces a burst's edits
+            # coalesces a burst's edits
+            await wait_event(self._stopping, at_most=EDIT_INTERVAL_SECONDS)
 
     async def publish_due(self) -> None:
         async with self._sessions() as session:
@@ -178,10 +178,3 @@ class AlertPublisher:
                 at=utcnow(),
             )
             await session.commit()
-
-
-async def _wait(event: asyncio.Event, *, at_most: float) -> None:
-    # asyncio.timeout, not wait_for: see WebhookProcessor._loop
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(at_most):
-            await event.wait()

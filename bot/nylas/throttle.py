@@ -30,7 +30,6 @@ again whenever the share changes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import math
 import time
@@ -38,6 +37,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+
+from bot.runtime.tasks import wait_event
 
 WINDOW_SECONDS = 1.0  # Nylas's rate window
 # The window we keep grows a little longer than Nylas's once a 429 shows that the way there
@@ -281,9 +282,7 @@ class Throttle:
     async def _until_changed(self, when: float) -> None:
         """Wait until `when` (monotonic), or until the share changes before then."""
         self._changed.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(when - time.monotonic()):
-                await self._changed.wait()
+        await wait_event(self._changed, at_most=when - time.monotonic())
 
     async def reserve(
         self, stopped: Callable[[], bool] = never, *, finishing: Callable[[], bool] = never

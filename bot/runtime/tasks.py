@@ -40,6 +40,16 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
         await task
 
 
+async def wait_event(event: asyncio.Event, *, at_most: float) -> None:
+    """Wait until `event` is set, for at most `at_most` seconds."""
+    # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that comes just
+    # after the event was set, and a stop() cancelling the waiter then waited forever (a CI run
+    # did, in the webhook processor).
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(at_most):
+            await event.wait()
+
+
 @dataclass(frozen=True)
 class OnBehalfOf:
     """Whom background work is for: told when it fails, in the modal they look at if any."""

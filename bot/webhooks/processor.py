@@ -9,7 +9,6 @@ leaves them unprocessed for the next pass; after it, they are done: each is proc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 from bot.alerts.grouping import AlertEvent, fold_into_alerts
 from bot.logs import log_event
-from bot.runtime.tasks import cancel_and_wait
+from bot.runtime.tasks import cancel_and_wait, wait_event
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
 from storage.models import WebhookNotification, utcnow
@@ -103,11 +102,7 @@ class WebhookProcessor:
                     pass
             except Exception as error:  # the database failed; the rows wait for the next pass
                 log.error("webhooks: processing failed", exc_info=error)
-            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that comes
-            # just after the event was set, and stop() then waited forever (a CI run did).
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
-                    await self._stored.wait()
+            await wait_event(self._stored, at_most=self._poll)
             # Let a burst gather: fewer, larger transactions leave the database's write lock
             # to the endpoint's inserts (whose answers Nylas waits for) most of the time.
             await asyncio.sleep(GATHER_SECONDS)

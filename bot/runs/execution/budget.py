@@ -24,7 +24,6 @@ share."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -34,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
-from bot.runtime.tasks import cancel_and_wait
+from bot.runtime.tasks import cancel_and_wait, wait_event
 from storage.callers import Holds, holds_of, publish_holds, withdraw_holds
 from storage.db import Sessions, read_only_sessions
 from storage.models import utcnow
@@ -101,9 +100,7 @@ class BudgetShare:
             # others' canaries and shares go unseen meanwhile.
             while (left := self._next_count - time.monotonic()) > 0:
                 self._rescheduled.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(left):
-                        await self._rescheduled.wait()
+                await wait_event(self._rescheduled, at_most=left)
 
     async def refresh(self) -> float:
         """Take this process's share now, and say what it holds while others call beside it;
