@@ -22,8 +22,8 @@ from bot.alerts.messages import alert_message
 from bot.logs import log_event
 from bot.runs.execution.worker_id import new_worker_id
 from bot.runtime.tasks import cancel_and_wait, wait_event
+from bot.slack.client import CHANNEL_PROBLEMS, UNANSWERED, failure_reason
 from bot.slack.client import TIMEOUT_SECONDS as SLACK_TIMEOUT_SECONDS
-from bot.slack.client import UNANSWERED, failure_reason
 from storage.alerts import active_mutes, alerts_to_publish, claim_alert, published, release
 from storage.credentials import credentials_by_nylas_id
 from storage.db import Sessions
@@ -34,10 +34,6 @@ EDIT_INTERVAL_SECONDS = 1.0
 POLL_SECONDS = 2.0  # alerts counted by another replica are noticed this often
 CLAIM_LEASE = timedelta(seconds=30)
 STOP_SECONDS = SLACK_TIMEOUT_SECONDS  # a stop waits one attempt of the message under way
-# Slack's answers that retrying will not change (the bot is not in the channel, it is gone...).
-CHANNEL_PROBLEMS = frozenset(
-    {"channel_not_found", "not_in_channel", "is_archived", "message_not_found", "restricted_action"}
-)
 
 
 class AlertPublisher:

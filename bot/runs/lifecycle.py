@@ -18,7 +18,7 @@ from bot.runs.messages import build_approval_request, build_progress, request_te
 from bot.runs.plan import PendingPlan
 from bot.runs.policy import ApprovalRules
 from bot.slack.access import AccessPolicy, SlackActor
-from bot.slack.client import CALL_FAILED, failure_reason
+from bot.slack.client import CALL_FAILED, CHANNEL_PROBLEMS, failure_reason
 from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
@@ -96,17 +96,17 @@ class Runs:
         except CALL_FAILED as error:
             # Nobody could approve it: withdraw the run rather than leave it waiting unseen.
             await self._withdraw(run.id)
-            log_event(
-                log, "run.withdrawn", logging.WARNING, run=run.id, error=failure_reason(error)
-            )
-            if isinstance(error, SlackApiError):
+            reason = failure_reason(error)
+            log_event(log, "run.withdrawn", logging.WARNING, run=run.id, error=reason)
+            if reason in CHANNEL_PROBLEMS:
                 return (
                     f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
-                    f"({failure_reason(error)}). Invite it there and plan again."
+                    f"({reason}). Invite it there and plan again."
                 )
+            what = f"refused ({reason})" if isinstance(error, SlackApiError) else "did not answer"
             return (
-                f":x: Run {run.id} was withdrawn: Slack did not answer when the bot posted its "
-                "approval request. Plan again in a moment."
+                f":x: Run {run.id} was withdrawn: Slack {what} when the bot posted its approval "
+                "request. Plan again in a moment."
             )
         async with self._sessions() as session:
             await set_approval_message(

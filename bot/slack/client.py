@@ -22,6 +22,11 @@ TIMEOUT_SECONDS = 15.0  # one attempt of a Slack call
 # What a Slack call raises when no answer came (its retries spent), and when it failed at all
 UNANSWERED = (aiohttp.ClientError, TimeoutError)
 CALL_FAILED = (SlackApiError, *UNANSWERED)
+# Slack's refusals to post in a channel that retrying will not change (the bot is not in it, it is
+# gone...): the person who chose the channel can act on them
+CHANNEL_PROBLEMS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "message_not_found", "restricted_action"}
+)
 
 
 def failure_reason(error: BaseException) -> str:

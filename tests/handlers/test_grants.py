@@ -589,20 +589,24 @@ async def test_a_queued_microsoft_run_starts_by_itself_when_consent_is_ready(
 
 @pytest.mark.parametrize(
     ("failure", "words"),
-    [("refused", "not_in_channel"), ("unreachable", "Slack did not answer")],
+    [
+        ("not_in_channel", "Invite it there"),
+        ("internal_error", "Slack refused (internal_error)"),
+        ("unreachable", "Slack did not answer"),
+    ],
 )
 async def test_a_run_is_withdrawn_when_the_approval_channel_is_out_of_reach(
     approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str, words: str
 ) -> None:
     """Slack refused the request's post, or never answered it (the connection dropped, and the
-    client's retries too): the run is withdrawn and the requester told why. Unanswered, the run
-    used to wait unseen for approval until it expired."""
+    client's retries too): the run is withdrawn and the requester told why; "invite the bot"
+    only when the channel is what Slack refused."""
     credential = await seed_credential(approval_bot, nylas)
     view = await plan(approval_bot, slack, credential, users(2))
-    if failure == "refused":
-        slack.fail_next("chat.postMessage", status=200, error="not_in_channel", retry_after=None)
-    else:
+    if failure == "unreachable":
         slack.drop_next("chat.postMessage", times=3)  # the call and the client's two retries
+    else:
+        slack.fail_next("chat.postMessage", status=200, error=failure, retry_after=None)
     await confirm(approval_bot, view)
     told = await slack.wait_for("views.update", lambda c: "withdrawn" in c.text_blob())
     assert words in told[-1].text_blob()
