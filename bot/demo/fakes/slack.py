@@ -52,7 +52,8 @@ class FakeSlack(SlackEndpoints, SlackMethods, Served):
     keep_uploads: bool = True
     cut_downloads_at: int | None = None  # serve only this many bytes of a hosted file
     left_channels: set[str] = field(default_factory=set)  # the bot was removed from these
-    # chat.* calls into these lose their connection before any answer, every time (drop_next)
+    # chat.* calls into these lose their connection before any answer, every time (a test
+    # device: a real outage would take the other channels, and the DM fallback, down too)
     dropped_channels: set[str] = field(default_factory=set)
     granted_scopes: tuple[str, ...] = BOT_SCOPES  # what the installed bot token may do
     chaos: dict[str, float] = field(default_factory=dict)  # method: share answered 429
@@ -210,10 +211,11 @@ class FakeSlack(SlackEndpoints, SlackMethods, Served):
     def _answer(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        # before any scripted fault, which a dropped call must not use up
+        if method.startswith("chat.") and str(params.get("channel")) in self.dropped_channels:
+            return DROPPED, {}, {}
         fault = self._take_fault(method)
         if fault is not None and fault.status == DROPPED:
-            return DROPPED, {}, {}
-        if method.startswith("chat.") and str(params.get("channel")) in self.dropped_channels:
             return DROPPED, {}, {}
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
