@@ -23,9 +23,8 @@ from bot.errors import NotFound, UserInputError
 from bot.ids import ActionId, BlockId, CallbackId, Subcommand
 from bot.runtime.tasks import OnBehalfOf
 from bot.slack.access import SlackActor
-from bot.slack.client import CALL_FAILED, failure_reason
 from bot.slack.forms import ViewState
-from bot.slack.notify import channel_of, tell_user
+from bot.slack.notify import channel_of, post_first, tell_user
 from handlers.commands import CommandRequest, SubcommandHandler
 from storage.audit import AuditAction, Subject, record_event
 from storage.consents import add_consent_request, get_consent_request, set_consent_message
@@ -171,18 +170,9 @@ async def _post_link(
         consent_id=request.id,
         callback_reachable=link.callback_reachable,
     )
-    try:
-        # Opened from the App Home there is no channel: the link goes to the requester's DM.
-        posted = await deps.slack.chat_postMessage(
-            channel=request.channel_id or actor.user_id, **message.as_kwargs()
-        )
-    except CALL_FAILED as error:  # refused, or Slack unreachable: a DM
-        log.info(
-            "cannot post the consent link in %s (%s); sending it as a DM",
-            request.channel_id,
-            failure_reason(error),
-        )
-        posted = await deps.slack.chat_postMessage(channel=actor.user_id, **message.as_kwargs())
+    # Opened from the App Home there is no channel: the link goes to the requester's DM.
+    places = [(request.channel_id or actor.user_id, None), (actor.user_id, None)]
+    posted, _thread = await post_first(deps.slack, places, message, what="consent link")
     async with deps.sessions() as session:
         await set_consent_message(
             session=session,

@@ -19,6 +19,7 @@ from bot.runs.plan import PendingPlan
 from bot.runs.policy import ApprovalRules
 from bot.slack.access import AccessPolicy, SlackActor
 from bot.slack.client import CALL_FAILED, CHANNEL_PROBLEMS, failure_reason
+from bot.slack.notify import post_first
 from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
@@ -251,24 +252,12 @@ class Runs:
             eta_seconds=None,
             state="waiting for consent propagation" if queued else "starting",
         )
-        places = [(channel_id, thread_ts), *((user, None) for user in fallbacks)]
-        for index, (channel, thread) in enumerate(places):
-            try:
-                posted = await self._slack.chat_postMessage(
-                    channel=channel, thread_ts=thread, **progress.as_kwargs()
-                )
-                break
-            except CALL_FAILED as error:  # refused, or Slack unreachable: the next place
-                if index == len(places) - 1:
-                    raise
-                log.warning(
-                    "run.progress_not_posted run=%s channel=%s error=%s",
-                    run_id,
-                    channel,
-                    failure_reason(error),
-                )
-        thread_ts = thread
+        # before the post: a look-up that fails leaves no message saying "starting" for ever
         starter = actor_of(await self._access.actor(run.approved_by or run.requested_by))
+        places = [(channel_id, thread_ts), *((user, None) for user in fallbacks)]
+        posted, thread_ts = await post_first(
+            self._slack, places, progress, what=f"run {run_id}'s progress"
+        )
         async with self._sessions() as session:
             await set_run_message(
                 session=session,
