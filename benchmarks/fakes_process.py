@@ -39,7 +39,34 @@ def stats(nylas: FakeNylas) -> dict[str, Any]:
         "per_second": per_second(custom),
         "first": custom[0].at if custom else None,
         "last": custom[-1].at if custom else None,
+        "idle": idle_budget(custom, nylas.rate_limit_per_second),
     }
+
+
+def idle_budget(custom: list[Any], limit: int | None, edge: float = 2.0) -> list[float]:
+    """Where Nylas's budget went unused between the first and the last call it accepted: the
+    seconds of the whole limit left idle (for each of the `limit` places in Nylas's window, the
+    time it stood empty, over `limit`) from the end of the first window to `edge` seconds after
+    the first call (the canary, a joining replica), then until `edge` seconds before the last
+    (the run at full pace), then to the last (its last users, their retries). Pacing evenly at
+    the limit leaves none; the first window, which fills as the calls begin, is left out."""
+    accepted = [r.arrived for r in custom if r.status != 429]
+    if not limit or len(accepted) < 2:
+        return []
+    first, last = accepted[0], accepted[-1]
+    edges = sorted([first + 1.0, first + edge, last - edge, last])
+    bounds = [min(max(at, first + 1.0), last) for at in edges]
+    # a call holds its place in Nylas's window for one second from its arrival
+    events = sorted([(t, 1) for t in accepted] + [(t + 1.0, -1) for t in accepted])
+    idle = [0.0, 0.0, 0.0]
+    held, since = 0, first
+    for at, change in events:
+        for phase in range(3):
+            lo, hi = max(since, bounds[phase]), min(at, bounds[phase + 1])
+            if hi > lo:
+                idle[phase] += (limit - held) * (hi - lo) / limit
+        held, since = held + change, at
+    return [round(seconds, 3) for seconds in idle]
 
 
 def per_second(custom: list[Any]) -> list[list[int]]:
