@@ -170,3 +170,8 @@ async def claim_reminder(*, session: AsyncSession, run_id: int, at: datetime) ->
         .values(reminded_at=at)
     )
     return bool(result.rowcount)
+
+
+async def unclaim_reminder(*, session: AsyncSession, run_id: int) -> None:
+    """The reminder's post failed: a later sweep tries it again."""
+    await session.exec(update(BulkRun).where(col(BulkRun.id) == run_id).values(reminded_at=None))

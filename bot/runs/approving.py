@@ -29,6 +29,7 @@ from storage.approvals import (
     lock_awaiting,
     newer_request,
     request_basis,
+    unclaim_reminder,
 )
 from storage.audit import Actor, AuditAction, EventSpec, Subject, record_events
 from storage.db import Sessions
@@ -203,27 +204,36 @@ class ApprovalDesk:
         return True
 
     async def _remind(self, run: BulkRun, *, now: datetime) -> None:
+        """Claimed by one replica, posted, then audited: a post Slack refused or did not answer
+        for leaves the reminder owed, and a later sweep posts it (at least once: an unanswered
+        post may have been shown)."""
         assert run.id is not None
         async with self._sessions() as session:
             won = await claim_reminder(session=session, run_id=run.id, at=now)
-            if won:
-                event = EventSpec(
-                    actor=BOT_ACTOR,
-                    action=AuditAction.RUN_REMINDED,
-                    subject=Subject(run_id=run.id),
-                )
-                await record_events(session=session, specs=[event])
             await session.commit()
         if not won or not run.approval_channel_id:
             return
         expires = f" It expires at {slack_time(as_utc(run.expires_at))}." if run.expires_at else ""
         text = f"{self._access.approver_mentions()} run {run.id} still awaits a decision.{expires}"
-        await self._post_quietly(
-            "chat_postMessage",
-            channel=run.approval_channel_id,
-            thread_ts=run.approval_ts,
-            **plain_message(text).as_kwargs(),
-        )
+        try:
+            await self._slack.chat_postMessage(
+                channel=run.approval_channel_id,
+                thread_ts=run.approval_ts,
+                **plain_message(text).as_kwargs(),
+            )
+        except CALL_FAILED as error:
+            reason = failure_reason(error)
+            log.warning("approval.reminder_not_posted run=%s error=%s", run.id, reason)
+            async with self._sessions() as session:
+                await unclaim_reminder(session=session, run_id=run.id)
+                await session.commit()
+            return
+        async with self._sessions() as session:
+            event = EventSpec(
+                actor=BOT_ACTOR, action=AuditAction.RUN_REMINDED, subject=Subject(run_id=run.id)
+            )
+            await record_events(session=session, specs=[event])
+            await session.commit()
 
     async def _post_quietly(self, method: str, **kwargs: object) -> None:
         """A Slack call whose failure is logged, never raised: the decision stands either way."""

@@ -321,6 +321,46 @@ async def test_two_replicas_remind_the_approvers_exactly_once(
     assert f"<!subteam^{GROUP}>" in posted.text_blob() and f"<@{BOB}>" in posted.text_blob()
 
 
+@pytest.mark.parametrize("failure", ["refused", "unreachable"])
+async def test_a_reminder_slack_did_not_post_is_posted_by_a_later_sweep(
+    make_settings: SettingsFactory, slack: FakeSlack, nylas: FakeNylas, people: None, failure: str
+) -> None:
+    """Slack refused the reminder, or never answered (the connection dropped, and the client's
+    retries too): it stays owed, the next sweep posts it, and the audit log says so once. It used
+    to be claimed and audited before its post, and lost. (The sweeps are the test's own: the
+    scheduled one comes once an hour here.)"""
+    settings = make_settings(
+        bulkauth_run_scan_seconds=3600,
+        bulkauth_approval_channel=APPROVALS,
+        bulkauth_approvers=[ANN, BOB],
+    )
+    async with run_bot(settings) as bot:
+        credential = await seed_credential(bot, nylas)
+        request = await request_approval(bot, slack, credential, users(1))
+        answer = await slack.answer_of(request)
+        await backdate(bot, remind_at=utcnow() - timedelta(seconds=1))
+
+        def reminders() -> list[SlackCall]:
+            return [
+                call
+                for call in slack.calls_to("chat.postMessage")
+                if call.params.get("thread_ts") == answer["ts"]
+                and "still awaits" in call.text_blob()
+                and (call.response or {}).get("ok")
+            ]
+
+        if failure == "unreachable":
+            slack.drop_next("chat.postMessage", times=3)  # the call and the client's two retries
+        else:
+            slack.fail_next("chat.postMessage", status=200, error="internal_error")
+        await bot.deps.approvals.sweep()
+        assert reminders() == [] and await events(bot, "run.reminded") == []
+        await bot.deps.approvals.sweep()
+        assert len(reminders()) == 1 and len(await events(bot, "run.reminded")) == 1
+        await bot.deps.approvals.sweep()  # owed no more
+        assert len(reminders()) == 1 and len(await events(bot, "run.reminded")) == 1
+
+
 # --- 5. stale approvals ------------------------------------------------------------------------
 
 
