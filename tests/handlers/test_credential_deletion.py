@@ -159,6 +159,25 @@ async def test_the_requester_hears_of_a_deletion_its_request_thread_did_not_take
     assert credential.nylas_credential_id not in nylas.credentials
 
 
+async def test_a_request_whose_approvers_dm_slack_did_not_open_is_told_to_try_again(
+    bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
+) -> None:
+    """Slack never answered when the bot opened the approvers' DM (the connection dropped, and
+    the client's retries too): the requester is told so, and nothing waits for approval. It used
+    to end in "something went wrong on our side"."""
+    credential = await seed_credential(bot, nylas)
+    form = await deletion_form(bot, slack, "acme.com")
+    form.type("Type the credential's name to confirm", "acme.com")
+    form.type("Reason", "Acme left")
+    slack.drop_next("conversations.open", times=3)  # the call and the client's two retries
+    await form.submit()
+    await form.wait_for("Slack did not answer when the bot opened a DM with the other approvers")
+    await bot.settled()
+    async with bot.deps.sessions() as session:
+        assert (await session.exec(select(BulkRun))).all() == []
+    assert credential.nylas_credential_id in nylas.credentials
+
+
 async def test_an_unknown_name_opens_nothing(
     bot: RunningBot, slack: FakeSlack, nylas: FakeNylas
 ) -> None:
