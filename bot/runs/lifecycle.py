@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit.recording import actor_of
@@ -18,7 +17,7 @@ from bot.runs.messages import build_approval_request, build_progress, request_te
 from bot.runs.plan import PendingPlan
 from bot.runs.policy import ApprovalRules
 from bot.slack.access import AccessPolicy, SlackActor
-from bot.slack.client import CALL_FAILED, CHANNEL_PROBLEMS, failure_reason
+from bot.slack.client import CALL_FAILED, CHANNEL_PROBLEMS, failure_reason, told_reason
 from bot.slack.notify import post_first
 from storage.approvals import request_basis, users_digest
 from storage.audit import AuditAction, EventSpec, Subject, record_events
@@ -104,10 +103,9 @@ class Runs:
                     f":x: Run {run.id} was withdrawn: the bot cannot post in <#{channel}> "
                     f"({reason}). Invite it there and plan again."
                 )
-            what = f"refused ({reason})" if isinstance(error, SlackApiError) else "did not answer"
             return (
-                f":x: Run {run.id} was withdrawn: Slack {what} when the bot posted its approval "
-                "request. Plan again in a moment."
+                f":x: Run {run.id} was withdrawn: {told_reason(error)} when the bot posted its "
+                "approval request. Plan again in a moment."
             )
         async with self._sessions() as session:
             await set_approval_message(

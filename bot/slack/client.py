@@ -36,6 +36,13 @@ def failure_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
+def told_reason(error: BaseException) -> str:
+    """A failed Slack call as a person is told of it: refused with its code, or not answered."""
+    if isinstance(error, SlackApiError):
+        return f"Slack refused ({failure_reason(error)})"
+    return "Slack did not answer"
+
+
 class CountingWebClient(AsyncWebClient):
     """The SDK's client, counting calls that failed after their retries by method and error
     (every named method, `files_upload_v2`'s steps included, goes through `api_call`)."""

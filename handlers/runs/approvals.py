@@ -9,7 +9,6 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot.audit.recording import actor_of, audit
 from bot.blocks import escape, plain_message
@@ -21,7 +20,7 @@ from bot.runs.messages import approval_outcome, build_approval_request, build_de
 from bot.runs.modals import build_reject_reason_modal
 from bot.runs.policy import approvals_line
 from bot.slack.access import SlackActor
-from bot.slack.client import CALL_FAILED, failure_reason
+from bot.slack.client import CALL_FAILED, failure_reason, told_reason
 from bot.slack.forms import ViewState
 from bot.slack.notify import channel_of, tell_user
 from storage.audit import AuditAction, Subject
@@ -126,11 +125,7 @@ async def close_request(deps: Deps, ref: RunRef, run: BulkRun, summary: str, out
             channel=ref.channel_id, ts=ref.message_ts, **decided.as_kwargs()
         )
     except CALL_FAILED as error:
-        problem = (  # as the person who clicked is told it
-            str(error.response.get("error") or "unknown error")
-            if isinstance(error, SlackApiError)
-            else "Slack did not answer"
-        )
+        problem = told_reason(error)
         log.warning("run.request_not_updated run=%s error=%s", run.id, failure_reason(error))
     try:
         told = plain_message(f"Your run {run.id}: {outcome}")
@@ -182,7 +177,7 @@ async def approve_run(ack: AsyncAck, body: dict[str, Any], deps: Deps, actor: Sl
     if problem:
         note = (
             f"Run {run.id} is approved and started, but its request message could not be "
-            f"updated ({problem}). Its progress is in <#{where}>."
+            f"updated: {problem}. Its progress is in <#{where}>."
         )
         await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
 
@@ -234,9 +229,7 @@ async def submit_rejection(
     summary = f"Run {run.id} requested by <@{run.requested_by}>."
     problem = await close_request(deps, ref, run, summary, outcome)
     if problem:
-        note = (
-            f"Run {run.id} is rejected, but its request message could not be updated ({problem})."
-        )
+        note = f"Run {run.id} is rejected, but its request message could not be updated: {problem}."
         await tell_user(deps.slack, user_id=actor.user_id, message=plain_message(note))
 
 
