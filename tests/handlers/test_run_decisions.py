@@ -97,6 +97,33 @@ async def test_an_approval_whose_message_cannot_be_edited_still_reports(
     assert (await run_of(approval_bot, 1)).status == "finished"
 
 
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [("refused", "Slack refused (not_in_channel)"), ("unreachable", "Slack did not answer")],
+)
+async def test_a_rejection_whose_message_cannot_be_edited_tells_the_approver(
+    approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str, words: str
+) -> None:
+    """The request's buttons could not be replaced by the decision: the rejection stands, the
+    requester hears of it, and the approver is told why the message still shows its buttons."""
+    request = await requested(approval_bot, slack, nylas)
+    approver = Person(approval_bot, slack, APPROVER)
+    await approver.click(request, "Reject")
+    reason = await approver.next_modal(lambda c: "reject_reason" in c.text_blob())
+    reason.type("Reason", "Wrong tenant")
+    (slack.left_channels if failure == "refused" else slack.dropped_channels).add(APPROVALS)
+    assert (await reason.submit()).status == 200
+    [note] = await slack.wait_for("chat.postMessage", lambda c: "could not be" in c.text_blob())
+    assert note.params["channel"] == APPROVER
+    assert f"Run 1 is rejected, but its request message could not be updated: {words}." in (
+        note.text_blob()
+    )
+    told = [c for c in slack.calls_to("chat.postMessage") if c.params["channel"] == ADMIN]
+    assert any("Rejected" in c.text_blob() for c in told)
+    assert (await run_of(approval_bot, 1)).status == "rejected"
+    assert nylas.calls("POST", ".*custom") == []
+
+
 @pytest.mark.parametrize("failure", ["refused", "unreachable"])
 async def test_an_approval_the_requester_cannot_be_told_of_still_starts_the_run(
     approval_bot: RunningBot, slack: FakeSlack, nylas: FakeNylas, failure: str
