@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import Boolean, Integer, cast, delete, null, union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from storage.models import NylasCaller, utcnow
+from storage.runs import live_workers_query
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,40 @@ async def withdraw_holds(*, session: AsyncSession, worker_id: str) -> None:
     await session.exec(delete(NylasCaller).where(col(NylasCaller.worker_id) == worker_id))
 
 
-async def holds_of(*, session: AsyncSession, updated_since: datetime) -> dict[str, Holds]:
-    """Every worker's holds written since `updated_since`."""
-    query = select(NylasCaller.worker_id, NylasCaller.holds, NylasCaller.canary).where(
+def _words(updated_since: datetime) -> Select[str, int, bool]:
+    return select(NylasCaller.worker_id, NylasCaller.holds, NylasCaller.canary).where(
         col(NylasCaller.updated_at) >= updated_since
     )
-    rows = (await session.exec(query)).all()
+
+
+async def holds_of(*, session: AsyncSession, updated_since: datetime) -> dict[str, Holds]:
+    """Every worker's holds written since `updated_since`."""
+    rows = (await session.exec(_words(updated_since))).all()
     return {worker: Holds(calls, canary) for worker, calls, canary in rows}
+
+
+@dataclass(frozen=True)
+class Callers:
+    claiming: set[str]  # the workers holding fresh claims on running runs' items
+    words: dict[str, Holds]  # what each worker that spoke lately holds
+
+
+async def callers_now(
+    *, session: AsyncSession, claims_since: datetime, words_since: datetime
+) -> Callers:
+    """storage/runs.py's `live_workers` and `holds_of` in one statement: a replica counts four
+    times a second while a run is worked, and each statement costs it a round trip (on SQLite,
+    several hand-overs to the driver's thread)."""
+    claims = live_workers_query(claims_since).subquery()
+    no_word = (cast(null(), Integer).label("holds"), cast(null(), Boolean).label("canary"))
+    rows = union_all(select(claims.c.claimed_by, *no_word), _words(words_since)).subquery()
+    query = select(rows.c.claimed_by, rows.c.holds, rows.c.canary)
+    claiming: set[str] = set()
+    words: dict[str, Holds] = {}
+    for worker, calls, canary in (await session.exec(query)).all():
+        if calls is None:  # a claim's row
+            if worker:
+                claiming.add(worker)
+        else:
+            words[worker] = Holds(calls, canary)
+    return Callers(claiming, words)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import BulkRun, ItemStatus, RequestKind, RunItem, RunStatus, utcnow
 
@@ -369,18 +371,24 @@ async def pending_left(*, session: AsyncSession, run_id: int, most: int) -> int:
     return (await session.exec(select(func.count()).select_from(waiting))).one()
 
 
-async def live_workers(*, session: AsyncSession, fresh_since: datetime) -> set[str]:
+def live_workers_query(fresh_since: datetime) -> SelectOfScalar[Any]:
     """The workers holding fresh claims on items of running runs (their heartbeat or claim is
     newer than `fresh_since`): the processes calling Nylas for runs right now."""
     running = select(BulkRun.id).where(col(BulkRun.status) == RunStatus.RUNNING)
-    query = (
+    return (
         select(RunItem.claimed_by)
         .where(col(RunItem.run_id).in_(running.scalar_subquery()))
         .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
         .where(col(RunItem.claimed_at) >= fresh_since)
         .distinct()
     )
-    return {worker for worker in (await session.exec(query)).all() if worker}
+
+
+async def live_workers(*, session: AsyncSession, fresh_since: datetime) -> set[str]:
+    """live_workers_query's workers."""
+    return {
+        worker for worker in (await session.exec(live_workers_query(fresh_since))).all() if worker
+    }
 
 
 async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) -> list[BulkRun]:

@@ -34,10 +34,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.logs import log_event
 from bot.nylas.client import NylasClient
 from bot.runtime.tasks import cancel_and_wait, wait_event
-from storage.callers import Holds, holds_of, publish_holds, withdraw_holds
+from storage.callers import Holds, callers_now, publish_holds, withdraw_holds
 from storage.db import Sessions, read_only_sessions
 from storage.models import utcnow
-from storage.runs import live_workers
 
 log = logging.getLogger(__name__)
 BUDGET_SECONDS = 0.25
@@ -115,12 +114,15 @@ class BudgetShare:
         try:
             async with self._readers() as session:
                 now = utcnow()
-                workers = await live_workers(session=session, fresh_since=now - self._lease)
-                fresh = now - timedelta(seconds=WORD_FRESH_SECONDS)
-                words = await holds_of(session=session, updated_since=fresh)
+                callers = await callers_now(
+                    session=session,
+                    claims_since=now - self._lease,
+                    words_since=now - timedelta(seconds=WORD_FRESH_SECONDS),
+                )
         except SQLAlchemyError as error:  # keep the last share; try again in a second
             log.warning("Nylas budget share not refreshed (%s)", type(error).__name__)
             return IDLE_BUDGET_SECONDS
+        workers, words = callers.claiming, callers.words
         words.pop(self._worker_id, None)
         # a replica that said what it holds is calling, between its claims too
         others = (workers | words.keys()) - {self._worker_id}
