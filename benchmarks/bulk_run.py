@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -264,17 +265,38 @@ async def logs(dbs: Databases, users: int) -> None:
         print(f"  {text}")
 
 
-def machine_speed() -> None:
+async def machine_speed() -> None:
     """The CPU's speed for plain Python, printed first: CPU per user and users per second at zero
     latency follow it (the same commit measured 0.6-0.8 ms and 2.7 ms per user on two days), so
-    figures of different days compare only beside it."""
+    figures of different days compare only beside it. And what waking up costs: a paced run wakes
+    a few times per call, and on a virtual machine each wake-up after a short sleep can cost the
+    process a tenth of a millisecond of CPU or more (hardware: a few microseconds), the same day
+    varying by half; CPU per user at 50/s follows it."""
     loop = min(timeit.repeat("for i in range(10_000_000): s += i", "s = 0", number=1, repeat=3))
     print(f"machine: a Python loop of 10,000,000 additions takes {loop:.2f} s (best of 3)")
+    wake_up = await wake_up_cpu() * 1e6
+    print(f"         an event loop's 20 ms sleep costs {wake_up:.0f} µs of CPU (median of 5)")
+
+
+async def wake_up_cpu(sleeps: int = 100, seconds: float = 0.02) -> float:
+    """The CPU seconds one asyncio sleep of `seconds` costs this process (the median of 5)."""
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    costs = []
+    for _ in range(5):
+        began = cpu()
+        for _ in range(sleeps):
+            await asyncio.sleep(seconds)
+        costs.append((cpu() - began) / sleeps)
+    return statistics.median(costs)
 
 
 async def main(arguments: argparse.Namespace) -> None:
     mode, backends = arguments.mode, arguments.backends
-    machine_speed()
+    await machine_speed()
     async with databases() as dbs:
         if mode in ("all", "rate"):
             await rate(dbs, backends, arguments.users or 5000, arguments.rates)
