@@ -16,9 +16,6 @@ class RunControl(CanaryControl, Protocol):
     def should_stop(self, run_id: int) -> bool:
         """Stop sending at once (the run was cancelled here, or the process is stopping)."""
 
-    async def still_running(self, run_id: int) -> bool:
-        """The run is still running (also per the database: another process may cancel)."""
-
     def progressed(self, run_id: int) -> None:
         """Outcomes of the run were recorded."""
 

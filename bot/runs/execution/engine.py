@@ -208,13 +208,6 @@ class RunEngine:
         if began:  # with others calling, it fills its share as they hand theirs over
             self.nylas.begin_share()
 
-    async def still_running(self, run_id: int) -> bool:
-        if self.should_stop(run_id):
-            return False
-        async with self._readers() as session:
-            run = await get_run(session=session, run_id=run_id)
-        return run is not None and run.status == RunStatus.RUNNING
-
     # --- scheduling -----------------------------------------------------------------------
     async def scan(self) -> None:
         """Start due queued runs and work every running run not yet worked here."""

@@ -43,10 +43,11 @@ from bot.runs.execution.outcomes import (
 from bot.runs.execution.ready import ReadyUsers, claim_size, fair_part
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions
-from storage.models import ItemStatus, utcnow
+from storage.models import ItemStatus, RunStatus, utcnow
 from storage.runs import (
     ClaimedItem,
     claim_items,
+    get_run,
     pending_left,
     refresh_claims,
     release_claims,
@@ -158,8 +159,12 @@ class RunPass:
     def _db_retrying(self) -> AsyncRetrying:
         return db_retrying(self._limits.record_retry_seconds)
 
-    async def _claim(self, stale: timedelta, limit: int) -> list[ClaimedItem]:
+    async def _claim(self, stale: timedelta, limit: int) -> list[ClaimedItem] | None:
+        """None once the run no longer runs (another process may have cancelled or held it)."""
         async with self._sessions() as session:
+            run = await get_run(session=session, run_id=self._context.run_id)
+            if run is None or run.status != RunStatus.RUNNING:
+                return None
             replicas = self._nylas.replicas
             if replicas > 1:  # near the run's end, a fair part of what is left
                 left = await pending_left(
@@ -180,7 +185,7 @@ class RunPass:
         """Items to send next; None when the pass should end (stopped, or the database is
         gone for longer than the retries)."""
         try:
-            if self._broken or not await self._control.still_running(self._context.run_id):
+            if self._broken or self._control.should_stop(self._context.run_id):
                 return None
             async for attempt in self._db_retrying():
                 with attempt:
