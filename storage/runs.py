@@ -13,16 +13,12 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
-    String,
-    Text,
     and_,
-    column,
+    bindparam,
     func,
     insert,
     or_,
     update,
-    values,
 )
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -200,42 +196,57 @@ class ItemOutcome:
 async def finish_items(
     *, session: AsyncSession, worker_id: str, outcomes: Sequence[ItemOutcome]
 ) -> set[int]:
-    """Record many items' outcomes in one statement; returns the ids recorded (an item another
-    worker has since taken over is left as it is)."""
+    """Record many items' outcomes; returns the ids recorded (an item another worker has since
+    taken over is left as it is). Two statements whatever the batch's size, each compiled once
+    per process: the items still this worker's, locked, then one UPDATE run for each of them. (A
+    single UPDATE from a VALUES list was compiled anew for every batch, which cost more CPU than
+    writing it: 0.08-0.12 ms per user.)"""
     if not outcomes:
         return set()
-    rows = values(
-        column("id", Integer),
-        column("status", String),
-        column("grant_id", String),
-        column("last_error", Text),
-        column("problem", String),
-        column("request_id", String),
-        name="outcome",
-    ).data(
-        [
-            (one.item_id, one.status, one.grant_id, one.error, one.problem, one.request_id)
+    ids = [one.item_id for one in outcomes]
+    owned = (
+        select(RunItem.id)
+        .where(col(RunItem.id).in_(ids))
+        .where(col(RunItem.claimed_by) == worker_id)
+        .where(col(RunItem.status) == ItemStatus.IN_PROGRESS)
+        .with_for_update()  # (SQLite: the transaction holds the write lock already)
+    )
+    mine = {item_id for item_id in (await session.exec(owned)).all() if item_id is not None}
+    if not mine:
+        return mine
+    now = utcnow()
+    await session.exec(
+        _FINISH_ITEM,
+        params=[
+            {
+                "item": one.item_id,
+                "outcome": one.status,
+                "grant": one.grant_id,
+                "error": one.error,
+                "code": one.problem,
+                "request": one.request_id,
+                "at": now,
+            }
             for one in outcomes
-        ]
+            if one.item_id in mine
+        ],
     )
-    outcome = rows.cte("outcome")
-    table = RunItem.__table__  # type: ignore[attr-defined]
-    recorded = await session.exec(
-        update(table)
-        .where(table.c.id == outcome.c.id)
-        .where(table.c.claimed_by == worker_id)
-        .where(table.c.status == ItemStatus.IN_PROGRESS)
-        .values(
-            status=outcome.c.status,
-            grant_id=outcome.c.grant_id,
-            last_error=outcome.c.last_error,
-            problem=outcome.c.problem,
-            request_id=outcome.c.request_id,
-            finished_at=utcnow(),
-        )
-        .returning(table.c.id)
+    return mine
+
+
+_TABLE = RunItem.__table__  # type: ignore[attr-defined]
+_FINISH_ITEM = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("item"))
+    .values(
+        status=bindparam("outcome"),
+        grant_id=bindparam("grant"),
+        last_error=bindparam("error"),
+        problem=bindparam("code"),
+        request_id=bindparam("request"),
+        finished_at=bindparam("at"),
     )
-    return {int(row[0]) for row in recorded.all()}
+)
 
 
 _ATTEMPTS_LEFT = {
