@@ -47,12 +47,6 @@ def _words(updated_since: datetime) -> Select[str, int, bool]:
     )
 
 
-async def holds_of(*, session: AsyncSession, updated_since: datetime) -> dict[str, Holds]:
-    """Every worker's holds written since `updated_since`."""
-    rows = (await session.exec(_words(updated_since))).all()
-    return {worker: Holds(calls, canary) for worker, calls, canary in rows}
-
-
 @dataclass(frozen=True)
 class Callers:
     claiming: set[str]  # the workers holding fresh claims on running runs' items
@@ -62,9 +56,10 @@ class Callers:
 async def callers_now(
     *, session: AsyncSession, claims_since: datetime, words_since: datetime
 ) -> Callers:
-    """storage/runs.py's `live_workers` and `holds_of` in one statement: a replica counts four
-    times a second while a run is worked, and each statement costs it a round trip (on SQLite,
-    several hand-overs to the driver's thread)."""
+    """The workers holding fresh claims (storage/runs.py `live_workers_query`) and every worker's
+    holds written since `words_since`, in one statement: a replica counts four times a second
+    while a run is worked, and each statement costs it a round trip (on SQLite, several
+    hand-overs to the driver's thread)."""
     claims = live_workers_query(claims_since).subquery()
     no_word = (cast(null(), Integer).label("holds"), cast(null(), Boolean).label("canary"))
     rows = union_all(select(claims.c.claimed_by, *no_word), _words(words_since)).subquery()

@@ -193,6 +193,21 @@ class ItemOutcome:
     problem: str | None = None
 
 
+_TABLE = RunItem.__table__  # type: ignore[attr-defined]
+_FINISH_ITEM = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("item"))
+    .values(
+        status=bindparam("outcome"),
+        grant_id=bindparam("grant"),
+        last_error=bindparam("error"),
+        problem=bindparam("code"),
+        request_id=bindparam("request"),
+        finished_at=bindparam("at"),
+    )
+)
+
+
 async def finish_items(
     *, session: AsyncSession, worker_id: str, outcomes: Sequence[ItemOutcome]
 ) -> set[int]:
@@ -232,21 +247,6 @@ async def finish_items(
         ],
     )
     return mine
-
-
-_TABLE = RunItem.__table__  # type: ignore[attr-defined]
-_FINISH_ITEM = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("item"))
-    .values(
-        status=bindparam("outcome"),
-        grant_id=bindparam("grant"),
-        last_error=bindparam("error"),
-        problem=bindparam("code"),
-        request_id=bindparam("request"),
-        finished_at=bindparam("at"),
-    )
-)
 
 
 _ATTEMPTS_LEFT = {
@@ -393,13 +393,6 @@ def live_workers_query(fresh_since: datetime) -> SelectOfScalar[Any]:
         .where(col(RunItem.claimed_at) >= fresh_since)
         .distinct()
     )
-
-
-async def live_workers(*, session: AsyncSession, fresh_since: datetime) -> set[str]:
-    """live_workers_query's workers."""
-    return {
-        worker for worker in (await session.exec(live_workers_query(fresh_since))).all() if worker
-    }
 
 
 async def runs_with_status(*, session: AsyncSession, statuses: Sequence[str]) -> list[BulkRun]:

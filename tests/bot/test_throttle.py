@@ -20,7 +20,7 @@ from bot.runs.execution.budget import (
     IDLE_BUDGET_SECONDS,
     BudgetShare,
 )
-from storage.callers import holds_of
+from storage.callers import callers_now
 from storage.db import Sessions
 from storage.models import RunStatus, utcnow
 from storage.runs import release_claims, transition
@@ -330,8 +330,8 @@ async def test_replicas_share_what_a_replica_in_its_canary_leaves_and_say_so(
     async def held() -> dict[str, tuple[int, bool]]:
         async with sessions() as session:
             since = utcnow() - timedelta(minutes=1)
-            words = await holds_of(session=session, updated_since=since)
-        return {name: (word.calls, word.canary) for name, word in words.items()}
+            callers = await callers_now(session=session, claims_since=since, words_since=since)
+        return {name: (word.calls, word.canary) for name, word in callers.words.items()}
 
     async def refresh(*refreshing: str) -> None:
         for name in refreshing:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.callers import callers_now
 from storage.db import Sessions, create_engine, read_only_sessions, session_factory
 from storage.models import BulkRun, ItemStatus, RequestKind, RunItem, RunStatus, utcnow
 from storage.runs import (
@@ -23,7 +24,6 @@ from storage.runs import (
     finish_items,
     item_counts,
     items_of,
-    live_workers,
     pending_left,
     release_items,
     runs_with_unanswered_users,
@@ -225,7 +225,10 @@ async def test_live_workers_are_those_with_fresh_claims_on_running_runs(
 
     async def live(fresh_since: datetime) -> set[str]:
         async with sessions() as session:
-            return await live_workers(session=session, fresh_since=fresh_since)
+            callers = await callers_now(
+                session=session, claims_since=fresh_since, words_since=fresh_since
+            )
+        return callers.claiming
 
     await move(RunStatus.AWAITING_APPROVAL, RunStatus.RUNNING)
     await claim_all(sessions, run_id, "replica-1")
