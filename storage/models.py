@@ -296,14 +296,17 @@ class OnceClaim(SQLModel, table=True):
 
 class NylasCaller(SQLModel, table=True):
     """What one replica calling Nylas for runs may hold of the application's budget until its
-    next word (`storage/callers.py`): the others keep the budget but for a replica's canary
-    calls, and one that joins takes the room they leave (bot/runs/execution/budget.py)."""
+    next word (`storage/callers.py`): the others keep the budget but for what a replica that
+    takes no share holds, and one that joins takes the room they leave
+    (bot/runs/execution/budget.py)."""
 
     __tablename__ = "nylas_caller"
 
     worker_id: str = Field(primary_key=True, max_length=64)
     holds: int  # the most calls it may have in Nylas's one-second window
-    canary: bool = False  # it makes nothing but runs' canary calls
+    # it takes no share: it makes nothing but runs' canary calls, or its pass ended and its
+    # last calls are still in the window
+    aside: bool = False
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 

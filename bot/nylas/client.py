@@ -193,6 +193,10 @@ class NylasClient:
         (`canaries`: the runs whose canary is its only work)."""
         return self._throttle.holds(canaries=canaries)
 
+    def recent_calls(self) -> int:
+        """This process's calls still in Nylas's one-second window."""
+        return self._throttle.recent_calls()
+
     @property
     def settling(self) -> bool:
         """Whether this process's share of the budget is changing hands (it fills, or it still

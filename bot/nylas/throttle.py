@@ -179,21 +179,24 @@ class Throttle:
         calls of the last window, or its share if more (its pace eased off or not). While its
         only work is `canaries` runs' canaries (one call at a time each), its calls of the last
         window and a few more for each: the call, a retry, a look-up."""
-        now = time.monotonic()
-        recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
+        recent = self.recent_calls()
         if canaries:
             return recent + CANARY_CALLS * canaries
         return max(recent, math.ceil(size_of(self._share_rate())))
+
+    def recent_calls(self) -> int:
+        """This process's calls in Nylas's window (those that left within the last second)."""
+        since = time.monotonic() - WINDOW_SECONDS
+        return sum(1 for sent in self._sent if sent.at > since)
 
     @property
     def settling(self) -> bool:
         """Its share is changing hands: it fills, or this process still has more calls in the
         window than its share (they leave the others room as they go)."""
-        now = time.monotonic()
-        if self._filling_from is not None and now < self._filling_from + WINDOW_SECONDS:
+        filling = self._filling_from
+        if filling is not None and time.monotonic() < filling + WINDOW_SECONDS:
             return True
-        recent = sum(1 for sent in self._sent if sent.at > now - WINDOW_SECONDS)
-        return recent > math.ceil(size_of(self._share_rate()))
+        return self.recent_calls() > math.ceil(size_of(self._share_rate()))
 
     def begin_share(self) -> None:
         """This process goes on from a run's canary to its whole share: with others calling, it

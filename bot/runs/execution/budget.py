@@ -19,7 +19,11 @@ once its canary passed, it says so, they take their smaller share, and its share
 their words leave room (bot/nylas/throttle.py). While a share changes hands like this, the replicas
 concerned count twenty times a second, so that no call slot waits for a word for long. A word is
 trusted while it is recent (a second): a replica whose writes fail counts as calling at its equal
-share."""
+share.
+
+A pass ends when its run's last users are claimed by others, and its calls of the last second are
+still in Nylas's window: the replica keeps its word (those calls, taking no share) until they
+leave, as one in its canary does; the others take the budget as they go."""
 
 from __future__ import annotations
 
@@ -76,7 +80,7 @@ class BudgetShare:
         self._canaries = canaries
         # whether a run's pass works here (between its claims too, when it holds none)
         self._working = working
-        self._canaries_seen: dict[str, float] = {}  # others in their canary, since when
+        self._aside_seen: dict[str, float] = {}  # others taking no share, since when
         self._next_count = 0.0  # monotonic: when the loop counts next
         self._rescheduled = asyncio.Event()  # a pass counted: the loop's next count moved
 
@@ -126,8 +130,8 @@ class BudgetShare:
         words.pop(self._worker_id, None)
         # a replica that said what it holds is calling, between its claims too
         others = (workers | words.keys()) - {self._worker_id}
-        in_canary = {worker: word for worker, word in words.items() if word.canary}
-        replicas = len(others) - len(in_canary) + 1
+        aside = {worker: word for worker, word in words.items() if word.aside}
+        replicas = len(others) - len(aside) + 1
         if replicas != self._nylas.replicas:
             log_event(
                 log,
@@ -140,36 +144,47 @@ class BudgetShare:
             others_notice_within=NOTICE_SECONDS,
             # known only when every other replica said what it holds
             others_hold=sum(w.calls for w in words.values()) if len(words) == len(others) else None,
-            set_aside=sum(word.calls for word in in_canary.values()),
+            set_aside=sum(word.calls for word in aside.values()),
         )
-        # a process that works no run is nobody's count and says nothing; one making a canary's
-        # calls beside others keeps its word when it counts nobody for a moment (another may be
-        # between its claims), but a lone one never starts writing
+        # A process that works no run is nobody's count and says nothing, once its last calls
+        # left Nylas's window: a pass that ended (its users answered, or the others claimed the
+        # rest) says it holds them until then, or the others take the whole budget into a
+        # window still full of them. One taking no share (those calls, or a canary's) keeps
+        # its word when it counts nobody for a moment (another may be between its claims), but
+        # a lone one never starts writing.
         in_canary_here = self._canaries() > 0
         calling = self._worker_id in workers or self._working() or in_canary_here
-        speaking = (bool(others) and calling) or (in_canary_here and self._published)
+        ending = not calling and self._nylas.recent_calls() > 0
+        speaking = (bool(others) and (calling or ending)) or (
+            (in_canary_here or ending) and self._published
+        )
         if speaking or self._published:
-            await self._publish(others=speaking)
-        if calling and (self._canary_news(in_canary) or self._nylas.settling):
+            await self._publish(others=speaking, ending=ending)
+        if calling and (self._aside_news(aside) or self._nylas.settling):
             return HANDOVER_SECONDS
-        return BUDGET_SECONDS if workers or calling else IDLE_BUDGET_SECONDS
+        return BUDGET_SECONDS if workers or calling or ending else IDLE_BUDGET_SECONDS
 
-    def _canary_news(self, in_canary: Collection[str]) -> bool:
-        """Whether another replica began its canary within HANDOVER_WATCH_SECONDS: it passes
-        any moment then (a Microsoft canary waiting for consent to propagate can take half an
-        hour, and is not watched that closely all along)."""
+    def _aside_news(self, aside: Collection[str]) -> bool:
+        """Whether another replica began to take no share (its canary, or its pass's last calls)
+        within HANDOVER_WATCH_SECONDS: its canary passes any moment then, or its calls leave
+        (a Microsoft canary waiting for consent to propagate can take half an hour, and is not
+        watched that closely all along)."""
         now = time.monotonic()
-        self._canaries_seen = {worker: self._canaries_seen.get(worker, now) for worker in in_canary}
-        return any(now - seen < HANDOVER_WATCH_SECONDS for seen in self._canaries_seen.values())
+        self._aside_seen = {worker: self._aside_seen.get(worker, now) for worker in aside}
+        return any(now - seen < HANDOVER_WATCH_SECONDS for seen in self._aside_seen.values())
 
-    async def _publish(self, *, others: bool) -> None:
-        """Write what this process holds while others call beside it; delete it once alone
-        again."""
+    async def _publish(self, *, others: bool, ending: bool = False) -> None:
+        """Write what this process holds while others call beside it (`ending`: its pass's last
+        calls, still in Nylas's window); delete it once alone again."""
         try:
             async with self._sessions() as session:
                 if others:
                     canaries = self._canaries()
-                    holds = Holds(self._nylas.holds(canaries=canaries), canary=canaries > 0)
+                    holds = (
+                        Holds(self._nylas.recent_calls(), aside=True)
+                        if ending
+                        else Holds(self._nylas.holds(canaries=canaries), aside=canaries > 0)
+                    )
                     await publish_holds(session=session, worker_id=self._worker_id, holds=holds)
                 else:
                     await withdraw_holds(session=session, worker_id=self._worker_id)
