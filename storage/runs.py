@@ -101,6 +101,29 @@ def _in_doubt(stale_before: datetime) -> ColumnElement[bool]:
     )
 
 
+def _claimable(worker_id: str, stale_before: datetime) -> ColumnElement[bool]:
+    """A pending item, or one whose claim went stale (never `worker_id`'s own, still in
+    flight)."""
+    return or_(
+        col(RunItem.status) == ItemStatus.PENDING,
+        (col(RunItem.status) == ItemStatus.IN_PROGRESS)
+        & (col(RunItem.claimed_at) < stale_before)
+        & (col(RunItem.claimed_by) != worker_id),
+    )
+
+
+async def anything_to_claim(
+    *, session: AsyncSession, run_id: int, worker_id: str, stale_before: datetime
+) -> bool:
+    """Whether `claim_items` would find a user for `worker_id` now."""
+    query = (
+        select(RunItem.id)
+        .where(col(RunItem.run_id) == run_id, _claimable(worker_id, stale_before))
+        .limit(1)
+    )
+    return (await session.exec(query)).first() is not None
+
+
 async def claim_items(
     *,
     session: AsyncSession,
@@ -120,14 +143,7 @@ async def claim_items(
             _in_doubt(stale_before), col(RunItem.claimed_by).is_distinct_from(worker_id)
         )
     else:
-        claimable = claimable.where(
-            or_(
-                col(RunItem.status) == ItemStatus.PENDING,
-                (col(RunItem.status) == ItemStatus.IN_PROGRESS)
-                & (col(RunItem.claimed_at) < stale_before)
-                & (col(RunItem.claimed_by) != worker_id),  # never our own, still in flight
-            )
-        )
+        claimable = claimable.where(_claimable(worker_id, stale_before))
     claimable = claimable.order_by(col(RunItem.id)).limit(limit).with_for_update(skip_locked=True)
     claimed = await session.exec(
         update(RunItem)

@@ -19,6 +19,7 @@ from storage.runs import (
     HandBack,
     ItemOutcome,
     add_items,
+    anything_to_claim,
     claim_items,
     finish_item,
     finish_items,
@@ -248,6 +249,29 @@ async def test_the_users_left_to_claim_are_counted_up_to_a_bound(sessions: Sessi
 
     assert await left(most=100) == 4  # the two claimed are no longer waiting
     assert await left(most=3) == 3  # a bounded look, however many wait
+
+
+async def test_there_is_something_to_claim_exactly_when_a_claim_finds_it(
+    sessions: Sessions,
+) -> None:
+    """A pass started while the others hold a run's last users ends before its canary's word;
+    one finds a user waiting, or one a stopped worker left (its claim stale), as a claim does."""
+    run_id = await new_run(sessions, ["a@acme.com", "b@acme.com"])
+
+    async def claimable(worker: str, stale_before: datetime) -> tuple[bool, bool]:
+        async with read_only_sessions(sessions)() as session:
+            said = await anything_to_claim(
+                session=session, run_id=run_id, worker_id=worker, stale_before=stale_before
+            )
+        found = await claim_in_session(sessions, run_id, worker, stale_before=stale_before)
+        return said, bool(found)
+
+    lease_start = utcnow() - timedelta(minutes=5)
+    assert await claimable("first", lease_start) == (True, True)  # both users, now the first's
+    assert await claimable("second", lease_start) == (False, False)  # the first holds them
+    expired = utcnow() + timedelta(seconds=1)
+    assert await claimable("first", expired) == (False, False)  # its own, still in flight
+    assert await claimable("second", expired) == (True, True)  # the first stopped: stale
 
 
 async def test_a_read_only_session_reads_while_a_writer_holds_the_lock(

@@ -70,8 +70,8 @@ class Canary:
             claimed = await self._calls.claim_one()
             if claimed is None:
                 return False
-            if not claimed:
-                return True  # nothing pending: the wide pass finishes up
+            if not claimed:  # the others hold the rest: nothing for a wide pass here
+                return False
             outcome = await self._send_waiting(claimed[0])
             await self._calls.record([outcome])
             if outcome.status is None:  # transient, or stopped: the same user goes again

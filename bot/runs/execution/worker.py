@@ -42,10 +42,11 @@ from bot.runs.execution.outcomes import (
 )
 from bot.runs.execution.ready import ReadyUsers, claim_size, fair_part
 from bot.runs.execution.recording import db_retrying, record_outcomes
-from storage.db import Sessions
+from storage.db import Sessions, read_only_sessions
 from storage.models import ItemStatus, RunStatus, utcnow
 from storage.runs import (
     ClaimedItem,
+    anything_to_claim,
     claim_items,
     get_run,
     pending_left,
@@ -78,6 +79,7 @@ class RunPass:
         self._context = context
         self._control = control
         self._sessions = sessions
+        self._readers = read_only_sessions(sessions)
         self._nylas = nylas
         self._worker_id = worker_id
         self._limits = limits
@@ -197,9 +199,26 @@ class RunPass:
     async def _claim_canary(self, stale: timedelta) -> list[ClaimedItem] | None:
         """A canary user. First this pass counts the callers (before its first call), and with
         others calling says it makes canary calls, before its claim shows it to them: they keep
-        the budget but for those calls until they passed (bot/runs/execution/budget.py)."""
+        the budget but for those calls until they passed (bot/runs/execution/budget.py). Near a
+        run's end the others hold its last users, and a scan starts a pass here every moment:
+        it ends without a word, which would keep the budget from them for a canary never made."""
+        if not await self._anything_to_claim(stale):
+            return []
         await self._control.count_callers(self._context.run_id, canary=True)
         return await self._next_claims(stale, limit=1)
+
+    async def _anything_to_claim(self, stale: timedelta) -> bool:
+        """(True when the database does not answer: the claim's own retries deal with that.)"""
+        try:
+            async with self._readers() as session:
+                return await anything_to_claim(
+                    session=session,
+                    run_id=self._context.run_id,
+                    worker_id=self._worker_id,
+                    stale_before=utcnow() - stale,
+                )
+        except SQLAlchemyError:
+            return True
 
     def _claim_size(self) -> int:
         share = self._nylas.rate_per_second / self._nylas.replicas
