@@ -3,9 +3,8 @@ may have in Nylas's one-second window until its next word, and whether it takes 
 budget (it makes nothing but runs' canary calls, or its pass ended and its last calls are still in
 the window). A replica writes its row while it counts others calling beside it (and while it makes
 a canary's calls or its last calls are in the window) and deletes it when it counts itself alone
-again; the others read the recent rows
-(bot/runs/execution/budget.py). Only a worker writes its own row (one write at a time), so an update
-that finds none inserts it without a race."""
+again; the others read the recent rows (bot/runs/execution/budget.py). Only a worker writes its own
+row (one write at a time), so an update that finds none inserts it without a race."""
 
 from __future__ import annotations
 
