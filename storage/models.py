@@ -305,8 +305,11 @@ class NylasCaller(SQLModel, table=True):
     worker_id: str = Field(primary_key=True, max_length=64)
     holds: int  # the most calls it may have in Nylas's one-second window
     # it takes no share: it makes nothing but runs' canary calls, or its pass ended and its
-    # last calls are still in the window
-    aside: bool = False
+    # last calls are still in the window. The column keeps its first name, `canary`: replicas
+    # still on older code read it during a rolling upgrade, with the same meaning to them.
+    aside: bool = Field(
+        default=False, sa_column=sa.Column("canary", sa.Boolean(), nullable=False, default=False)
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 

@@ -178,7 +178,7 @@ class NylasClient:
         set_aside: int = 0,
     ) -> None:
         """`replicas` processes (this one included) call Nylas now: take an equal share of the
-        budget but for `set_aside` calls a window (others in their canary hold those). The
+        budget but for `set_aside` calls a window (others taking no share hold those). The
         others see this one start calling within `others_notice_within` seconds, and may have
         `others_hold` calls in Nylas's window together (None: not known)."""
         self._throttle.share(

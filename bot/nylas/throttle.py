@@ -21,9 +21,10 @@ starts empty and fills over one window, from when the others have noticed it
 (`share(..., others_notice_within=)`); they stop calling until their own calls fit their smaller
 share, which leaves the newcomer room as those calls leave. When the others have said what they
 hold (`others_hold`), it takes the room they leave, and no more: their calls may have gone late
-in the window. Its first call (a canary) goes once the share holds one; while a replica's runs
-are all in their canary, the others keep the budget but for what it holds (`set_aside`), and it
-begins filling its share once a canary passed (`begin_share`). A turn waiting for room looks
+in the window. Its first call (a canary) goes once the share holds one; while a replica takes no
+share (its runs are all in their canary, or its part of a run is done and its last calls are
+still in the window), the others keep the budget but for what it holds (`set_aside`); it begins
+filling its share once a canary passed (`begin_share`). A turn waiting for room looks
 again whenever the share changes.
 """
 
@@ -123,7 +124,7 @@ class Throttle:
         self._notice_seconds = 0.0  # how soon the other replicas see this one calling
         self._filling_from: float | None = None  # its share fills over one window from then
         self._others_hold: int | None = None  # the most the others may have in the window
-        self._set_aside = 0  # calls a window held by others in their canary
+        self._set_aside = 0  # calls a window held by others that take no share
         # the share changed: a turn waiting for room looks again
         self._changed = asyncio.Event()
 
@@ -148,7 +149,7 @@ class Throttle:
         return self._share_rate() / (1.0 + self._current_slowdown())
 
     def _share_rate(self) -> float:
-        """An equal share of what the replicas in their canary leave (`share`)."""
+        """An equal share of what the replicas taking no share leave (`share`)."""
         left = max(size_of(self.rate_per_second) - self._set_aside, 1.0)
         return left / WINDOW_SECONDS / self._replicas
 
@@ -162,10 +163,10 @@ class Throttle:
     ) -> None:
         """`replicas` processes (this one included) are calling Nylas for runs right now: each
         takes an equal share of the application's budget, but for `set_aside` calls a window
-        that others still in their canary hold. The others see this process start calling
-        within `others_notice_within` seconds; `others_hold`, when known, is the most calls all
-        the others may have in Nylas's window together: while this process's share fills, it
-        takes the room they leave, and no more."""
+        that others taking no share hold (in their canary, or their part done). The others see
+        this process start calling within `others_notice_within` seconds; `others_hold`, when
+        known, is the most calls all the others may have in Nylas's window together: while this
+        process's share fills, it takes the room they leave, and no more."""
         before = (self._replicas, self._others_hold, self._set_aside)
         self._replicas = max(1, replicas)
         self._notice_seconds = others_notice_within
@@ -185,8 +186,9 @@ class Throttle:
         return max(recent, math.ceil(size_of(self._share_rate())))
 
     def recent_calls(self) -> int:
-        """This process's calls in Nylas's window (those that left within the last second)."""
-        since = time.monotonic() - WINDOW_SECONDS
+        """This process's calls in Nylas's window: those that left within the last second, and
+        the margin the way there needs (as the pace counts them)."""
+        since = time.monotonic() - WINDOW_SECONDS - self._current_margin()
         return sum(1 for sent in self._sent if sent.at > since)
 
     @property

@@ -445,14 +445,15 @@ async def test_a_replica_in_its_canary_keeps_its_word_while_the_other_is_between
     assert first.holds() == 47  # the budget but for the canary's call, a retry and a look-up
 
 
-async def test_a_replica_whose_pass_ended_keeps_its_word_until_its_calls_leave_the_window(
-    sessions: Sessions,
+@pytest.mark.parametrize("leaving", ["pass ended", "stopped"])
+async def test_a_replica_whose_part_is_done_keeps_its_word_until_its_calls_leave_the_window(
+    sessions: Sessions, leaving: str
 ) -> None:
-    """Near a run's end one replica claims the last users and the other's pass ends, its last
-    second of calls still in Nylas's window. It used to withdraw its word with its pass, and the
-    one still working took the whole budget into that full window: refused calls, one per sender,
-    at every run's end. It now says it holds those calls until they leave (the other sets them
-    aside), and the one still working takes the budget as they go."""
+    """Near a run's end one replica claims the last users and the other's pass ends, or the
+    other is stopped (a rolling upgrade), its last second of calls still in Nylas's window. It
+    used to withdraw its word at once, and the one still working took the whole budget into that
+    full window: refused calls, one per sender. It now says it holds those calls until they
+    leave (the other sets them aside), and the one still working takes the budget as they go."""
     run_id = await running_run(sessions, users=4)
     nylas = FakeNylas(rate_limit_per_second=20)
     clients = {name: client_of(nylas, rate=20, concurrency=20) for name in ("going", "ended")}
@@ -464,6 +465,7 @@ async def test_a_replica_whose_pass_ended_keeps_its_word_until_its_calls_leave_t
         )
         for name, client in clients.items()
     }  # fmt: skip
+    stopping: asyncio.Task[None] | None = None
     try:
         for name, share in shares.items():
             await claim_all(sessions, run_id, name, limit=2)
@@ -478,14 +480,43 @@ async def test_a_replica_whose_pass_ended_keeps_its_word_until_its_calls_leave_t
             await session.commit()
         working["ended"] = False
         ended = time.monotonic()
+        stopping = asyncio.create_task(shares["ended"].stop()) if leaving == "stopped" else None
         await calling(clients["going"], until=ended + 2.0)
     finally:
+        if stopping is not None:
+            await stopping
         for name in shares:
             await shares[name].stop()
             await clients[name].aclose()
     refused = [r for r in nylas.requests if r.status == 429 and r.arrived >= ended]
     assert len(refused) <= 1  # 0, or a stray one when this machine stalls
     assert accepted_between(nylas, ended + 1.0, ended + 2.0) >= 18  # the whole budget, of 20
+
+
+async def test_a_replicas_calls_outside_runs_are_nobodys_word(sessions: Sessions) -> None:
+    """Only a run's last calls keep a word after its pass: a replica that works no run but calls
+    Nylas for something else (a health sweep, a look-up) says nothing, as before; a word of its
+    calls of the last second, taking no share, would say less than it goes on sending."""
+    run_id = await running_run(sessions, users=2)
+    nylas = FakeNylas()
+    clients = {name: client_of(nylas, rate=50) for name in ("here", "sweeping")}
+    shares = {
+        name: BudgetShare(sessions=sessions, nylas=client, worker_id=name, lease_seconds=60)
+        for name, client in clients.items()
+    }
+    try:
+        await claim_all(sessions, run_id, "here", limit=2)
+        await clients["sweeping"].get_connector("google")  # its sweep's call
+        await shares["sweeping"].refresh()
+        await shares["here"].refresh()
+        async with sessions() as session:
+            since = utcnow() - timedelta(minutes=1)
+            callers = await callers_now(session=session, claims_since=since, words_since=since)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    assert callers.words == {}  # nobody else calls for runs: "here" counts itself alone
+    assert clients["here"].replicas == 1
 
 
 async def test_a_turn_waiting_for_room_goes_as_soon_as_the_share_grows() -> None:

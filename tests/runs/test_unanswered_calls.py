@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -221,6 +222,7 @@ async def test_a_delete_still_under_way_at_the_cancel_is_found_by_the_final_look
         await start_revocation(bot, slack, nylas, count=5)
         await nylas.wait_held(1)
         progress = await slack.wait_for("chat.postMessage", is_run_progress)
+        clicked = time.monotonic()
         await Person(bot, slack, ADMIN).click(progress[0], "Cancel")
         await cancel_landed(bot, run_id=1)
         report = await wait_for_csv(slack)  # after user1's DELETE timed out, and a first look
@@ -230,7 +232,9 @@ async def test_a_delete_still_under_way_at_the_cancel_is_found_by_the_final_look
         items, events = await items_and_events(bot)
     assert Counter(row["outcome"] for row in run_csv_rows(report))["pending"] == 4
     assert [r.status for r in lookups] == [200, 404]
-    assert lookups[1].at - lookups[0].at >= 1.0  # the final look waited
+    # The final look waited BULKAUTH_LOOKUP_DELAY_SECONDS from the run's end, the cancel (it
+    # used to be timed from the first look, at the DELETE's 2 s timeout: 0.9995 s apart once).
+    assert lookups[1].at - clicked >= 3.0
     assert Counter(e.email for e in events if e.action == "grant.revoked") == {
         "user0@acme.com": 1,
         "user1@acme.com": 1,

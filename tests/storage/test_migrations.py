@@ -59,7 +59,6 @@ async def test_an_empty_database_has_pending_migrations(database_url: str) -> No
             "0011",
             "0012",
             "0013",
-            "0014",
         ]
     finally:
         await fresh.dispose()

@@ -12,9 +12,10 @@ claim and once its canary passed (the engine's `count_callers`), so it knows at 
 A run's pass starts with canary calls, one at a time, and a joining replica used to cost the others
 half their pace while its canary was answered. So while it counts others, each replica writes its
 word (storage/callers.py): the most calls it may have in Nylas's window until its next word (its
-calls of the last second, or its share if more) and whether runs' canaries are its only work. A pass
-says so before its canary's claim shows it to the others. They leave it a few calls a window (its
-calls, a retry, a look-up) and share the rest equally among the replicas calling at their share;
+calls of the last second, or its share if more) and whether it takes no share (runs' canaries are
+its only work, or its part of a run is done: below). A pass says so before its canary's claim
+shows it to the others. They leave it a few calls a window (its calls, a retry, a look-up) and
+share the rest equally among the replicas calling at their share;
 once its canary passed, it says so, they take their smaller share, and its share fills as far as
 their words leave room (bot/nylas/throttle.py). While a share changes hands like this, the replicas
 concerned count twenty times a second, so that no call slot waits for a word for long. A word is
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Collection
 from datetime import timedelta
@@ -55,6 +57,10 @@ HANDOVER_WATCH_SECONDS = 2.0  # how long a canary is watched that closely
 # A replica's word is trusted while this recent (it writes one every refresh): a replica whose
 # writes fail counts as one calling at its equal share, and an old word misleads nobody.
 WORD_FRESH_SECONDS = 4 * BUDGET_SECONDS
+# A pass that ended here has calls in Nylas's window for a second after its last one, which left
+# at most a count's pause after the count that last saw the pass: its word lasts that long. (A
+# process's other calls, a health sweep's say, are nobody's word, as they always were.)
+PASS_CALLS_SECONDS = 1.0 + BUDGET_SECONDS
 
 
 class BudgetShare:
@@ -81,6 +87,7 @@ class BudgetShare:
         # whether a run's pass works here (between its claims too, when it holds none)
         self._working = working
         self._aside_seen: dict[str, float] = {}  # others taking no share, since when
+        self._calling_seen = -math.inf  # monotonic: the last count that saw a run worked here
         self._next_count = 0.0  # monotonic: when the loop counts next
         self._rescheduled = asyncio.Event()  # a pass counted: the loop's next count moved
 
@@ -90,8 +97,13 @@ class BudgetShare:
         self._task = asyncio.create_task(self._refreshing(), name="nylas-budget")
 
     async def stop(self) -> None:
+        """Stop counting. A process stopped beside others keeps its word while its last calls
+        are still in Nylas's window (a second at most), or they take the whole budget into it."""
         await cancel_and_wait(self._task)
         async with self._counting:
+            while self._published and self._nylas.recent_calls() > 0:
+                await self._publish(others=True, ending=True)
+                await asyncio.sleep(BUDGET_SECONDS)
             if self._published:
                 await self._publish(others=False)
 
@@ -154,7 +166,14 @@ class BudgetShare:
         # a lone one never starts writing.
         in_canary_here = self._canaries() > 0
         calling = self._worker_id in workers or self._working() or in_canary_here
-        ending = not calling and self._nylas.recent_calls() > 0
+        counted_at = time.monotonic()
+        if calling:
+            self._calling_seen = counted_at
+        ending = (
+            not calling
+            and counted_at - self._calling_seen < PASS_CALLS_SECONDS
+            and self._nylas.recent_calls() > 0
+        )
         speaking = (bool(others) and (calling or ending)) or (
             (in_canary_here or ending) and self._published
         )
