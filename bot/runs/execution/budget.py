@@ -15,16 +15,15 @@ word (storage/callers.py): the most calls it may have in Nylas's window until it
 calls of the last second, or its share if more) and whether it takes no share (runs' canaries are
 its only work, or its part of a run is done: below). A pass says so before its canary's claim
 shows it to the others. They leave it a few calls a window (its calls, a retry, a look-up) and
-share the rest equally among the replicas calling at their share;
-once its canary passed, it says so, they take their smaller share, and its share fills as far as
-their words leave room (bot/nylas/throttle.py). While a share changes hands like this, the replicas
-concerned count twenty times a second, so that no call slot waits for a word for long. A word is
-trusted while it is recent (a second): a replica whose writes fail counts as calling at its equal
-share.
+share the rest equally among the replicas calling at their share; once its canary passed, it says
+so, they take their smaller share, and its share fills as far as their words leave room
+(bot/nylas/throttle.py). While a share changes hands like this, the replicas concerned count
+twenty times a second, so that no call slot waits for a word for long. A word is trusted while it
+is recent (a second): a replica whose writes fail counts as calling at its equal share.
 
-A pass ends when its run's last users are claimed by others, and its calls of the last second are
-still in Nylas's window: the replica keeps its word (those calls, taking no share) until they
-leave, as one in its canary does; the others take the budget as they go."""
+A pass ends when its run's last users are claimed by others (or its process stops), and its calls
+of the last second are still in Nylas's window: the replica keeps its word (those calls, taking no
+share) until they leave, as one in its canary does; the others take the budget as they go."""
 
 from __future__ import annotations
 
@@ -193,8 +192,9 @@ class BudgetShare:
         return any(now - seen < HANDOVER_WATCH_SECONDS for seen in self._aside_seen.values())
 
     async def _publish(self, *, others: bool, ending: bool = False) -> None:
-        """Write what this process holds while others call beside it (`ending`: its pass's last
-        calls, still in Nylas's window); delete it once alone again."""
+        """Write what this process holds while others call beside it (`ending`: only its last
+        calls, still in Nylas's window, after its pass or at a stop); delete it once alone
+        again."""
         try:
             async with self._sessions() as session:
                 if others:
