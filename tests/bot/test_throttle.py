@@ -445,7 +445,11 @@ async def test_a_replica_in_its_canary_keeps_its_word_while_the_other_is_between
     assert first.holds() == 47  # the budget but for the canary's call, a retry and a look-up
 
 
-@pytest.mark.parametrize("leaving", ["pass ended", "stopped"])
+@pytest.mark.parametrize(  # each way of leaving on one database: the SQL is the same for both
+    ("database_url", "leaving"),
+    [("sqlite", "pass ended"), ("postgresql", "stopped")],
+    indirect=["database_url"],
+)
 async def test_a_replica_whose_part_is_done_keeps_its_word_until_its_calls_leave_the_window(
     sessions: Sessions, leaving: str
 ) -> None:
