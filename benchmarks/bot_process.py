@@ -136,10 +136,10 @@ async def plan(bot: StartedBot, users: int) -> dict[str, Any]:
     return {"run_id": run.id, "cpu": cpu_seconds() - began}
 
 
-async def finished(bot: StartedBot, run_id: int) -> tuple[float, dict[str, int]]:
+async def finished(bot: StartedBot, run_id: int) -> tuple[float, float, dict[str, int]]:
     """Wait (polling the database once a second) until the run has finished; its duration (from
-    its start to its last item, as the run records them, so the poll's pace does not change it)
-    and its items' counts."""
+    its start to its last item, as the run records them, so the poll's pace does not change it),
+    its start (on the monotonic clock, which every process here shares) and its items' counts."""
     readers = read_only_sessions(bot.deps.sessions)  # the poll is the harness's CPU, kept small
     while True:
         async with readers() as session:
@@ -147,7 +147,9 @@ async def finished(bot: StartedBot, run_id: int) -> tuple[float, dict[str, int]]
             if run is not None and run.status == RunStatus.FINISHED:
                 assert run.started_at is not None and run.finished_at is not None
                 took = (as_utc(run.finished_at) - as_utc(run.started_at)).total_seconds()
-                return took, await item_counts(session=session, run_id=run_id)
+                ago = (utcnow() - as_utc(run.started_at)).total_seconds()
+                started = time.monotonic() - ago
+                return took, started, await item_counts(session=session, run_id=run_id)
         await asyncio.sleep(1.0)
 
 
@@ -167,7 +169,7 @@ async def work(bot: StartedBot, run_id: int, *, start: bool) -> dict[str, Any]:
             profile.enable()
         if start:
             await bot.deps.runs.start(run_id, channel_id=ADMIN, thread_ts=None)
-        duration, counts = await finished(bot, run_id)
+        duration, run_started, counts = await finished(bot, run_id)
         if profile is not None:
             profile.disable()
         cpu, kernel = cpu_seconds() - cpu, kernel_cpu_seconds() - kernel
@@ -184,6 +186,7 @@ async def work(bot: StartedBot, run_id: int, *, start: bool) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "duration": duration,
+        "started": run_started,
         "waited": time.monotonic() - started,
         "cpu": cpu,
         "kernel_cpu": kernel,

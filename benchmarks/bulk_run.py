@@ -9,9 +9,10 @@ rate: fake Nylas with 300 ms latency, a hard 50 requests/s limit (per one-second
 Retry-After beyond) and 2 % transient 503s; configured 20/s and 50/s: the achieved rate (users per
 second over the run, from its start to its last outcome) as a share of the configured rate, and
 the calls Nylas accepted per second (the retried 503s spend the budget too, so users can reach
-about 1 / 1.02 of it), and where the budget was left idle; calls answered 429, users lost, the
-bot's CPU per user; during the 50/s run, 50 slash commands and 50 button clicks at once and their
-acks.
+about 1 / 1.02 of it), where the budget was left idle and the time outside the paced calls (the
+run's start to its canary, the canary's answer, the last answer to the run's end); calls answered
+429, users lost, the bot's CPU per user; during the 50/s run, 50 slash commands and 50 button
+clicks at once and their acks.
 zero: zero latency and no limit (configured 10,000/s): users per second and CPU per user.
 memory: a 100,000-user run at zero latency: the working bot's peak RSS over its idle RSS; the
 peak of the bot that plans (writes) a run of 100,000 and of 1,000,000 users.
@@ -60,6 +61,19 @@ ISSUE_BEFORE = {  # measured on main before this work (issue 20), for reference
 
 def line(goal: str, figure: str, target: str, baseline: str = "") -> None:
     print(f"  {goal:<44} {figure:<26} target {target:<14} {baseline}")
+
+
+def edges_line(run: dict[str, Any], key: str) -> None:
+    """The time outside the paced calls: from the run's start to its canary call reaching Nylas,
+    from the canary to the next call (the canary's answer), from the last answer to the run's
+    end (its outcome written)."""
+    stats = run["stats"]
+    if len(stats["arrivals"]) == 2 and stats["last"] is not None:
+        canary, after = stats["arrivals"]
+        ended = run["started"] + run["duration"]
+        figures = (canary - run["started"], after - canary, ended - stats["last"])
+        figure = " / ".join(f"{seconds:.2f}" for seconds in figures) + " s"
+        line(f"  start to canary / to next call / last answer to end, {key}", figure, "")
 
 
 def idle_line(run: dict[str, Any], key: str) -> None:
@@ -146,6 +160,7 @@ async def rate(dbs: Databases, backends: list[str], users: int, rates: list[floa
             line(f"calls answered 429, {key}", share, "< 0.5 %")
             if configured >= NYLAS_LIMIT:  # below it, most of Nylas's budget is idle on purpose
                 idle_line(run, key)
+            edges_line(run, key)
             line(f"users lost, {key}", f"{run['lost']} of {users:,}", "0")
             if arguments_verbose:
                 print("  per second (answered, 429):", run["stats"]["per_second"])
@@ -215,6 +230,7 @@ async def replicas(dbs: Databases, users: int) -> None:
     share = f"{run['throttled_share'] * 100:.2f} % ({run['stats']['throttled']})"
     line("calls answered 429 (limit exceeded together)", share, "< 0.5 %")
     idle_line(run, "together")
+    edges_line(run, "together")
     line("users lost", f"{run['lost']}", "0")
     split = [run["items_here"], *(other["items_here"] for other in run["joined"])]
     line("users worked by each replica", " / ".join(f"{n:,}" for n in split), "both > 0")

@@ -39,6 +39,8 @@ def stats(nylas: FakeNylas) -> dict[str, Any]:
         "per_second": per_second(custom),
         "first": custom[0].at if custom else None,
         "last": custom[-1].at if custom else None,
+        # when Nylas counted the canary and the call after it (time.monotonic(), as "last")
+        "arrivals": [r.arrived for r in custom[:2]],
         "idle": idle_budget(custom, nylas.rate_limit_per_second),
     }
 
