@@ -313,6 +313,9 @@ class NylasClient:
         stopped = never if reached else _STOPPED.get()
         reserved = _RESERVED.get()
         turn = reserved.take() if reserved is not None else None
+        # built before its turn: the way from the turn to the socket is the pace's (it waits for
+        # the call a window back to leave, and that call's lateness carries into every window)
+        request = self._http.build_request(method, path, params=params, json=body)
         async with self._throttle.slot(
             stopped, finishing=_FINISHING.get(), reserved=turn
         ) as departure:
@@ -322,7 +325,7 @@ class NylasClient:
             self._metrics.nylas_rate_wait.inc(started - asked)
             try:
                 with departing(departure.left):
-                    response = await self._http.request(method, path, params=params, json=body)
+                    response = await self._http.send(request)
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None

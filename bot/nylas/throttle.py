@@ -7,7 +7,10 @@ beyond its limit. So calls are paced (GCRA: one call every 1/rate seconds; a mom
 as a run's canary call, may be made up within the window) and, on top, the sends of the last
 second are remembered, each from when it left for Nylas (the HTTP pool tells, `Departure.left`):
 a call never goes while the previous `rate` calls all fall in one window (plus a small margin for
-the way to Nylas). A 429 makes only the caller that got it wait its
+the way to Nylas). A call leaves a moment after it is due (its wait wakes, its request is written),
+so each is due that much early, by a low estimate learnt as calls go (`Lateness`): most calls then
+leave as the window makes room, and the few quicker ones a fraction of a millisecond before, which
+the margin covers. A 429 makes only the caller that got it wait its
 Retry-After (the client's retry does that) and the refused call leaves the window (Nylas counts
 only the calls it accepts). A lone 429 says the way to Nylas varies: the margin grows a little.
 429s within a second of each other say something else spends the application's budget too: the
@@ -48,7 +51,10 @@ WINDOW_SECONDS = 1.0  # Nylas's rate window
 # rate is kept exactly.
 MARGIN = (0.0, 0.002, 0.05, 0.0002)  # (least, step, most, recovery per second)
 BURST_SECONDS = WINDOW_SECONDS  # idle time may be made up within the window ...
-CATCH_UP_GAP = 0.5  # ... but calls stay at least half the application's interval apart
+CATCH_UP_GAP = 0.5  # ... but calls stay half the application's interval apart on average,
+# give or take a quarter: the calls made up recur a window later at that spacing, and without
+# the slack one call that left late would hold back every call after it in the stretch.
+CATCH_UP_SLACK = 0.25
 SLOWDOWN_STEP = 0.01  # a 429 soon after another makes every call cost 1 % more of the budget ...
 MAX_SLOWDOWN = 1.0  # ... up to half the configured rate (other traffic on the application)
 RECOVERY_PER_SECOND = 0.02  # and the cost falls back by 2 points per quiet second
@@ -61,9 +67,17 @@ PRECISE_SECONDS = 0.002
 # again for the rest.
 EARLY_WAKE_SHARE = 0.03
 # A run's last calls keep this much more margin: one Nylas refuses there holds the run's end for
-# its whole-second Retry-After, and refusals come only a little early (in the 50/s benchmark,
-# a median of 0.3 ms and 90 % within 1.1 ms before the window had room).
-FINISHING_MARGIN = 0.003
+# its whole-second Retry-After (a second of the run, against 20 ms), and on a busy machine
+# refusals came up to 4.6 ms before the window had room (in the 50/s benchmark; 3 ms of margin
+# left one such refusal at the end of 2 runs in 5).
+FINISHING_MARGIN = 0.02
+# A call leaves for Nylas a moment after it is due (the wait wakes, the request is written to the
+# socket), and the call a window later waits for it to leave: without a correction that moment
+# carries into every window after (1-2 ms a second here, 0.1-0.2 % of the rate). So calls are due
+# early by a low estimate of it (a tenth of calls take less), learnt as they go.
+LATENESS_QUANTILE = 0.1
+LATENESS_STEP = 0.00002  # seconds; the estimate rises a tenth of that per later call
+LATENESS_MOST = 0.005
 # What a replica whose only work is a run's canary may send before its next word to the others:
 # the canary call, an immediate retry, a look-up of a user sent before.
 CANARY_CALLS = 3
@@ -75,15 +89,38 @@ def never() -> bool:
 
 
 class Departure:
-    """One call's place in the window: when its turn came, then when it left for Nylas."""
+    """One call's place in the window: when its turn came, then when it left for Nylas. `due`:
+    when the pace would have let it go (its turn comes a moment later, its wait's wake-up)."""
 
-    __slots__ = ("at",)
+    __slots__ = ("_lateness", "at", "due")
 
-    def __init__(self, at: float) -> None:
+    def __init__(self, at: float, *, due: float | None = None, lateness: Lateness | None = None):
         self.at = at
+        self.due = at if due is None else due
+        self._lateness = lateness
 
     def left(self) -> None:
         self.at = time.monotonic()
+        if self._lateness is not None:
+            self._lateness.learn(self.at - self.due)
+
+
+class Lateness:
+    """How long after it is due a call leaves for Nylas (its wait's wake-up, then its request
+    written to the socket): a low estimate, the LATENESS_QUANTILE of the calls so far, learnt
+    one call at a time (a streaming quantile: a step down for a call below it, a tenth of one
+    up for a call above)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+
+    def learn(self, seconds: float) -> None:
+        if seconds < self.seconds:
+            self.seconds = max(0.0, self.seconds - LATENESS_STEP * (1.0 - LATENESS_QUANTILE))
+        elif seconds > self.seconds:
+            self.seconds = min(LATENESS_MOST, self.seconds + LATENESS_STEP * LATENESS_QUANTILE)
 
 
 @functools.cache
@@ -107,14 +144,17 @@ def size_of(rate: float) -> float:
 
 
 class Throttle:
-    def __init__(self, *, rate_per_second: float, concurrency: int) -> None:
+    def __init__(
+        self, *, rate_per_second: float, concurrency: int, lateness: Lateness | None = None
+    ) -> None:
         self.rate_per_second = rate_per_second
         self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._turn = asyncio.Lock()  # callers take their turn in the order they asked
         self._replicas = 1
         self._due = 0.0  # GCRA's theoretical time of the next call
-        self._last = 0.0  # when the last call went
+        self._catch_up_due = 0.0  # the catch-up pace's theoretical time of the next call
+        self._lateness = Lateness() if lateness is None else lateness
         self._sent: deque[Departure] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()  # the last 429
@@ -244,7 +284,7 @@ class Throttle:
         rate = self.effective_rate
         size = self._window_size(now, rate)
         in_window = int(size + 1e-9)
-        catching_up = self._last + CATCH_UP_GAP / self.rate_per_second
+        catching_up = self._catch_up_due - CATCH_UP_SLACK / self.rate_per_second
         due = max(now, self._due - BURST_SECONDS, catching_up)
         grows = math.inf  # when a filling share holds one call more
         if self._filling_from is not None and self._others_hold is None:
@@ -258,7 +298,8 @@ class Throttle:
             # this runs for every call: at 10,000/s, sorting the window by departure cost more
             # than the calls)
             margin = self._current_margin() + (FINISHING_MARGIN if finishing else 0.0)
-            leaving = self._sent[-in_window].at + WINDOW_SECONDS + margin
+            early = self._lateness.seconds
+            leaving = self._sent[-in_window].at + WINDOW_SECONDS + margin - early
             due = max(due, min(leaving, grows))
         return due, rate
 
@@ -270,6 +311,7 @@ class Throttle:
             calling = self._sent and self._sent[-1].at > now - WINDOW_SECONDS
             if self._replicas > 1 and not calling:  # the others still take it all
                 self._filling_from = now + self._notice_seconds
+            waited_for = math.inf  # when the wait was for, once it waited
             while True:  # again after each wait: calls leaving meanwhile move the window
                 if stopped():  # withdrawn: the turn passes on at once, unspent
                     return None
@@ -278,14 +320,18 @@ class Throttle:
                 due, rate = self._next_turn(now, finishing())
                 if due <= now:
                     break
+                waited_for = due
                 if due - now > PRECISE_SECONDS:  # a new share may bring the turn forward
                     early = max(PRECISE_SECONDS, (due - now) * EARLY_WAKE_SHARE)
                     await self._until_changed(due - early)
                     continue
                 await _sleep_precisely_until(due)
             self._due = max(self._due, due) + 1.0 / rate
-            self._last = time.monotonic()
-            departure = Departure(self._last)
+            went = time.monotonic()
+            interval = 1.0 / self.rate_per_second
+            self._catch_up_due = max(self._catch_up_due, went) + CATCH_UP_GAP * interval
+            due = min(due, waited_for)  # a turn that waited was due when its wait was to end
+            departure = Departure(went, due=due, lateness=self._lateness)
             self._sent.append(departure)
             return departure
 
