@@ -94,7 +94,9 @@ class Departure:
 
     __slots__ = ("_lateness", "at", "due")
 
-    def __init__(self, at: float, *, due: float | None = None, lateness: Lateness | None = None):
+    def __init__(
+        self, at: float, *, due: float | None = None, lateness: Lateness | None = None
+    ) -> None:
         self.at = at
         self.due = at if due is None else due
         self._lateness = lateness

@@ -18,11 +18,25 @@ from collections import deque
 from storage.runs import ClaimedItem
 
 CLAIM_AHEAD_SECONDS = 0.4
+# A call Nylas refuses (429) in a run's last second and a half holds the run's end for its
+# answer and its whole-second Retry-After. Once the users left to claim would take a second at
+# the application's rate (those claimed and waiting take up to CLAIM_AHEAD_SECONDS more), the
+# pass's calls keep a wider margin on Nylas's window (bot/nylas/throttle.py, FINISHING_MARGIN).
+LAST_CALLS_SECONDS = 1.0
+# ... counted up to this many claims' worth, so that the count costs about what a claim does
+# (at a pace far beyond Nylas's limits, a second's users would be thousands).
+LAST_CALLS_CLAIMS = 8
 
 
 def claim_size(rate_per_second: float, most: int) -> int:
     """The users one claim takes at this pace (the pass claims again once half are taken)."""
     return max(1, min(most, math.ceil(rate_per_second * CLAIM_AHEAD_SECONDS)))
+
+
+def last_calls_of(rate_per_second: float, claim: int) -> int:
+    """How few users left to claim make the rest of a run its last calls, for claims of `claim`
+    users at most."""
+    return min(math.ceil(rate_per_second * LAST_CALLS_SECONDS), LAST_CALLS_CLAIMS * claim)
 
 
 def fair_part(size: int, *, left: int, replicas: int) -> int:

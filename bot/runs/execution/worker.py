@@ -40,7 +40,7 @@ from bot.runs.execution.outcomes import (
     not_granted,
     unsent,
 )
-from bot.runs.execution.ready import ReadyUsers, claim_size, fair_part
+from bot.runs.execution.ready import ReadyUsers, claim_size, fair_part, last_calls_of
 from bot.runs.execution.recording import db_retrying, record_outcomes
 from storage.db import Sessions, read_only_sessions
 from storage.models import ItemStatus, RunStatus, utcnow
@@ -89,6 +89,7 @@ class RunPass:
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._in_flight = 0
         self._draining = False  # nothing left to claim: only the users in flight remain
+        self._finishing = False  # the users left to claim are the run's last calls
         self._recorded = asyncio.Event()
         self._broken = False  # the database refused our writes: stop sending, hand items back
         self._breaker = Breaker(limits.breaker_consecutive)
@@ -168,10 +169,14 @@ class RunPass:
             if run is None or run.status != RunStatus.RUNNING:
                 return None
             replicas = self._nylas.replicas
+            last_calls = last_calls_of(self._nylas.rate_per_second, limit)
+            left = await pending_left(
+                session=session,
+                run_id=self._context.run_id,
+                most=max(2 * replicas * limit, last_calls + 1),
+            )
+            self._finishing = left <= last_calls
             if replicas > 1:  # near the run's end, a fair part of what is left
-                left = await pending_left(
-                    session=session, run_id=self._context.run_id, most=2 * replicas * limit
-                )
                 limit = fair_part(limit, left=left, replicas=replicas)
             claimed = await claim_items(
                 session=session,
@@ -265,11 +270,11 @@ class RunPass:
     @contextmanager
     def _calls(self) -> Iterator[None]:
         """A hold or cancel (or a database that refuses our writes) also stops the calls already
-        paced and waiting for their turn; once nobody is left to claim, the calls are the run's
-        last."""
+        paced and waiting for their turn; once the users left to claim are few (or none), the
+        calls are the run's last."""
         with (
             self._nylas.withdrawn_when(self._stopped),
-            self._nylas.finishing_when(lambda: self._draining),
+            self._nylas.finishing_when(lambda: self._finishing or self._draining),
         ):
             yield
 
