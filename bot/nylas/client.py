@@ -313,8 +313,8 @@ class NylasClient:
         stopped = never if reached else _STOPPED.get()
         reserved = _RESERVED.get()
         turn = reserved.take() if reserved is not None else None
-        # built before its turn: the way from the turn to the socket is the pace's (it waits for
-        # the call a window back to leave, and that call's lateness carries into every window)
+        # built before its turn (a turn taken ahead, `turn_first`, comes before it anyway): the
+        # way from a turn to the socket is the pace's, the call a window later waits for it
         request = self._http.build_request(method, path, params=params, json=body)
         async with self._throttle.slot(
             stopped, finishing=_FINISHING.get(), reserved=turn
@@ -326,6 +326,7 @@ class NylasClient:
             try:
                 with departing(departure.left):
                     response = await self._http.send(request)
+                departure.answered()
             except httpx.TimeoutException:
                 sent.labels(endpoint, "timeout").inc()
                 raise NylasTransportError(f"Nylas did not answer {method} {path} in time") from None

@@ -8,9 +8,9 @@ as a run's canary call, may be made up within the window) and, on top, the sends
 second are remembered, each from when it left for Nylas (the HTTP pool tells, `Departure.left`):
 a call never goes while the previous `rate` calls all fall in one window (plus a small margin for
 the way to Nylas). A call leaves a moment after it is due (its wait wakes, its request is written),
-so each is due that much early, by a low estimate learnt as calls go (`Lateness`): most calls then
-leave as the window makes room, and the few quicker ones a fraction of a millisecond before, which
-the margin covers. A 429 makes only the caller that got it wait its
+so each is due that much early, by a low estimate learnt as calls go (`Lateness`, 2 ms at most):
+most calls then leave as the window makes room, and the quicker tenth up to a millisecond before
+(a refusal among them widens the margin, as below). A 429 makes only the caller that got it wait its
 Retry-After (the client's retry does that) and the refused call leaves the window (Nylas counts
 only the calls it accepts). A lone 429 says the way to Nylas varies: the margin grows a little.
 429s within a second of each other say something else spends the application's budget too: the
@@ -48,7 +48,7 @@ WINDOW_SECONDS = 1.0  # Nylas's rate window
 # The window we keep grows a little longer than Nylas's once a 429 shows that the way there
 # varies: 2 ms more after each 429 (up to 50 ms), shrinking by 0.2 ms per quiet second, so it
 # settles near what the way to Nylas needs. Below Nylas's limit no 429 comes, and the configured
-# rate is kept exactly.
+# rate is kept (but for the quickest calls, a millisecond early at most: `Lateness`).
 MARGIN = (0.0, 0.002, 0.05, 0.0002)  # (least, step, most, recovery per second)
 BURST_SECONDS = WINDOW_SECONDS  # idle time may be made up within the window ...
 CATCH_UP_GAP = 0.5  # ... but calls stay half the application's interval apart on average,
@@ -67,17 +67,19 @@ PRECISE_SECONDS = 0.002
 # again for the rest.
 EARLY_WAKE_SHARE = 0.03
 # A run's last calls keep this much more margin: one Nylas refuses there holds the run's end for
-# its whole-second Retry-After (a second of the run, against 20 ms), and on a busy machine
-# refusals came up to 4.6 ms before the window had room (in the 50/s benchmark; 3 ms of margin
-# left one such refusal at the end of 2 runs in 5).
+# its whole-second Retry-After (a second of the run, against 20-40 ms over the last second and a
+# half of calls), and on a busy machine refusals came up to 4.6 ms before the window had room (in
+# the 50/s benchmark; 3 ms of margin left one such refusal among the last calls of 3 runs in 9).
 FINISHING_MARGIN = 0.02
 # A call leaves for Nylas a moment after it is due (the wait wakes, the request is written to the
 # socket), and the call a window later waits for it to leave: without a correction that moment
 # carries into every window after (1-2 ms a second here, 0.1-0.2 % of the rate). So calls are due
-# early by a low estimate of it (a tenth of calls take less), learnt as they go.
+# early by a low estimate of it (a tenth of calls take less), learnt as they go, apart for turns
+# taken ahead of their call (a run's senders: the user and its request are made after the turn)
+# and the rest (retries, look-ups: the request is made before), whose moments differ.
 LATENESS_QUANTILE = 0.1
-LATENESS_STEP = 0.00002  # seconds; the estimate rises a tenth of that per later call
-LATENESS_MOST = 0.005
+LATENESS_STEP = 0.00002  # seconds; the estimate rises a ninth of that per later call
+LATENESS_MOST = 0.002  # a busy spell cannot make the calls after it early by more
 # What a replica whose only work is a run's canary may send before its next word to the others:
 # the canary call, an immediate retry, a look-up of a user sent before.
 CANARY_CALLS = 3
@@ -103,15 +105,21 @@ class Departure:
 
     def left(self) -> None:
         self.at = time.monotonic()
+
+    def answered(self) -> None:
+        """Its call was answered: how late it left (the last write of its request) is learnt,
+        once per call."""
         if self._lateness is not None:
             self._lateness.learn(self.at - self.due)
+            self._lateness = None
 
 
 class Lateness:
     """How long after it is due a call leaves for Nylas (its wait's wake-up, then its request
-    written to the socket): a low estimate, the LATENESS_QUANTILE of the calls so far, learnt
-    one call at a time (a streaming quantile: a step down for a call below it, a tenth of one
-    up for a call above)."""
+    written to the socket): a low estimate, about the LATENESS_QUANTILE of the calls so far,
+    learnt one answered call at a time (a streaming quantile: a step down for a call below it, a
+    ninth of one up for a call above; it moves only a step a call, so a burst of slow calls
+    barely moves it)."""
 
     __slots__ = ("seconds",)
 
@@ -156,7 +164,9 @@ class Throttle:
         self._replicas = 1
         self._due = 0.0  # GCRA's theoretical time of the next call
         self._catch_up_due = 0.0  # the catch-up pace's theoretical time of the next call
+        # how late calls leave once due: calls paced when they are made, and turns taken ahead
         self._lateness = Lateness() if lateness is None else lateness
+        self._reserved_lateness = Lateness()
         self._sent: deque[Departure] = deque(maxlen=max(1, int(rate_per_second * WINDOW_SECONDS)))
         self._slowdown = 0.0
         self._slowdown_at = time.monotonic()  # the last 429
@@ -281,8 +291,9 @@ class Throttle:
             self._eased_at = now
         self._slowdown_at, self._throttled_before = now, True
 
-    def _next_turn(self, now: float, finishing: bool) -> tuple[float, float]:
-        """When the next call may go (or when to look again), and the pace it goes at."""
+    def _next_turn(self, now: float, finishing: bool, early: float) -> tuple[float, float]:
+        """When the next call may go (or when to look again), and the pace it goes at; `early`:
+        how much sooner than the window's room it is due (how late it will leave)."""
         rate = self.effective_rate
         size = self._window_size(now, rate)
         in_window = int(size + 1e-9)
@@ -300,13 +311,12 @@ class Throttle:
             # this runs for every call: at 10,000/s, sorting the window by departure cost more
             # than the calls)
             margin = self._current_margin() + (FINISHING_MARGIN if finishing else 0.0)
-            early = self._lateness.seconds
             leaving = self._sent[-in_window].at + WINDOW_SECONDS + margin - early
             due = max(due, min(leaving, grows))
         return due, rate
 
     async def _pace(
-        self, stopped: Callable[[], bool], finishing: Callable[[], bool]
+        self, stopped: Callable[[], bool], finishing: Callable[[], bool], lateness: Lateness
     ) -> Departure | None:
         async with self._turn:
             now = time.monotonic()
@@ -319,7 +329,7 @@ class Throttle:
                     return None
                 now = time.monotonic()
                 # (finishing() is asked on each pass: the run may reach its end meanwhile)
-                due, rate = self._next_turn(now, finishing())
+                due, rate = self._next_turn(now, finishing(), lateness.seconds)
                 if due <= now:
                     break
                 waited_for = due
@@ -333,7 +343,7 @@ class Throttle:
             interval = 1.0 / self.rate_per_second
             self._catch_up_due = max(self._catch_up_due, went) + CATCH_UP_GAP * interval
             due = min(due, waited_for)  # a turn that waited was due when its wait was to end
-            departure = Departure(went, due=due, lateness=self._lateness)
+            departure = Departure(went, due=due, lateness=lateness)
             self._sent.append(departure)
             return departure
 
@@ -351,7 +361,7 @@ class Throttle:
         await self._slots.acquire()
         departure: Departure | None = None
         try:
-            departure = await self._pace(stopped, finishing)
+            departure = await self._pace(stopped, finishing, self._reserved_lateness)
         finally:
             if departure is None:  # withdrawn, or cancelled while it waited
                 self._slots.release()
@@ -388,4 +398,4 @@ class Throttle:
                 self._slots.release()
             return
         async with self._slots:
-            yield await self._pace(stopped, finishing)
+            yield await self._pace(stopped, finishing, self._lateness)

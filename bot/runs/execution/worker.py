@@ -89,7 +89,7 @@ class RunPass:
         self._outcomes: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._in_flight = 0
         self._draining = False  # nothing left to claim: only the users in flight remain
-        self._finishing = False  # the users left to claim are the run's last calls
+        self._finishing = False  # the users left to claim (at the last claim) are few or none
         self._recorded = asyncio.Event()
         self._broken = False  # the database refused our writes: stop sending, hand items back
         self._breaker = Breaker(limits.breaker_consecutive)
@@ -274,7 +274,7 @@ class RunPass:
         calls are the run's last."""
         with (
             self._nylas.withdrawn_when(self._stopped),
-            self._nylas.finishing_when(lambda: self._finishing or self._draining),
+            self._nylas.finishing_when(lambda: self._finishing),
         ):
             yield
 
