@@ -163,21 +163,24 @@ class RunPass:
         return db_retrying(self._limits.record_retry_seconds)
 
     async def _claim(self, stale: timedelta, limit: int) -> list[ClaimedItem] | None:
-        """None once the run no longer runs (another process may have cancelled or held it)."""
+        """None once the run no longer runs (another process may have cancelled or held it).
+        The users left are counted first, in a read of its own: on SQLite the claim holds the
+        write lock, and a claim's count is only a guide (the others claim meanwhile anyway)."""
+        replicas = self._nylas.replicas
+        last_calls = last_calls_of(self._nylas.rate_per_second, limit)
+        async with self._readers() as reading:
+            left = await pending_left(
+                session=reading,
+                run_id=self._context.run_id,
+                most=max(2 * replicas * limit, last_calls + 1),
+            )
+        self._finishing = left <= last_calls
+        if replicas > 1:  # near the run's end, a fair part of what is left
+            limit = fair_part(limit, left=left, replicas=replicas)
         async with self._sessions() as session:
             run = await get_run(session=session, run_id=self._context.run_id)
             if run is None or run.status != RunStatus.RUNNING:
                 return None
-            replicas = self._nylas.replicas
-            last_calls = last_calls_of(self._nylas.rate_per_second, limit)
-            left = await pending_left(
-                session=session,
-                run_id=self._context.run_id,
-                most=max(2 * replicas * limit, last_calls + 1),
-            )
-            self._finishing = left <= last_calls
-            if replicas > 1:  # near the run's end, a fair part of what is left
-                limit = fair_part(limit, left=left, replicas=replicas)
             claimed = await claim_items(
                 session=session,
                 run_id=self._context.run_id,
