@@ -20,6 +20,8 @@ from bot.nylas.throttle import (
     LATENESS_MOST,
     LATENESS_QUANTILE,
     LATENESS_STEP,
+    MARGIN_STEP,
+    REFUSED_SHARE,
     WINDOW_SECONDS,
     Lateness,
     Throttle,
@@ -217,6 +219,24 @@ async def test_a_call_is_due_early_by_how_late_calls_leave() -> None:
         assert second is not None
     assert second.due == pytest.approx(first.at + WINDOW_SECONDS - 0.004, abs=1e-9)
     assert second.at >= second.due
+
+
+async def test_a_refusal_widens_the_margin_a_step_and_each_call_sent_narrows_it() -> None:
+    """After a 429 the call a window after another waits a step more; each call sent since takes
+    REFUSED_SHARE of a step off, so the margin settles where about that share is refused (it
+    used to shrink by the second, whatever the calls: a replica sending half as many settled
+    lower)."""
+    throttle = Throttle(rate_per_second=1, concurrency=1, lateness=Lateness(0.0))
+    async with throttle.slot() as first:
+        assert first is not None
+    throttle.throttled()  # a lone 429
+    async with throttle.slot() as second:
+        assert second is not None
+    async with throttle.slot() as third:
+        assert third is not None
+    assert second.due == pytest.approx(first.at + WINDOW_SECONDS + MARGIN_STEP, abs=1e-9)
+    narrowed = MARGIN_STEP * (1 - REFUSED_SHARE)  # one call sent since the 429
+    assert third.due == pytest.approx(second.at + WINDOW_SECONDS + narrowed, abs=1e-9)
 
 
 async def test_a_call_late_for_its_turn_does_not_hold_back_the_calls_made_up_after_it() -> None:
